@@ -1,0 +1,133 @@
+"""The prompt box, validated against the catalog of models on offer."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+
+from gallery.catalog import Choice, Controls, ModelSpec
+
+MAX_PROMPT_LENGTH = 4000
+MAX_COMPARE_MODELS = 3
+MAX_IMAGES = 4
+
+
+class GenerateForm(forms.Form):
+    prompt = forms.CharField(
+        strip=True,
+        error_messages={"required": "Write a prompt first: describe the image you want."},
+    )
+    compare = forms.BooleanField(required=False)
+    aspect_ratio = forms.CharField(required=False)
+    resolution = forms.CharField(required=False)
+    size = forms.CharField(required=False)
+    quality = forms.CharField(required=False)
+    count = forms.IntegerField(
+        initial=1,
+        required=False,
+        error_messages={"invalid": "Images must be a whole number from 1 to 4."},
+    )
+
+    def __init__(self, *args, models: dict[str, ModelSpec], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.models = models
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        if len(prompt) > MAX_PROMPT_LENGTH:
+            raise forms.ValidationError(
+                f"The prompt is {len(prompt):,} characters long; the limit is "
+                f"{MAX_PROMPT_LENGTH:,}. Shorten it and try again."
+            )
+        return prompt
+
+    def clean_count(self) -> int:
+        count = self.cleaned_data["count"]
+        if count is None:
+            return 1
+        if not 1 <= count <= MAX_IMAGES:
+            raise forms.ValidationError(f"Images must be from 1 to {MAX_IMAGES}; got {count}.")
+        return count
+
+    def selected_model_ids(self) -> list[str]:
+        """The model pickers' values as sent (one, or up to three in compare mode)."""
+        data = self.data if self.is_bound else {}
+        ids = [v for v in (data.getlist("model") if hasattr(data, "getlist") else []) if v]
+        return ids
+
+    def clean(self):
+        cleaned = super().clean()
+        ids = self.selected_model_ids()
+        compare = cleaned.get("compare", False)
+        if not ids:
+            raise forms.ValidationError("Pick a model.")
+        if not compare:
+            ids = ids[:1]
+        if len(ids) > MAX_COMPARE_MODELS:
+            raise forms.ValidationError(
+                f"Compare takes at most {MAX_COMPARE_MODELS} models; you picked {len(ids)}."
+            )
+        if len(set(ids)) != len(ids):
+            raise forms.ValidationError("Pick different models to compare (one appears twice).")
+        specs = []
+        for model_id in ids:
+            spec = self.models.get(model_id)
+            if spec is None:
+                raise forms.ValidationError(
+                    f"“{model_id}” is not a model this studio offers. Pick one from the list."
+                )
+            if not spec.generates:
+                raise forms.ValidationError(
+                    f"{spec.label} only edits images: attach an image to use it."
+                )
+            specs.append(spec)
+        cleaned["specs"] = specs
+        self._clean_controls(cleaned, specs)
+        return cleaned
+
+    def _clean_controls(self, cleaned: dict, specs: list[ModelSpec]) -> None:
+        controls = Controls.for_models(specs)
+        who = specs[0].label if len(specs) == 1 else "the selected models"
+        checks = (
+            ("aspect_ratio", "Aspect ratio", controls.aspect_ratios),
+            ("resolution", "Resolution", controls.resolutions),
+            ("size", "Size", controls.sizes),
+            ("quality", "Quality", controls.qualities),
+        )
+        for name, label, offered in checks:
+            value = cleaned.get(name, "")
+            if not value:
+                continue
+            if not offered:
+                # A control that does not apply (e.g. left over from another model) is ignored.
+                cleaned[name] = ""
+            elif value not in offered:
+                self.add_error(
+                    name,
+                    f"{label} {value} is not offered by {who}. Choose one of: {', '.join(offered)}.",
+                )
+        cleaned["controls"] = controls
+
+    def choice(self) -> Choice:
+        c = self.cleaned_data
+        return Choice(
+            aspect_ratio=c.get("aspect_ratio", ""),
+            resolution=c.get("resolution", ""),
+            size=c.get("size", ""),
+            quality=c.get("quality", ""),
+        )
+
+
+class SetupForm(UserCreationForm):
+    """The first account, made on a fresh install: it administers the studio."""
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def save(self, commit: bool = True):
+        user = super().save(commit=False)
+        user.is_staff = True
+        user.is_superuser = True
+        if commit:
+            user.save()
+        return user

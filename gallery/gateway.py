@@ -1,0 +1,627 @@
+"""The one seam to the image gateway (see GATEWAY.md): generations, edits and the model list.
+
+All outbound HTTP of the studio goes through here, with explicit timeouts and one error type,
+`GatewayError`, whose message is a sentence a person understands and is safe to show in the UI.
+Pure Python and httpx: no ORM, and Django settings are read only by `GatewayConfig.from_settings`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import json
+import logging
+import math
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+# Only these mean "try again shortly"; anything else may already have cost money or will not change.
+RETRY_STATUSES = frozenset({429, 502, 503})
+# Waits between tries when the gateway gives no Retry-After: 0.5 s, then 1 s, ...
+RETRY_BACKOFF_SECONDS = 0.5
+# Statuses (besides timeouts and broken connections) a caller may reasonably try again later.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# A data[].url result is a plain file download: it should be quick, and a slow drip must not
+# hold a worker for the gateway's 10-minute budget.
+URL_FETCH_TIMEOUT = httpx.Timeout(10.0)
+URL_FETCH_DEADLINE_SECONDS = 60.0
+MAX_DETAIL_CHARS = 500
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    base_url: str
+    api_key: str = field(repr=False)
+    connect_timeout: float = 10.0
+    read_timeout: float = 600.0
+    write_timeout: float = 60.0
+    pool_timeout: float = 30.0
+    max_retries: int = 2
+    max_retry_after: float = 30.0
+    max_image_bytes: int = 50 * 1024 * 1024
+    allow_private_urls: bool = False
+    verify: ssl.SSLContext | bool = True
+    edits_multipart: bool = False
+    models_timeout: float = 3.0
+
+    @classmethod
+    def from_settings(cls) -> GatewayConfig:
+        # Imported here so the module stays usable (and importable) without Django configured.
+        from django.conf import settings
+
+        return cls(
+            base_url=settings.LLM_GATEWAY_BASE_URL.rstrip("/"),
+            api_key=settings.LLM_GATEWAY_API_KEY or "",
+            connect_timeout=settings.GATEWAY_CONNECT_TIMEOUT,
+            read_timeout=settings.GATEWAY_READ_TIMEOUT,
+            write_timeout=settings.GATEWAY_WRITE_TIMEOUT,
+            pool_timeout=settings.GATEWAY_POOL_TIMEOUT,
+            max_retries=settings.GATEWAY_MAX_RETRIES,
+            max_retry_after=settings.GATEWAY_MAX_RETRY_AFTER,
+            max_image_bytes=settings.GATEWAY_MAX_IMAGE_BYTES,
+            allow_private_urls=settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE,
+            edits_multipart=settings.GATEWAY_EDITS_MULTIPART,
+            models_timeout=settings.GATEWAY_MODELS_TIMEOUT,
+        )
+
+
+class GatewayError(Exception):
+    """Any failure talking to the gateway. `message` is safe to show people.
+
+    `status` is the gateway's HTTP status when there was one, `code` the gateway's error code (or
+    one of ours: timeout, unreachable, bad_response, content_filtered, bad_image_data,
+    too_large, url_fetch), `retryable` whether trying again later may well work.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class ImageData:
+    data: bytes
+    revised_prompt: str
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    images: list[ImageData]
+    cost: Decimal | None
+    latency: float
+
+
+@dataclass(frozen=True)
+class InputImage:
+    data: bytes
+    mime: str
+    filename: str
+
+
+def async_client(config: GatewayConfig) -> httpx.AsyncClient:
+    """The client every concurrent call of one run shares (one connection pool)."""
+    return httpx.AsyncClient(
+        base_url=config.base_url,
+        headers=_auth_headers(config),
+        timeout=httpx.Timeout(
+            connect=config.connect_timeout,
+            read=config.read_timeout,
+            write=config.write_timeout,
+            pool=config.pool_timeout,
+        ),
+        # A compare run fans out models x count calls at once; none should queue for a socket.
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+    )
+
+
+async def generate_image(
+    client: httpx.AsyncClient, config: GatewayConfig, *, model: str, prompt: str, params: dict
+) -> GatewayResult:
+    # n=1 always: several models ignore n, so the caller makes one call per image.
+    body = {"model": model, "prompt": prompt, "n": 1, "response_format": "b64_json", **params}
+    with _redacting(config):
+        return await _images_call(client, config, "/images/generations", {"json": body})
+
+
+async def edit_image(
+    client: httpx.AsyncClient,
+    config: GatewayConfig,
+    *,
+    model: str,
+    prompt: str,
+    images: list[InputImage],
+    params: dict,
+) -> GatewayResult:
+    if config.edits_multipart:
+        # For OpenAI-style servers: one file goes as "image", several as repeated "image[]".
+        name = "image" if len(images) == 1 else "image[]"
+        fields = {"model": model, "prompt": prompt, "n": "1"}
+        fields |= {key: _form_value(value) for key, value in params.items() if value is not None}
+        files = [(name, (image.filename, image.data, image.mime)) for image in images]
+        request: dict[str, Any] = {"data": fields, "files": files}
+    else:
+        inputs = [{"image_url": _data_url(image)} for image in images]
+        request = {"json": {"model": model, "prompt": prompt, "n": 1, "images": inputs, **params}}
+    with _redacting(config):
+        return await _images_call(client, config, "/images/edits", request)
+
+
+def list_image_models(config: GatewayConfig) -> list[dict]:
+    """The gateway's image models: [{"id", "name", "input_modalities"}]. Fails fast."""
+    with _redacting(config):
+        try:
+            with httpx.Client(
+                base_url=config.base_url,
+                headers=_auth_headers(config),
+                timeout=config.models_timeout,
+            ) as client:
+                response = client.get("/models")
+        except httpx.TimeoutException as exc:
+            raise GatewayError(
+                f"The gateway did not list its models within {config.models_timeout:g} s.",
+                code="timeout",
+                retryable=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, config) from exc
+        if not response.is_success:
+            raise _status_error(response, attempts=1)
+        payload = _json_or_none(response)
+        entries = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(entries, list):
+            raise GatewayError(
+                "The gateway's model list is not in the expected shape (no data list).",
+                code="bad_response",
+            )
+        return [
+            {
+                "id": entry["id"],
+                "name": entry.get("name") if isinstance(entry.get("name"), str) else entry["id"],
+                "input_modalities": _string_list(entry["architecture"].get("input_modalities")),
+            }
+            for entry in entries
+            if _is_image_model(entry)
+        ]
+
+
+# --- The images call ----------------------------------------------------------------------------
+
+
+async def _images_call(
+    client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
+) -> GatewayResult:
+    started = time.perf_counter()
+    response, attempts = await _post_with_retries(client, config, path, request)
+    if not response.is_success:
+        raise _status_error(response, attempts=attempts)
+    payload = _json_or_none(response)
+    if not isinstance(payload, dict):
+        raise GatewayError(
+            "The gateway answered, but not with JSON; is the base URL right?",
+            code="bad_response",
+        )
+    items = payload.get("data")
+    if not isinstance(items, list):
+        detail = _gateway_detail(payload)
+        raise GatewayError(
+            _with_detail("The gateway's answer holds no image list.", detail),
+            code="bad_response",
+        )
+    if not items:
+        raise GatewayError(
+            "The gateway returned no image — usually the provider's content filter blocked "
+            "the prompt. Try rewording it or another model.",
+            code="content_filtered",
+        )
+    images = [
+        ImageData(data=await _image_bytes(item, config), revised_prompt=_revised_prompt(item))
+        for item in items
+    ]
+    return GatewayResult(images=images, cost=_cost(payload), latency=time.perf_counter() - started)
+
+
+async def _post_with_retries(
+    client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
+) -> tuple[httpx.Response, int]:
+    attempts = config.max_retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            response = await client.post(path, **request)
+        except httpx.HTTPError as exc:
+            # Not retried: the gateway may already be working on (and charging for) the image.
+            raise _transport_error(exc, config) from exc
+        if response.status_code not in RETRY_STATUSES or attempt == attempts:
+            return response, attempt
+        delay = _retry_delay(response, attempt=attempt, config=config)
+        logger.info(
+            "Gateway answered %s to %s (try %d of %d); trying again in %.1f s",
+            response.status_code,
+            path,
+            attempt,
+            attempts,
+            delay,
+        )
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
+
+
+def _retry_delay(response: httpx.Response, *, attempt: int, config: GatewayConfig) -> float:
+    header = response.headers.get("retry-after")
+    wait = _parse_retry_after(header) if header else None
+    if wait is None:
+        return RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
+    # A gateway asking for minutes would stall the whole run; the cap keeps the wait bounded.
+    return min(wait, config.max_retry_after)
+
+
+def _parse_retry_after(value: str) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when it is neither."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+async def _image_bytes(item: object, config: GatewayConfig) -> bytes:
+    if isinstance(item, dict):
+        if isinstance(b64 := item.get("b64_json"), str) and b64:
+            return _decode_b64(b64, config)
+        if isinstance(url := item.get("url"), str) and url:
+            return await _fetch_image_url(url, config)
+    raise GatewayError(
+        "The gateway's answer holds an image entry with neither b64_json nor url.",
+        code="bad_response",
+    )
+
+
+def _decode_b64(text: str, config: GatewayConfig) -> bytes:
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    compact = "".join(text.split())  # some servers wrap base64 in lines
+    # Refuse an oversized image before spending memory on decoding it.
+    if len(compact) // 4 * 3 > config.max_image_bytes + 2:
+        raise _too_large(config)
+    try:
+        data = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise GatewayError(
+            "The gateway's image data is not valid base64.", code="bad_image_data"
+        ) from exc
+    if not data:
+        raise GatewayError("The gateway returned an empty image.", code="bad_image_data")
+    if len(data) > config.max_image_bytes:
+        raise _too_large(config)
+    return data
+
+
+def _revised_prompt(item: object) -> str:
+    value = item.get("revised_prompt") if isinstance(item, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _cost(payload: dict) -> Decimal | None:
+    usage = payload.get("usage")
+    cost = usage.get("cost") if isinstance(usage, dict) else None
+    if isinstance(cost, bool) or not isinstance(cost, int | float | str):
+        return None
+    try:
+        value = Decimal(str(cost))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+# --- data[].url results -------------------------------------------------------------------------
+
+
+async def _fetch_image_url(url: str, config: GatewayConfig) -> bytes:
+    """Download an image URL the gateway handed back, without letting it reach inside our network.
+
+    The hostname is resolved once, every address is checked, and the connection goes to a checked
+    address (TLS still verifies the name through SNI), so DNS rebinding cannot swap in a private
+    address between the check and the connect.
+    """
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise _url_error("The gateway's image URL is not a valid URL.") from exc
+    if target.scheme != "https":
+        raise _url_error("The gateway's image URL is not https; only https image URLs are fetched.")
+    host = target.raw_host.decode("ascii")
+    if not host:
+        raise _url_error("The gateway's image URL has no host.")
+    try:
+        async with asyncio.timeout(URL_FETCH_DEADLINE_SECONDS):
+            addresses = await _resolve(host, target.port or 443)
+            if not config.allow_private_urls:
+                for address in addresses:
+                    if _is_private(address):
+                        raise _url_error(
+                            f"The gateway's image URL points at a private or local address "
+                            f"({host}); it was not fetched."
+                        )
+            return await _download(target, addresses, config)
+    except TimeoutError as exc:
+        raise _url_error(
+            f"Downloading the image from {host} took longer than {URL_FETCH_DEADLINE_SECONDS:g} s."
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise _url_error(f"The image host {host} did not answer in time.") from exc
+    except httpx.HTTPError as exc:
+        raise _url_error(f"Could not download the image from {host} ({_reason(exc)}).") from exc
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _url_error(f"Could not resolve the image host {host}.") from exc
+    # dict.fromkeys keeps the resolver's order (it prefers what is reachable) without duplicates.
+    return list(dict.fromkeys(str(info[4][0]).partition("%")[0] for info in infos))
+
+
+def _is_private(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        not ip.is_global
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+async def _download(target: httpx.URL, addresses: list[str], config: GatewayConfig) -> bytes:
+    # No auth header here: the URL's host is not the gateway. No redirects: they skip the checks.
+    async with httpx.AsyncClient(
+        verify=config.verify, timeout=URL_FETCH_TIMEOUT, follow_redirects=False, trust_env=False
+    ) as fetcher:
+        failure: httpx.ConnectError | None = None
+        for address in addresses:
+            request = fetcher.build_request(
+                "GET",
+                target.copy_with(host=address),
+                headers={"Host": target.netloc.decode("ascii"), "Accept": "image/*"},
+                extensions={"sni_hostname": target.raw_host.decode("ascii")},
+            )
+            try:
+                response = await fetcher.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                failure = exc  # try the host's next address
+                continue
+            try:
+                return await _read_capped(response, config)
+            finally:
+                await response.aclose()
+        assert failure is not None  # addresses is never empty after a successful resolve
+        raise failure
+
+
+async def _read_capped(response: httpx.Response, config: GatewayConfig) -> bytes:
+    if response.status_code != 200:
+        raise _url_error(f"The image URL answered with HTTP {response.status_code}.")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > config.max_image_bytes:
+        raise _too_large(config)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > config.max_image_bytes:
+            raise _too_large(config)
+        chunks.append(chunk)
+    if not received:
+        raise _url_error("The image URL returned an empty file.")
+    return b"".join(chunks)
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+_STATUS_SENTENCES = {
+    400: "The gateway rejected the request's parameters.",
+    401: "The gateway did not accept the API key; an admin needs to check the gateway key.",
+    402: "The gateway account is out of credits.",
+    403: "The gateway refused this request (forbidden).",
+    404: "The gateway does not know this model or endpoint.",
+    413: "The request was too large for the gateway (try fewer or smaller input images).",
+    429: "The gateway is rate limiting requests.",
+    500: "The gateway had an internal error.",
+    502: "The image provider behind the gateway returned an error.",
+    503: "The gateway is unavailable right now.",
+    504: "The gateway timed out waiting for the image provider.",
+}
+
+
+def _status_error(response: httpx.Response, *, attempts: int) -> GatewayError:
+    status = response.status_code
+    sentence = _STATUS_SENTENCES.get(status, f"The gateway answered with HTTP {status}.")
+    if attempts > 1:
+        sentence += f" Gave up after {attempts} tries."
+    payload = _json_or_none(response)
+    detail = _plain_text_detail(response) if payload is None else _gateway_detail(payload)
+    return GatewayError(
+        _with_detail(sentence, detail),
+        status=status,
+        code=_gateway_code(payload),
+        retryable=status in TRANSIENT_STATUSES,
+    )
+
+
+def _gateway_detail(payload: object) -> str:
+    """The gateway's own message from either envelope:
+    {"error": {"message": ...}} (current) or {"error": true, "message": ...} (older)."""
+    if not isinstance(payload, dict):
+        return ""
+    error = payload.get("error")
+    candidates = [
+        error.get("message") if isinstance(error, dict) else error,
+        payload.get("message"),
+        payload.get("detail"),
+    ]
+    for value in candidates:
+        if isinstance(value, str) and value.strip():
+            return _clip(value)
+    return ""
+
+
+def _gateway_code(payload: object) -> str | None:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        for key in ("code", "type"):
+            if isinstance(error.get(key), str) and error[key]:
+                return error[key]
+    return None
+
+
+def _plain_text_detail(response: httpx.Response) -> str:
+    # A proxy's HTML error page says nothing a person can act on; a short text body may.
+    text = response.text.strip()
+    if not text or text.startswith("<") or "html" in response.headers.get("content-type", ""):
+        return ""
+    return _clip(text)
+
+
+def _with_detail(sentence: str, detail: str) -> str:
+    return f"{sentence} The gateway said: {detail}" if detail else sentence
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+
+
+def _transport_error(exc: httpx.HTTPError, config: GatewayConfig) -> GatewayError:
+    host = httpx.URL(config.base_url).netloc.decode("ascii")
+    match exc:
+        case httpx.ConnectTimeout():
+            message = (
+                f"Could not connect to the gateway at {host} within {config.connect_timeout:g} s."
+            )
+        case httpx.ReadTimeout():
+            message = f"The gateway did not answer within {config.read_timeout:g} s."
+        case httpx.WriteTimeout():
+            message = (
+                f"Sending the request to the gateway took longer than {config.write_timeout:g} s."
+            )
+        case httpx.PoolTimeout():
+            message = (
+                f"No connection to the gateway came free within {config.pool_timeout:g} s "
+                "(too many requests at once)."
+            )
+        case httpx.ConnectError():
+            message = f"Could not reach the gateway at {host} ({_reason(exc)})."
+        case httpx.RemoteProtocolError():
+            message = "The gateway closed the connection without a complete answer."
+        case httpx.NetworkError():
+            message = f"The connection to the gateway broke ({_reason(exc)})."
+        case _:
+            message = f"Talking to the gateway failed ({_reason(exc)})."
+    code = "timeout" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+    return GatewayError(message, code=code, retryable=True)
+
+
+def _reason(exc: Exception) -> str:
+    return _clip(str(exc)) or type(exc).__name__
+
+
+def _url_error(message: str) -> GatewayError:
+    return GatewayError(message, code="url_fetch")
+
+
+def _too_large(config: GatewayConfig) -> GatewayError:
+    megabytes = config.max_image_bytes / (1024 * 1024)
+    return GatewayError(f"The image is larger than the {megabytes:g} MB limit.", code="too_large")
+
+
+@contextmanager
+def _redacting(config: GatewayConfig) -> Iterator[None]:
+    """Whatever fails below, the key never leaves in a message (upstream may echo it)."""
+    try:
+        yield
+    except GatewayError as exc:
+        key = config.api_key
+        if key and (key in exc.message or key in (exc.code or "")):
+            raise GatewayError(
+                exc.message.replace(key, REDACTED),
+                status=exc.status,
+                code=exc.code.replace(key, REDACTED) if exc.code else None,
+                retryable=exc.retryable,
+            ) from None
+        raise
+
+
+# --- Small helpers ------------------------------------------------------------------------------
+
+
+def _auth_headers(config: GatewayConfig) -> dict[str, str]:
+    return {"Authorization": f"Bearer {config.api_key}"}
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # also covers undecodable text
+        return None
+
+
+def _data_url(image: InputImage) -> str:
+    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+
+
+def _form_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _string_list(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _is_image_model(entry: object) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        return False
+    architecture = entry.get("architecture")
+    if not isinstance(architecture, dict):
+        return False
+    outputs = architecture.get("output_modalities")
+    return isinstance(outputs, list) and "image" in outputs

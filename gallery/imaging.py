@@ -1,0 +1,333 @@
+"""Validating, sanitizing and thumbnailing image bytes.
+
+Two entry points with different trust levels:
+
+* ``process_generated`` takes what a model returned: the bytes are stored as they are, so it
+  only has to prove they are a complete PNG/JPEG/WebP/GIF of sane size and make a thumbnail.
+* ``sanitize_upload`` takes what a person uploaded: the bytes are re-encoded so that nothing
+  but pixels (and an ICC profile) survives — no EXIF, GPS location, XMP or comments.
+
+Formats and dimensions come from our own reading of the file header, never from a name or a
+declared content type, and are checked before Pillow is allowed to allocate anything: a
+50-byte PNG can declare 30000x30000 pixels, and a WebP decoder allocates its canvas as soon
+as it is opened. Pillow's global settings (MAX_IMAGE_PIXELS, LOAD_TRUNCATED_IMAGES) are left
+alone; its own bomb guard stays as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+from PIL import ExifTags, Image, JpegImagePlugin
+
+MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+
+_PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
+
+_NOT_AN_IMAGE = "The file is not an image we can read (PNG, JPEG, WebP or GIF)."
+_DAMAGED = "The image file is incomplete or damaged, so it cannot be read."
+
+# EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
+_ORIENTATION_FIX = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# JPEG start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC).
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+class ImageRejected(Exception):
+    """The bytes are not an image we accept; ``message`` says why, in words for a person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    format: str
+    mime: str
+    width: int  # as displayed, i.e. after EXIF orientation
+    height: int
+    thumbnail: bytes  # WebP
+    thumb_width: int
+    thumb_height: int
+
+
+@dataclass(frozen=True)
+class SanitizedUpload:
+    data: bytes
+    format: str
+    mime: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class _Header:
+    format: str
+    width: int
+    height: int
+    lossless: bool = False  # WebP only: the first frame is VP8L
+
+
+def image_size_from_bytes(data: bytes) -> tuple[int, int]:
+    """Width and height as stored in the header (before EXIF orientation), without decoding."""
+    header = _read_header(data)
+    return header.width, header.height
+
+
+def process_generated(
+    data: bytes, *, max_pixels: int = 50_000_000, thumb_max_side: int = 512
+) -> ProcessedImage:
+    """Check that a model's output is a complete image of sane size and make its thumbnail."""
+    header = _read_header(data)
+    _check_pixels(header, max_pixels)
+    with _open(data, header) as im:
+        if header.format == "jpeg":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; still twice the thumbnail
+            # (Pillow's reducing_gap idea) so the final resample has detail to work with.
+            im.draft(None, _fit(im.size, 2 * thumb_max_side))
+        _load(im)
+        orientation = _orientation(im)
+        thumb = _thumbnail(im, thumb_max_side)
+    if orientation in _ORIENTATION_FIX:
+        thumb = thumb.transpose(_ORIENTATION_FIX[orientation])
+
+    buffer = io.BytesIO()
+    # method 2 encodes ~2x faster than the default 4 for ~3% more bytes.
+    thumb.save(buffer, "WEBP", quality=80, method=2, icc_profile=thumb.info.get("icc_profile"))
+    width, height = header.width, header.height
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return ProcessedImage(
+        format=header.format,
+        mime=MIME_TYPES[header.format],
+        width=width,
+        height=height,
+        thumbnail=buffer.getvalue(),
+        thumb_width=thumb.width,
+        thumb_height=thumb.height,
+    )
+
+
+def sanitize_upload(
+    data: bytes, *, max_bytes: int = 20 * 1024 * 1024, max_pixels: int = 50_000_000
+) -> SanitizedUpload:
+    """Validate a person's upload and re-encode it upright, keeping only pixels and ICC profile."""
+    if len(data) > max_bytes:
+        raise ImageRejected(f"The file is over {max_bytes / (1024 * 1024):g} MB.")
+    header = _read_header(data)
+    _check_pixels(header, max_pixels)
+    with _open(data, header) as opened:
+        subsampling = JpegImagePlugin.get_sampling(opened) if header.format == "jpeg" else -1
+        _load(opened)
+        orientation = _orientation(opened)
+        im: Image.Image = opened
+        if orientation in _ORIENTATION_FIX:
+            im = im.transpose(_ORIENTATION_FIX[orientation])
+        # Everything else in info (exif, xmp, comment, text chunks, GIF extensions) is dropped
+        # here; some encoders would otherwise copy it from info into the new file.
+        kept = {key: im.info[key] for key in ("icc_profile", "transparency") if key in im.info}
+        im.info = kept
+
+        buffer = io.BytesIO()
+        out_format = header.format
+        if header.format == "jpeg":
+            if im.mode not in ("L", "RGB"):
+                # CMYK/YCCK: store RGB, which every model and browser reads the same way; the
+                # CMYK profile would no longer describe the pixels.
+                im = im.convert("RGB")
+                im.info = {}
+            options = {"quality": 95, "icc_profile": im.info.get("icc_profile")}
+            if subsampling >= 0:
+                options["subsampling"] = subsampling
+            im.save(buffer, "JPEG", **options)
+        elif header.format == "webp":
+            quality = {"lossless": True} if header.lossless else {"quality": 95}
+            im.save(buffer, "WEBP", method=4, icc_profile=im.info.get("icc_profile"), **quality)
+        else:
+            # PNG stays PNG; a GIF becomes a PNG of its first frame. Level 1 deflate is about
+            # four times faster than the default 6, for ~20% more bytes on photographic images.
+            out_format = "png"
+            im.save(buffer, "PNG", optimize=False, compress_level=1)
+    return SanitizedUpload(
+        data=buffer.getvalue(),
+        format=out_format,
+        mime=MIME_TYPES[out_format],
+        width=im.width,
+        height=im.height,
+    )
+
+
+def _read_header(data: bytes) -> _Header:
+    if not data:
+        raise ImageRejected("The file is empty.")
+    try:
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return _png_header(data)
+        if data.startswith(b"\xff\xd8\xff"):
+            return _jpeg_header(data)
+        if data.startswith((b"GIF87a", b"GIF89a")):
+            width, height = struct.unpack_from("<HH", data, 6)
+            return _sized("gif", width, height)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return _webp_header(data)
+    except (struct.error, IndexError):
+        raise ImageRejected(_DAMAGED) from None
+    if _looks_like_svg(data):
+        raise ImageRejected(
+            "SVG files are not accepted; please use a PNG, JPEG, WebP or GIF image."
+        )
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"avis"):
+        raise ImageRejected(
+            "HEIC and AVIF images are not supported; please convert it to JPEG or PNG first."
+        )
+    raise ImageRejected(_NOT_AN_IMAGE)
+
+
+def _sized(image_format: str, width: int, height: int, *, lossless: bool = False) -> _Header:
+    if width <= 0 or height <= 0:
+        raise ImageRejected(_DAMAGED)
+    return _Header(image_format, width, height, lossless)
+
+
+def _png_header(data: bytes) -> _Header:
+    length, chunk_type, width, height = struct.unpack_from(">I4sII", data, 8)
+    if chunk_type != b"IHDR" or length != 13:
+        raise ImageRejected(_DAMAGED)
+    return _sized("png", width, height)
+
+
+def _jpeg_header(data: bytes) -> _Header:
+    # Walk the marker segments up to the first start-of-frame, which carries the size.
+    pos = 2
+    while True:
+        while data[pos] != 0xFF:
+            pos += 1  # tolerate stray bytes between segments, as libjpeg does
+        while data[pos] == 0xFF:
+            pos += 1  # fill bytes
+        marker = data[pos]
+        pos += 1
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            continue  # TEM and RSTn stand alone
+        if marker in (0xD9, 0xDA):
+            raise ImageRejected(_DAMAGED)  # image data or end before any frame header
+        (length,) = struct.unpack_from(">H", data, pos)
+        if marker in _JPEG_SOF_MARKERS:
+            height, width = struct.unpack_from(">HH", data, pos + 3)
+            return _sized("jpeg", width, height)
+        pos += length
+
+
+def _webp_header(data: bytes) -> _Header:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":
+        if data[23:26] != b"\x9d\x01\x2a":
+            raise ImageRejected(_DAMAGED)
+        width, height = struct.unpack_from("<HH", data, 26)
+        return _sized("webp", width & 0x3FFF, height & 0x3FFF)
+    if chunk == b"VP8L":
+        if data[20] != 0x2F:
+            raise ImageRejected(_DAMAGED)
+        (bits,) = struct.unpack_from("<I", data, 21)
+        return _sized("webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, lossless=True)
+    if chunk == b"VP8X":
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return _sized("webp", width, height, lossless=_webp_first_frame_lossless(data))
+    raise ImageRejected(_DAMAGED)
+
+
+def _webp_first_frame_lossless(data: bytes) -> bool:
+    pos, end = 12, len(data)
+    while pos + 8 <= end:
+        fourcc = data[pos : pos + 4]
+        (size,) = struct.unpack_from("<I", data, pos + 4)
+        if fourcc in (b"VP8L", b"VP8 "):
+            return fourcc == b"VP8L"
+        if fourcc == b"ANMF":
+            pos += 8 + 16  # descend into the first frame's own chunks
+            continue
+        pos += 8 + size + (size & 1)
+    return False
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<?xml", b"<svg", b"<!doctype svg", b"<!--")) and b"<svg" in head
+
+
+def _check_pixels(header: _Header, max_pixels: int) -> None:
+    if header.width * header.height > max_pixels:
+        raise ImageRejected(
+            f"The image is {header.width}x{header.height} pixels, "
+            f"over {max_pixels / 1_000_000:g} megapixels."
+        )
+
+
+def _open(data: bytes, header: _Header) -> Image.Image:
+    try:
+        im = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[header.format]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Only reachable when max_pixels is set above Pillow's own limit.
+        raise ImageRejected("The image is too large to open safely.") from None
+    except (OSError, SyntaxError, ValueError, struct.error):
+        raise ImageRejected(_DAMAGED) from None
+    # A GIF frame or an APNG may be larger than the header said; never trust only the header.
+    if im.size != (header.width, header.height):
+        im.close()
+        raise ImageRejected(_DAMAGED)
+    return im
+
+
+def _load(im: Image.Image) -> None:
+    try:
+        im.load()
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+        raise ImageRejected(_DAMAGED) from None
+
+
+def _orientation(im: Image.Image) -> int:
+    # A broken EXIF block must not reject an otherwise good picture.
+    try:
+        return int(im.getexif().get(ExifTags.Base.Orientation, 1))
+    except Exception:
+        return 1
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _thumbnail(im: Image.Image, max_side: int) -> Image.Image:
+    """A small RGB or RGBA copy, longest side <= max_side, never enlarged."""
+    icc_profile = im.info.get("icc_profile") if im.mode in ("RGB", "RGBA", "P", "PA") else None
+    if im.mode in ("P", "PA") or (im.mode in ("1", "L", "RGB") and "transparency" in im.info):
+        # Palettes resize only with NEAREST; a tRNS colour key would be lost by resampling.
+        im = im.convert("RGBA" if im.has_transparency_data else "RGB")
+    elif im.mode == "1":
+        im = im.convert("L")
+    elif im.mode.startswith("I"):
+        # 16-bit grey: resize in 32-bit, then scale 0..65535 down to 0..255.
+        im = im.convert("I")
+    # Resizing in the source mode is cheaper than converting the full-size image first;
+    # reduce() does most of the shrinking by fast box averaging, LANCZOS the last step.
+    thumb = im.resize(_fit(im.size, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    if thumb.mode in ("I", "F"):
+        thumb = thumb.point(lambda value: value * (1 / 256)).convert("L")
+    if thumb.mode not in ("RGB", "RGBA"):
+        thumb = thumb.convert("RGBA" if "A" in thumb.mode else "RGB")
+    thumb.info = {"icc_profile": icc_profile} if icc_profile else {}
+    return thumb

@@ -1,0 +1,48 @@
+"""Sign-in for every URL, and the one-time "create the admin account" page on a fresh install."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+_users_exist = False
+
+
+def any_user_exists() -> bool:
+    """True once any account exists; remembered per process, since it never becomes false again."""
+    global _users_exist
+    if not _users_exist:
+        _users_exist = get_user_model().objects.exists()
+    return _users_exist
+
+
+def forget_users_exist() -> None:
+    """For tests that start from an empty database."""
+    global _users_exist
+    _users_exist = False
+
+
+class FirstRunMiddleware:
+    """Until the first account exists, every page leads to the setup page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        setup_url = reverse("setup")
+        static = request.path.startswith("/static/")
+        if not static and request.path != setup_url and not any_user_exists():
+            if getattr(request, "htmx", False):
+                return HttpResponseClientRedirect(setup_url)
+            return redirect(setup_url)
+        return self.get_response(request)
+
+
+class LoginRequiredMiddleware(DjangoLoginRequired):
+    """Django's middleware, but an htmx request is sent to the sign-in page as a whole page."""
+
+    def handle_no_permission(self, request, view_func):
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(reverse("login") + "?next=" + request.path)
+        return super().handle_no_permission(request, view_func)

@@ -1,0 +1,171 @@
+"""The studio's records: a run (`Generation`) and its images, and the prompts people reuse."""
+
+import hashlib
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from gallery import catalog
+
+
+class GenerationQuerySet(models.QuerySet):
+    def visible(self):
+        """Runs not deleted (deleted runs wait for the purge command, for undo)."""
+        return self.filter(deleted_at__isnull=True)
+
+    def newest_first(self):
+        # Ids grow with time, so the primary key orders runs and keys the gallery's pages.
+        return self.order_by("-id")
+
+
+class Generation(models.Model):
+    """One press of Generate: a prompt sent to one model, or to up to three in compare mode."""
+
+    class Kind(models.TextChoices):
+        GENERATE = "generate", "Generate"
+        EDIT = "edit", "Edit"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind, default=Kind.GENERATE)
+    prompt = models.TextField()
+    compare = models.BooleanField(default=False)
+    # Model ids in column order; one column per model in compare mode.
+    model_ids = models.JSONField(default=list)
+    count = models.PositiveSmallIntegerField(default=1)
+    # The settings the person chose (aspect ratio, resolution, size, quality); what each model was
+    # actually asked lives on its images, because compare mode maps these to the nearest choice.
+    settings = models.JSONField(default=dict)
+    # Set by the worker while it runs this generation; a stale value means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.prompt[:40]}"
+
+
+class ImageQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status__in=Image.PENDING)
+
+
+class Image(models.Model):
+    """One tile: a single upstream call (n=1) and, once it lands, the stored picture."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Generating"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    PENDING = (Status.QUEUED, Status.RUNNING)
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    model = models.CharField(max_length=200)
+    column = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED, db_index=True)
+    # Exactly what this model was sent (after mapping to the nearest supported setting).
+    request = models.JSONField(default=dict)
+    # The shape the tile should have before the image exists (from the requested ratio/size).
+    expected_width = models.PositiveIntegerField(default=1024)
+    expected_height = models.PositiveIntegerField(default=1024)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    file = models.FileField(upload_to="images/%Y/%m/", blank=True)
+    thumbnail = models.FileField(upload_to="thumbs/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumb_width = models.PositiveIntegerField(null=True, blank=True)
+    thumb_height = models.PositiveIntegerField(null=True, blank=True)
+    bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=16, blank=True)
+    revised_prompt = models.TextField(blank=True)
+    latency = models.FloatField(null=True, blank=True, help_text="Seconds the upstream call took.")
+    cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cost_from_gateway = models.BooleanField(default=False)
+
+    objects = ImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["column", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "column", "position"], name="image_unique_slot"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status"], name="image_pending", condition=Q(status__in=["queued", "running"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"image {self.pk} ({self.model}, {self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == self.Status.SUCCEEDED
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+
+    @property
+    def model_label(self) -> str:
+        spec = catalog.known_models().get(self.model)
+        return spec.label if spec else self.model
+
+    @property
+    def elapsed_seconds(self) -> int:
+        since = self.queued_at
+        end = self.finished_at or timezone.now()
+        return max(0, int((end - since).total_seconds())) if since else 0
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the stored file does, so URLs can be cached forever."""
+        return self.file.name.rsplit("-", 1)[-1].split(".")[0] if self.file else "0"
+
+    @property
+    def cost_display(self) -> str:
+        if self.cost is None:
+            return ""
+        return f"${self.cost.quantize(Decimal('0.001'))}"
+
+
+class PromptHistory(models.Model):
+    """A person's recently used prompts; using one again moves it to the top."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompt_history"
+    )
+    prompt = models.TextField()
+    prompt_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "prompt_hash"], name="prompt_history_unique")
+        ]
+        indexes = [models.Index(fields=["user", "-used_at"], name="prompt_history_recent")]
+
+    @staticmethod
+    def hash_prompt(prompt: str) -> str:
+        return hashlib.sha256(prompt.encode()).hexdigest()

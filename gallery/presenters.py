@@ -1,0 +1,244 @@
+"""Objects the templates render: the prompt box's state and a run laid out in model columns."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils import timezone
+
+from gallery import catalog
+from gallery.catalog import Controls, ModelSpec
+from gallery.forms import MAX_COMPARE_MODELS, MAX_IMAGES
+from gallery.models import Generation, Image
+
+
+def model_label(model_id: str) -> str:
+    spec = catalog.known_models().get(model_id)
+    return spec.label if spec else model_id
+
+
+def model_is_offline(model_id: str) -> bool:
+    spec = catalog.known_models().get(model_id)
+    return bool(spec and spec.offline)
+
+
+@dataclass
+class FormState:
+    """Everything the prompt box needs to draw itself: selection, controls, values, errors."""
+
+    models: dict[str, ModelSpec]
+    selected: list[str]
+    compare: bool = False
+    prompt: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    count: int = 1
+    form: object = None
+    # A problem that is not about one field (e.g. the form could not be verified).
+    message: str = ""
+
+    @classmethod
+    def initial(cls, models: dict[str, ModelSpec]) -> "FormState":
+        return cls(models=models, selected=catalog.default_model_ids(models, 1))
+
+    @classmethod
+    def from_data(
+        cls, data, models: dict[str, ModelSpec], *, form=None, message: str = ""
+    ) -> "FormState":
+        compare = data.get("compare") in ("on", "true", "1")
+        selected = [m for m in data.getlist("model") if m in models and models[m].generates]
+        action = data.get("action", "")
+        if not compare:
+            selected = selected[:1]
+        elif action == "add_model" and len(selected) < MAX_COMPARE_MODELS:
+            unused = [m for m in catalog.default_model_ids(models, 99) if m not in selected]
+            selected.extend(unused[:1])
+        elif action.startswith("remove_model:") and len(selected) > 1:
+            index = action.removeprefix("remove_model:")
+            if index.isdigit() and int(index) < len(selected):
+                del selected[int(index)]
+        if compare and len(selected) == 1 and data.get("compare_toggled") == "1":
+            # Turning Compare on offers a second picker straight away.
+            unused = [m for m in catalog.default_model_ids(models, 99) if m not in selected]
+            selected.extend(unused[:1])
+        selected = list(dict.fromkeys(selected))[:MAX_COMPARE_MODELS] or catalog.default_model_ids(
+            models, 1
+        )
+        try:
+            count = min(max(int(data.get("count", 1)), 1), MAX_IMAGES)
+        except (TypeError, ValueError):
+            count = 1
+        values = {k: data.get(k, "") for k in ("aspect_ratio", "resolution", "size", "quality")}
+        return cls(
+            models=models,
+            selected=selected,
+            compare=compare,
+            prompt=data.get("prompt", ""),
+            values=values,
+            count=count,
+            form=form,
+            message=message,
+        )
+
+    @property
+    def specs(self) -> list[ModelSpec]:
+        return [self.models[m] for m in self.selected if m in self.models]
+
+    @property
+    def controls(self) -> Controls | None:
+        specs = self.specs
+        return Controls.for_models(specs) if specs else None
+
+    def _value(self, name: str, offered: tuple[str, ...], default: str) -> str:
+        value = self.values.get(name, "")
+        return value if value in offered else default
+
+    @property
+    def aspect_ratio(self) -> str:
+        c = self.controls
+        return self._value("aspect_ratio", c.aspect_ratios, c.default_aspect_ratio) if c else ""
+
+    @property
+    def resolution(self) -> str:
+        c = self.controls
+        return self._value("resolution", c.resolutions, c.default_resolution) if c else ""
+
+    @property
+    def size(self) -> str:
+        c = self.controls
+        return self._value("size", c.sizes, c.default_size) if c else ""
+
+    @property
+    def quality(self) -> str:
+        c = self.controls
+        return self._value("quality", c.qualities, c.default_quality) if c else ""
+
+    @property
+    def pickers(self) -> list[dict]:
+        """One model picker per selected model, labelled "Model" or "Model 1".. in compare mode."""
+        many = self.compare
+        return [
+            {
+                "index": i,
+                "value": model_id,
+                "label": f"Model {i + 1}" if many else "Model",
+                "removable": many and len(self.selected) > 1,
+            }
+            for i, model_id in enumerate(self.selected)
+        ]
+
+    @property
+    def model_groups(self) -> list[tuple[str, list[ModelSpec]]]:
+        groups: dict[str, list[ModelSpec]] = {}
+        for spec in self.models.values():
+            if spec.generates:
+                groups.setdefault(spec.provider or "Other", []).append(spec)
+        return list(groups.items())
+
+    @property
+    def can_add_model(self) -> bool:
+        available = sum(1 for s in self.models.values() if s.generates)
+        return self.compare and len(self.selected) < min(MAX_COMPARE_MODELS, available)
+
+    @property
+    def counts(self) -> range:
+        return range(1, MAX_IMAGES + 1)
+
+    @property
+    def estimate(self) -> Decimal | None:
+        """The catalog's price for this run as set up, when every selected model has one."""
+        total = Decimal(0)
+        choice = catalog.Choice(self.aspect_ratio, self.resolution, self.size, self.quality)
+        for spec in self.specs:
+            price = catalog.estimated_price(spec, catalog.request_for(spec, choice).params)
+            if price is None:
+                return None
+            total += price * self.count
+        return total
+
+
+@dataclass
+class Column:
+    model_id: str
+    label: str
+    offline: bool
+    tiles: list[Image]
+    request: dict
+
+
+class RunView:
+    """A run as the gallery shows it: header facts, model columns, tiles, polling state."""
+
+    def __init__(self, generation: Generation, *, images: list[Image] | None = None):
+        self.generation = generation
+        self.images = list(generation.images.all()) if images is None else images
+
+    @property
+    def pk(self) -> int:
+        return self.generation.pk
+
+    @property
+    def columns(self) -> list[Column]:
+        by_column: dict[int, list[Image]] = {}
+        for image in self.images:
+            by_column.setdefault(image.column, []).append(image)
+        columns = []
+        for index, model_id in enumerate(self.generation.model_ids):
+            tiles = by_column.get(index, [])
+            columns.append(
+                Column(
+                    model_id=model_id,
+                    label=model_label(model_id),
+                    offline=model_is_offline(model_id),
+                    tiles=tiles,
+                    request=tiles[0].request if tiles else {},
+                )
+            )
+        return columns
+
+    @property
+    def pending_ids(self) -> list[int]:
+        return [image.pk for image in self.images if image.is_pending]
+
+    @property
+    def pending_param(self) -> str:
+        return ",".join(str(pk) for pk in self.pending_ids)
+
+    @property
+    def poll_interval(self) -> int:
+        """Once a second at first; slower for the models that take minutes."""
+        age = (timezone.now() - self.generation.created_at).total_seconds()
+        if age < 60:
+            return 1
+        if age < 300:
+            return 2
+        return 5
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for image in self.images if image.is_done)
+
+    @property
+    def failed_count(self) -> int:
+        return sum(1 for image in self.images if image.can_retry)
+
+    @property
+    def total(self) -> int:
+        return len(self.images)
+
+    @property
+    def cost(self) -> Decimal | None:
+        costs = [image.cost for image in self.images if image.cost is not None]
+        return sum(costs, Decimal(0)) if costs else None
+
+    @property
+    def offline(self) -> bool:
+        return any(model_is_offline(m) for m in self.generation.model_ids)
+
+    @property
+    def settings_summary(self) -> list[str]:
+        s = self.generation.settings
+        parts = [s.get("aspect_ratio"), s.get("resolution"), s.get("size")]
+        if s.get("quality"):
+            parts.append(f"{s['quality']} quality")
+        count = self.generation.count
+        parts.append(f"{count} image{'s' if count != 1 else ''}" + (" each" if self.generation.compare else ""))
+        return [p for p in parts if p and p != "auto"]

@@ -1,0 +1,135 @@
+"""Writes: starting a run, retrying a tile, remembering prompts, marking stuck work interrupted."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from gallery import catalog
+from gallery.catalog import Choice, ModelSpec
+from gallery.models import Generation, Image, PromptHistory
+
+RECENT_PROMPTS_KEPT = 20
+
+
+def generation_start(
+    *,
+    user,
+    prompt: str,
+    specs: list[ModelSpec],
+    choice: Choice,
+    count: int,
+    compare: bool,
+) -> Generation:
+    """Write the run and one queued image per model × count, then hand it to the worker."""
+    from gallery.tasks import run_generation
+
+    with transaction.atomic():
+        generation = Generation.objects.create(
+            created_by=user,
+            prompt=prompt,
+            compare=compare,
+            model_ids=[spec.id for spec in specs],
+            count=count,
+            settings={
+                "aspect_ratio": choice.aspect_ratio,
+                "resolution": choice.resolution,
+                "size": choice.size,
+                "quality": choice.quality,
+            },
+        )
+        images = []
+        for column, spec in enumerate(specs):
+            request = catalog.request_for(spec, choice)
+            images.extend(
+                Image(
+                    generation=generation,
+                    model=spec.id,
+                    column=column,
+                    position=position,
+                    request=request.params,
+                    expected_width=request.width,
+                    expected_height=request.height,
+                )
+                for position in range(count)
+            )
+        Image.objects.bulk_create(images)
+        prompt_remember(user=user, prompt=prompt)
+        transaction.on_commit(lambda: run_generation.enqueue(generation.pk))
+    # The tiles are rendered straight away; give the caller the rows it just wrote.
+    generation.prefetched_images = images
+    return generation
+
+
+def image_retry(*, image: Image) -> Image:
+    """Queue a failed or interrupted tile again, as a run of its own."""
+    from gallery.tasks import run_generation
+
+    with transaction.atomic():
+        updated = Image.objects.filter(
+            pk=image.pk, status__in=(Image.Status.FAILED, Image.Status.INTERRUPTED)
+        ).update(
+            status=Image.Status.QUEUED,
+            error="",
+            queued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+        )
+        if updated:
+            transaction.on_commit(
+                lambda: run_generation.enqueue(image.generation_id, [image.pk])
+            )
+    image.refresh_from_db()
+    return image
+
+
+def prompt_remember(*, user, prompt: str) -> None:
+    """Put the prompt at the top of the person's recent prompts, keeping the newest 20."""
+    now = timezone.now()
+    PromptHistory.objects.update_or_create(
+        user=user,
+        prompt_hash=PromptHistory.hash_prompt(prompt),
+        defaults={"prompt": prompt, "used_at": now},
+    )
+    stale = PromptHistory.objects.filter(user=user).order_by("-used_at", "-id")[
+        RECENT_PROMPTS_KEPT:
+    ]
+    stale_ids = list(stale.values_list("id", flat=True))
+    if stale_ids:
+        PromptHistory.objects.filter(id__in=stale_ids).delete()
+
+
+def images_reap_stale(*, generation_id: int | None = None, now=None) -> int:
+    """Mark tiles no worker is looking after as interrupted, so none stays pending forever.
+
+    A running tile is stale when its run's heartbeat is older than WORKER_STALE_SECONDS (the
+    worker beats every few seconds while it works); a queued tile when no worker has picked it up
+    within QUEUE_TIMEOUT_SECONDS.
+    """
+    now = now or timezone.now()
+    images = Image.objects.all()
+    if generation_id is not None:
+        images = images.filter(generation_id=generation_id)
+    stale_beat = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    running = images.filter(status=Image.Status.RUNNING).exclude(
+        generation__heartbeat_at__gte=stale_beat
+    )
+    reaped = running.update(
+        status=Image.Status.INTERRUPTED,
+        error="Interrupted: the worker stopped while this image was being made. Retry to try again.",
+        finished_at=now,
+    )
+    queued = images.filter(
+        status=Image.Status.QUEUED,
+        queued_at__lt=now - timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS),
+    )
+    reaped += queued.update(
+        status=Image.Status.INTERRUPTED,
+        error=(
+            "Interrupted: no worker picked this image up within "
+            f"{settings.QUEUE_TIMEOUT_SECONDS // 60} minutes. Is the worker running? Retry to try again."
+        ),
+        finished_at=now,
+    )
+    return reaped

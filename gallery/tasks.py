@@ -1,0 +1,10 @@
+"""Thin `django.tasks` wrappers: they take ids and call a service."""
+
+from django.tasks import task
+
+from gallery import runner
+
+
+@task()
+def run_generation(generation_id: int, image_ids: list[int] | None = None) -> None:
+    runner.generation_run(generation_id=generation_id, image_ids=image_ids)

@@ -1,0 +1,69 @@
+// Image Studio: the little behaviour htmx does not cover. Everything here is an enhancement;
+// the pages work without it.
+(function () {
+  "use strict";
+
+  // Enter generates, Shift+Enter adds a line (and never while an IME is composing).
+  document.addEventListener("keydown", function (event) {
+    const target = event.target;
+    if (target.id !== "prompt" || event.key !== "Enter") return;
+    if (event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    const form = target.form;
+    const button = form && form.querySelector(".generate-button");
+    if (form && button && !button.disabled) form.requestSubmit(button);
+  });
+
+  // A recent prompt fills the prompt box instead of reloading the page.
+  document.addEventListener("click", function (event) {
+    const chip = event.target.closest("[data-fill-prompt]");
+    if (!chip) return;
+    const prompt = document.getElementById("prompt");
+    if (!prompt) return;
+    event.preventDefault();
+    prompt.value = chip.dataset.fillPrompt;
+    prompt.focus();
+    prompt.setSelectionRange(prompt.value.length, prompt.value.length);
+  });
+
+  // Seconds elapsed on tiles still being made. The server renders the count when it draws the
+  // tile; counting on from when this page received it keeps clocks out of it.
+  function tick() {
+    const now = Date.now() / 1000;
+    document.querySelectorAll(".elapsed[data-elapsed]").forEach(function (el) {
+      if (!el.dataset.seen) el.dataset.seen = String(now);
+      const elapsed = Number(el.dataset.elapsed) + (now - Number(el.dataset.seen));
+      el.textContent = String(Math.max(0, Math.floor(elapsed)));
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSettle", tick);
+})();
+
+// Errors from htmx requests become a short toast instead of silently doing nothing.
+(function () {
+  "use strict";
+  let lastMessage = "";
+  function toast(message) {
+    const box = document.getElementById("toasts");
+    if (!box || message === lastMessage) return;
+    lastMessage = message;
+    const item = document.createElement("div");
+    item.className = "toast";
+    item.setAttribute("role", "status");
+    item.textContent = message;
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); if (lastMessage === message) lastMessage = ""; }, 6000);
+  }
+  window.studioToast = toast;
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    if (event.detail.elt && event.detail.elt.classList.contains("poller")) return;
+    const text = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain") ? xhr.responseText : "";
+    toast(text || "Something went wrong (" + xhr.status + "). Nothing was lost; try again.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    if (event.detail.elt && event.detail.elt.classList.contains("poller")) return;
+    toast("Could not reach the studio. Check the connection and try again.");
+  });
+})();

@@ -1,0 +1,75 @@
+"""Shared fixtures: people, signed-in clients, a media folder per test and the loopback gateway."""
+
+import pytest
+from django.core.cache import cache
+
+from gallery import catalog
+from gallery.middleware import forget_users_exist
+from tests.fake_gateway import DEFAULT_MODELS, FakeGateway
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Each test gets its own media folder, an empty cache and offline mode unless it asks."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.LLM_GATEWAY_API_KEY = ""
+    settings.OFFLINE_RENDER_DELAY = 0
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    cache.clear()
+    forget_users_exist()
+    yield
+    cache.clear()
+    forget_users_exist()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("ada", "ada@example.com", "a-long-passphrase-1")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("grace", "grace@example.com", "a-long-passphrase-2")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "a-long-passphrase-3")
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def _gateway_server():
+    with FakeGateway() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_gateway(_gateway_server, settings):
+    """The loopback gateway, reset, with the studio pointed at it (online mode)."""
+    _gateway_server.reset()
+    _gateway_server.models = [dict(m) for m in DEFAULT_MODELS]
+    _gateway_server.default_delay = 0
+    _gateway_server.cost = 0.01
+    settings.LLM_GATEWAY_API_KEY = _gateway_server.api_key
+    settings.LLM_GATEWAY_BASE_URL = _gateway_server.base_url
+    settings.GATEWAY_MAX_RETRY_AFTER = 0.2
+    yield _gateway_server
+    _gateway_server.reset()
+
+
+@pytest.fixture
+def offline_models():
+    return catalog.available_models()
+
+
+def htmx_headers(url: str = "/") -> dict:
+    return {"HX-Request": "true", "HX-Current-URL": f"http://testserver{url}"}

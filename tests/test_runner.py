@@ -1,0 +1,240 @@
+"""Running a generation against the loopback gateway: fan-out, storage, and every fault."""
+
+import io
+import time
+from decimal import Decimal
+
+import pytest
+from PIL import Image as PILImage
+
+from gallery import runner
+from gallery.catalog import Choice
+from gallery.models import Image
+from tests.factories import make_generation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(generation, image_ids=None):
+    runner.generation_run(generation_id=generation.pk, image_ids=image_ids)
+    return {image.pk: image for image in generation.images.all()}
+
+
+def test_every_call_goes_out_with_n1_and_each_image_is_stored(user, fake_gateway, settings):
+    generation = make_generation(
+        user,
+        models=["gemini-3.1-flash-image-preview", "alibaba/qwen-image"],
+        count=2,
+        choice=Choice(aspect_ratio="16:9", resolution="1K"),
+        prompt="a tiny robot watering plants",
+    )
+    images = run(generation)
+
+    calls = fake_gateway.calls(path="images/generations")
+    assert len(calls) == 4
+    bodies = sorted((c.json["model"], tuple(sorted(c.json.items()))) for c in calls)
+    for _, items in bodies:
+        body = dict(items)
+        assert body["n"] == 1 and body["response_format"] == "b64_json"
+        assert body["prompt"] == "a tiny robot watering plants"
+    gemini_bodies = [c.json for c in calls if c.json["model"] == "gemini-3.1-flash-image-preview"]
+    assert all(b["aspect_ratio"] == "16:9" and b["image_size"] == "1K" for b in gemini_bodies)
+    qwen_bodies = [c.json for c in calls if c.json["model"] == "alibaba/qwen-image"]
+    assert all(b["size"] == "1280x720" and "aspect_ratio" not in b for b in qwen_bodies)
+    assert all(c.headers["authorization"] == f"Bearer {fake_gateway.api_key}" for c in calls)
+
+    for image in images.values():
+        assert image.status == Image.Status.SUCCEEDED, image.error
+        original = image.file.open("rb").read()
+        assert len(original) == image.bytes > 0
+        with PILImage.open(io.BytesIO(original)) as picture:
+            assert picture.format == "PNG"
+            assert picture.size == (image.width, image.height)
+        with PILImage.open(image.thumbnail.open("rb")) as thumb:
+            assert thumb.format == "WEBP"
+            assert thumb.size == (image.thumb_width, image.thumb_height)
+            assert max(thumb.size) <= settings.THUMBNAIL_MAX_SIDE
+        assert image.format == "png"
+        assert image.latency is not None and image.latency >= 0
+        assert image.cost == Decimal("0.01") and image.cost_from_gateway
+        assert image.revised_prompt
+        assert image.started_at and image.finished_at
+    qwen = [i for i in images.values() if i.model == "alibaba/qwen-image"]
+    assert all((i.width, i.height) == (1280, 720) for i in qwen)
+
+
+def test_without_usage_the_cost_comes_from_the_catalog(user, fake_gateway):
+    fake_gateway.add_rule(response="no_usage")
+    generation = make_generation(
+        user, models=["gemini-3.1-flash-image-preview"], choice=Choice("1:1", "4K")
+    )
+    [image] = run(generation).values()
+    assert image.status == "succeeded"
+    assert image.cost == Decimal("0.151") and not image.cost_from_gateway
+
+
+def test_all_calls_of_a_run_start_at_once(user, fake_gateway):
+    fake_gateway.default_delay = 0.5
+    generation = make_generation(
+        user,
+        models=["gemini-3.1-flash-image-preview", "alibaba/qwen-image", "gpt-image-2"],
+        count=4,
+    )
+    started = time.perf_counter()
+    images = run(generation)
+    elapsed = time.perf_counter() - started
+    assert all(i.status == "succeeded" for i in images.values())
+    arrivals = sorted(c.received_at for c in fake_gateway.calls(path="images/generations"))
+    assert len(arrivals) == 12
+    assert arrivals[-1] - arrivals[0] < 0.3  # all twelve calls were in flight together
+    assert elapsed < 1.5  # sequentially this would take 6 s
+
+
+FAULTS = [
+    # (rule, words the person sees)
+    ({"status": 400, "response": "error_new", "body": "Invalid request parameters: prompt: Required"}, "Invalid request parameters"),
+    ({"status": 400, "response": "error_old", "body": "Invalid image size"}, "Invalid image size"),
+    ({"status": 401, "response": "error_new"}, "key"),
+    ({"status": 402, "response": "error_old", "body": "Insufficient credits"}, "credits"),
+    ({"status": 403, "response": "error_new"}, "403"),
+    ({"status": 404, "response": "error_new", "body": "Model not found"}, "Model not found"),
+    ({"status": 413, "response": "error_old"}, "413"),
+    ({"status": 429, "response": "error_new", "headers": {"Retry-After": "0"}}, "429"),
+    ({"status": 500, "response": "error_old", "body": "The model did not generate any images"}, "did not generate any images"),
+    ({"status": 502, "response": "error_new", "body": "Upstream provider error"}, "Upstream provider error"),
+    ({"status": 503, "response": "error_old"}, "503"),
+    ({"status": 504, "response": "error_new"}, "504"),
+    ({"response": "not_json"}, "not JSON"),
+    ({"response": "empty_data"}, "no image"),
+    ({"response": "bad_base64"}, "base64"),
+    ({"response": "not_image"}, "not a usable image"),
+    ({"response": "bomb"}, "not a usable image"),
+    ({"response": "close"}, ""),
+    ({"response": "url", "body": "http://example.com/image.png"}, "https"),
+    ({"response": "url", "body": "https://127.0.0.1/image.png"}, "private"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "words"), FAULTS, ids=[f"{r.get('status', 200)}-{r.get('response')}" for r, _ in FAULTS])
+def test_a_fault_fails_only_its_own_tiles(user, fake_gateway, rule, words):
+    fake_gateway.add_rule(model="gpt-image-2", **rule)
+    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"], count=2)
+    images = run(generation).values()
+    failed = [i for i in images if i.model == "gpt-image-2"]
+    others = [i for i in images if i.model != "gpt-image-2"]
+    assert all(i.status == "succeeded" for i in others)
+    for image in failed:
+        assert image.status == "failed"
+        assert image.error and words.lower() in image.error.lower()
+        assert not image.file and image.finished_at
+        assert "Traceback" not in image.error
+
+
+def test_retryable_statuses_are_retried_honouring_retry_after(user, fake_gateway):
+    fake_gateway.add_rule(model="gpt-image-2", status=503, headers={"Retry-After": "0.2"}, times=1)
+    fake_gateway.add_rule(model="gpt-image-2", status=429, headers={"Retry-After": "0.2"}, times=1)
+    generation = make_generation(user, models=["gpt-image-2"])
+    started = time.perf_counter()
+    [image] = run(generation).values()
+    assert image.status == "succeeded"
+    assert len(fake_gateway.calls(model="gpt-image-2")) == 3
+    assert time.perf_counter() - started >= 0.4
+
+
+def test_a_timeout_fails_the_tile_with_a_clear_message(user, fake_gateway, settings):
+    settings.GATEWAY_READ_TIMEOUT = 0.5
+    fake_gateway.add_rule(model="gpt-image-2", response="hang")
+    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"])
+    images = run(generation)
+    by_model = {i.model: i for i in images.values()}
+    assert by_model["gpt-image-2"].status == "failed"
+    assert "did not answer within" in by_model["gpt-image-2"].error
+    assert by_model["alibaba/qwen-image"].status == "succeeded"
+
+
+def test_an_unreachable_gateway_fails_every_tile_clearly(user, fake_gateway, settings):
+    settings.LLM_GATEWAY_BASE_URL = "http://127.0.0.1:9/v1"
+    generation = make_generation(user, models=["gpt-image-2"], count=2)
+    for image in run(generation).values():
+        assert image.status == "failed"
+        assert "could not reach the gateway" in image.error.lower()
+
+
+def test_the_key_never_lands_in_a_stored_error(user, fake_gateway):
+    fake_gateway.add_rule(
+        model="gpt-image-2", status=401, response="error_new",
+        body=f"Invalid API key {fake_gateway.api_key}",
+    )  # fmt: skip
+    generation = make_generation(user, models=["gpt-image-2"])
+    [image] = run(generation).values()
+    assert image.status == "failed"
+    assert fake_gateway.api_key not in image.error
+
+
+def test_a_url_result_over_https_is_fetched(user, fake_gateway, settings):
+    settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True  # the loopback HTTPS host is private
+    fake_gateway.add_rule(model="gpt-image-2", response="url")
+    from gallery import gateway
+
+    original = gateway.GatewayConfig.from_settings
+    context = fake_gateway.ssl_context
+    gateway.GatewayConfig.from_settings = classmethod(
+        lambda cls: original.__func__(cls).__class__(
+            **{**original.__func__(cls).__dict__, "verify": context}
+        )
+    )
+    try:
+        generation = make_generation(user, models=["gpt-image-2"])
+        [image] = run(generation).values()
+    finally:
+        gateway.GatewayConfig.from_settings = original
+    assert image.status == "succeeded", image.error
+    assert image.file.open("rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_only_the_named_tiles_run_on_retry(user, fake_gateway):
+    generation = make_generation(user, models=["gpt-image-2"], count=2)
+    first, second = generation.images.all()
+    run(generation, image_ids=[first.pk])
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == "succeeded" and second.status == "queued"
+    assert len(fake_gateway.calls()) == 1
+
+
+def test_a_late_answer_still_fills_a_tile_marked_interrupted(user, fake_gateway):
+    """The reaper may give up on a tile whose answer then arrives: keep the paid-for image."""
+    fake_gateway.add_rule(model="gpt-image-2", delay=0.6)
+    generation = make_generation(user, models=["gpt-image-2"])
+    image = generation.images.get()
+
+    import threading
+
+    def interrupt_meanwhile():
+        time.sleep(0.3)
+        Image.objects.filter(pk=image.pk).update(status="interrupted", error="Interrupted")
+
+    thread = threading.Thread(target=interrupt_meanwhile)
+    thread.start()
+    run(generation)
+    thread.join()
+    image.refresh_from_db()
+    assert image.status == "succeeded" and image.error == ""
+
+
+def test_the_offline_renderer_goes_through_the_same_pipeline(user, fake_gateway, settings):
+    settings.LLM_GATEWAY_API_KEY = ""
+    generation = make_generation(
+        user,
+        models=["offline/aurora", "offline/mosaic", "offline/blueprint"],
+        count=2,
+        choice=Choice(aspect_ratio="9:16", resolution="0.5K"),
+    )
+    images = run(generation).values()
+    assert not fake_gateway.calls()
+    for image in images:
+        assert image.status == "succeeded", image.error
+        with PILImage.open(image.file.open("rb")) as picture:
+            assert picture.size == (image.expected_width, image.expected_height)
+        assert picture.size[1] > picture.size[0]
+        assert image.cost == 0
