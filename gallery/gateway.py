@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import ipaddress
 import json
 import logging
@@ -136,6 +137,7 @@ def async_client(config: GatewayConfig) -> httpx.AsyncClient:
         ),
         # A compare run fans out models x count calls at once; none should queue for a socket.
         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        verify=_default_tls(),
     )
 
 
@@ -179,6 +181,7 @@ def list_image_models(config: GatewayConfig) -> list[dict]:
                 base_url=config.base_url,
                 headers=_auth_headers(config),
                 timeout=config.models_timeout,
+                verify=_default_tls(),
             ) as client:
                 response = client.get("/models")
         except httpx.TimeoutException as exc:
@@ -192,6 +195,11 @@ def list_image_models(config: GatewayConfig) -> list[dict]:
         if not response.is_success:
             raise _status_error(response, attempts=1)
         payload = _json_or_none(response)
+        if payload is None:
+            raise GatewayError(
+                "The gateway's model list is not JSON; is the base URL right?",
+                code="bad_response",
+            )
         entries = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(entries, list):
             raise GatewayError(
@@ -222,7 +230,7 @@ async def _images_call(
     payload = _json_or_none(response)
     if not isinstance(payload, dict):
         raise GatewayError(
-            "The gateway answered, but not with JSON; is the base URL right?",
+            "The gateway's answer is not JSON; is the base URL right?",
             code="bad_response",
         )
     items = payload.get("data")
@@ -248,14 +256,14 @@ async def _images_call(
 async def _post_with_retries(
     client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
 ) -> tuple[httpx.Response, int]:
-    attempts = config.max_retries + 1
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    while True:
         try:
             response = await client.post(path, **request)
         except httpx.HTTPError as exc:
             # Not retried: the gateway may already be working on (and charging for) the image.
             raise _transport_error(exc, config) from exc
-        if response.status_code not in RETRY_STATUSES or attempt == attempts:
+        if response.status_code not in RETRY_STATUSES or attempt > config.max_retries:
             return response, attempt
         delay = _retry_delay(response, attempt=attempt, config=config)
         logger.info(
@@ -263,11 +271,11 @@ async def _post_with_retries(
             response.status_code,
             path,
             attempt,
-            attempts,
+            config.max_retries + 1,
             delay,
         )
         await asyncio.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
+        attempt += 1
 
 
 def _retry_delay(response: httpx.Response, *, attempt: int, config: GatewayConfig) -> float:
@@ -411,9 +419,12 @@ def _is_private(address: str) -> bool:
 async def _download(target: httpx.URL, addresses: list[str], config: GatewayConfig) -> bytes:
     # No auth header here: the URL's host is not the gateway. No redirects: they skip the checks.
     async with httpx.AsyncClient(
-        verify=config.verify, timeout=URL_FETCH_TIMEOUT, follow_redirects=False, trust_env=False
+        verify=_default_tls() if config.verify is True else config.verify,
+        timeout=URL_FETCH_TIMEOUT,
+        follow_redirects=False,
+        trust_env=False,
     ) as fetcher:
-        failure: httpx.ConnectError | None = None
+        failure: Exception = _url_error(f"The image host {target.host} has no address.")
         for address in addresses:
             request = fetcher.build_request(
                 "GET",
@@ -430,7 +441,6 @@ async def _download(target: httpx.URL, addresses: list[str], config: GatewayConf
                 return await _read_capped(response, config)
             finally:
                 await response.aclose()
-        assert failure is not None  # addresses is never empty after a successful resolve
         raise failure
 
 
@@ -454,24 +464,26 @@ async def _read_capped(response: httpx.Response, config: GatewayConfig) -> bytes
 
 # --- Errors -------------------------------------------------------------------------------------
 
+# Each says what happened in words; the status number follows for whoever has to dig further.
 _STATUS_SENTENCES = {
-    400: "The gateway rejected the request's parameters.",
-    401: "The gateway did not accept the API key; an admin needs to check the gateway key.",
-    402: "The gateway account is out of credits.",
-    403: "The gateway refused this request (forbidden).",
-    404: "The gateway does not know this model or endpoint.",
-    413: "The request was too large for the gateway (try fewer or smaller input images).",
-    429: "The gateway is rate limiting requests.",
-    500: "The gateway had an internal error.",
-    502: "The image provider behind the gateway returned an error.",
-    503: "The gateway is unavailable right now.",
-    504: "The gateway timed out waiting for the image provider.",
+    400: "The gateway rejected the request's parameters",
+    401: "The gateway did not accept the API key; an admin needs to check the gateway key",
+    402: "The gateway account is out of credits",
+    403: "The gateway refused this request (forbidden)",
+    404: "The gateway does not know this model or endpoint",
+    413: "The request was too large for the gateway (try fewer or smaller input images)",
+    429: "The gateway is rate limiting requests",
+    500: "The gateway had an internal error",
+    502: "The image provider behind the gateway returned an error",
+    503: "The gateway is unavailable right now",
+    504: "The gateway timed out waiting for the image provider",
 }
 
 
 def _status_error(response: httpx.Response, *, attempts: int) -> GatewayError:
     status = response.status_code
-    sentence = _STATUS_SENTENCES.get(status, f"The gateway answered with HTTP {status}.")
+    sentence = _STATUS_SENTENCES.get(status, "The gateway answered with an error")
+    sentence += f" (HTTP {status})."
     if attempts > 1:
         sentence += f" Gave up after {attempts} tries."
     payload = _json_or_none(response)
@@ -588,6 +600,12 @@ def _redacting(config: GatewayConfig) -> Iterator[None]:
 
 
 # --- Small helpers ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds; every client can share one context.
+    return httpx.create_ssl_context()
 
 
 def _auth_headers(config: GatewayConfig) -> dict[str, str]:

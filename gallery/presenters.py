@@ -21,6 +21,25 @@ def model_is_offline(model_id: str) -> bool:
     return bool(spec and spec.offline)
 
 
+def _without_repeats(selected: list[str], generators: list[str], *, changed: str) -> list[str]:
+    """Replace repeated (or empty) picks with models not picked yet, keeping the changed one."""
+    keep_first = int(changed.removeprefix("model-")) if changed.startswith("model-") else -1
+    order = sorted(range(len(selected)), key=lambda i: (i != keep_first, i))
+    result = list(selected)
+    taken: set[str] = set()
+    for i in order:
+        if result[i] and result[i] not in taken:
+            taken.add(result[i])
+            continue
+        unused = [m for m in generators if m not in taken]
+        if not unused:
+            result[i] = ""
+            continue
+        result[i] = unused[0]
+        taken.add(unused[0])
+    return [m for m in result if m]
+
+
 @dataclass
 class FormState:
     """Everything the prompt box needs to draw itself: selection, controls, values, errors."""
@@ -41,27 +60,35 @@ class FormState:
 
     @classmethod
     def from_data(
-        cls, data, models: dict[str, ModelSpec], *, form=None, message: str = ""
+        cls,
+        data,
+        models: dict[str, ModelSpec],
+        *,
+        form=None,
+        message: str = "",
+        changed: str = "",
     ) -> "FormState":
+        """The prompt box as submitted, after an Add/Remove model action if there was one.
+
+        `changed` is the id of the picker the person just changed (htmx's HX-Trigger): if that
+        made two pickers show the same model, the *other* one moves to an unused model.
+        """
         compare = data.get("compare") in ("on", "true", "1")
         selected = [m for m in data.getlist("model") if m in models and models[m].generates]
+        generators = catalog.default_model_ids(models, len(models))
         action = data.get("action", "")
         if not compare:
             selected = selected[:1]
         elif action == "add_model" and len(selected) < MAX_COMPARE_MODELS:
-            unused = [m for m in catalog.default_model_ids(models, 99) if m not in selected]
-            selected.extend(unused[:1])
+            selected.append("")
         elif action.startswith("remove_model:") and len(selected) > 1:
             index = action.removeprefix("remove_model:")
             if index.isdigit() and int(index) < len(selected):
                 del selected[int(index)]
         if compare and len(selected) == 1 and data.get("compare_toggled") == "1":
-            # Turning Compare on offers a second picker straight away.
-            unused = [m for m in catalog.default_model_ids(models, 99) if m not in selected]
-            selected.extend(unused[:1])
-        selected = list(dict.fromkeys(selected))[:MAX_COMPARE_MODELS] or catalog.default_model_ids(
-            models, 1
-        )
+            selected.append("")  # turning Compare on offers a second picker straight away
+        selected = _without_repeats(selected[:MAX_COMPARE_MODELS], generators, changed=changed)
+        selected = selected or generators[:1]
         try:
             count = min(max(int(data.get("count", 1)), 1), MAX_IMAGES)
         except (TypeError, ValueError):

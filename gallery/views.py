@@ -48,7 +48,8 @@ def studio(request):
 def controls(request):
     """The model pickers and controls, re-rendered for the models now selected."""
     models = catalog.available_models()
-    state = FormState.from_data(request.GET, models)
+    changed = request.htmx.trigger or "" if request.htmx else ""
+    state = FormState.from_data(request.GET, models, changed=changed)
     return render(request, f"{STUDIO}#controls", {"state": state})
 
 

@@ -14,6 +14,8 @@ def _isolated(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.LLM_GATEWAY_API_KEY = ""
     settings.OFFLINE_RENDER_DELAY = 0
+    # Real hashing costs ~0.5 s a password; tests make many accounts and prove nothing with it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -10,11 +10,13 @@ Tests, benchmarks and browser tests talk to it over real sockets instead of patc
 
 What it answers by default
     POST /v1/images/generations, /v1/images/edits   200 with one real PNG (b64_json), a
-        revised_prompt and usage.cost (`fake.cost`, default 0.01; None leaves usage out). The
-        PNG's size follows the request: `aspect_ratio` (+ `image_size` tier 0.5K/1K/2K/4K, default
-        1K) wins over `size` "WxH", as on the real gateway; otherwise 1024x1024. Its colour comes
-        from model + prompt, so different prompts give different images. A missing prompt, or an
-        edit without (valid) input images, gets the gateway's 400 in the older envelope.
+        revised_prompt ("A picture of <prompt>") and usage.cost (`fake.cost`, default 0.01; None
+        leaves usage out). The PNG's size follows the request: `aspect_ratio` (+ `image_size`
+        tier 0.5K/1K/2K/4K, default 1K; 1K is about one megapixel) wins over `size` "WxH", as on
+        the real gateway; otherwise 1024x1024. It is one flat colour, picked from model + prompt
+        so different prompts give different images (`png_bytes`; an indexed PNG, so it costs
+        microseconds even at 4K). A missing prompt, or an edit without (valid) input images, gets
+        the gateway's 400 in the older envelope.
     GET /v1/models   {"data": fake.models} (DEFAULT_MODELS: three image models, one text model).
     A wrong or missing key gets 401 in the current envelope; unknown paths get 404.
     `fake.default_delay` seconds pass before every image call is answered (default 0).
@@ -40,7 +42,7 @@ Scripting faults: `fake.add_rule(...)`
         url          200 with data[].url: body str is the URL, else an https URL on the
                      built-in HTTPS image host (started on demand) serving the usual PNG
         no_usage     200 success without "usage"
-        hang         never answers (until the server stops; then the connection drops)
+        hang         never answers (until reset() or stop(); then the connection drops)
         close        drops the connection without answering
 
 HTTPS image host (for data[].url): `start_https()` serves registered bytes over TLS on
@@ -49,8 +51,12 @@ URL (host "localhost" by default, so TLS checks the name via SNI); `ssl_context`
 context trusting the CA (pass it as GatewayConfig.verify). `https_requests` records its requests.
 
 Every request is recorded (`fake.requests`, `fake.calls(path=..., model=...)`) as a
-RecordedRequest: method, path, lower-case headers, json body or multipart fields/files, and
-received_at (time.perf_counter(), comparable with the caller's clock).
+RecordedRequest: method, path, lower-case headers, json body or multipart fields/files
+(UploadedFile), raw body, received_at (time.perf_counter(), comparable with the caller's clock),
+and the `.model` / `.params` it carried. `fake.reset()` forgets rules and requests.
+
+Each connection gets its own thread (HTTP/1.1 keep-alive), so hundreds of slow requests are
+answered at once rather than one after another.
 
 Standalone, for benchmarks and manual use:
     python -m tests.fake_gateway --port 8765 --delay 1.0
@@ -63,7 +69,6 @@ import base64
 import contextlib
 import functools
 import hashlib
-import io
 import json
 import math
 import re
@@ -82,11 +87,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from PIL import Image
-
 DEFAULT_API_KEY = "fake-gateway-key-4f9c2d71"
 IMAGE_PATHS = ("/v1/images/generations", "/v1/images/edits")
 HANG_SECONDS = 3600.0
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pixel side of a square image at each resolution tier (1K is about one megapixel).
 TIER_SIDES = {"0.5K": 512, "1K": 1024, "2K": 2048, "4K": 4096}
 MAX_SIDE = 8192
@@ -235,6 +239,7 @@ class FakeGateway:
         self._https_requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._release_hangs = threading.Event()  # set (and replaced) by reset() and stop()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._https_server: _Server | None = None
@@ -257,6 +262,7 @@ class FakeGateway:
     def stop(self) -> None:
         # Wake delayed and hanging handlers first, so nothing waits on them.
         self._stopping.set()
+        self._release_hangs.set()
         for server, thread in (
             (self._server, self._thread),
             (self._https_server, self._https_thread),
@@ -316,11 +322,16 @@ class FakeGateway:
         return rule
 
     def reset(self) -> None:
-        """Forget rules and recorded requests (models, cost and delay stay as set)."""
+        """Forget rules and recorded requests, and drop hanging requests.
+
+        Models, cost and default_delay stay as set. Lets one server serve a whole test session.
+        """
         with self._lock:
             self.rules.clear()
             self._requests.clear()
             self._https_requests.clear()
+            released, self._release_hangs = self._release_hangs, threading.Event()
+        released.set()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -636,14 +647,27 @@ def colour_for(model: str, prompt: str) -> tuple[int, int, int]:
     return digest[0], digest[1], digest[2]
 
 
-@functools.lru_cache(maxsize=64)
 def png_bytes(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
+    """A real one-colour PNG, made in microseconds so hundreds of calls cost nothing.
+
+    It is an indexed PNG: every pixel is palette entry 0, so the compressed pixel rows depend
+    only on the size (cached) and the colour lives in the 3-byte palette.
+    """
+    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)  # 8-bit, indexed colour
+    return (
+        PNG_SIGNATURE
+        + _chunk(b"IHDR", header)
+        + _chunk(b"PLTE", bytes(colour))
+        + _chunk(b"IDAT", _blank_rows(width, height))
+        + _chunk(b"IEND", b"")
+    )
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=32)
+def _blank_rows(width: int, height: int) -> bytes:
+    return zlib.compress(bytes(1 + width) * height)  # per row: filter type 0, then index 0s
+
+
 def png_b64(width: int, height: int, colour: tuple[int, int, int]) -> str:
     return base64.b64encode(png_bytes(width, height, colour)).decode("ascii")
 
@@ -651,17 +675,13 @@ def png_b64(width: int, height: int, colour: tuple[int, int, int]) -> str:
 @functools.cache
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     """A valid-looking PNG of a few hundred bytes whose header declares width x height pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = zlib.compress(b"\x00" * (1 + width * 3) * 4)  # a few rows; the decoder wants the rest
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-    )
+    rows = zlib.compress(bytes(1 + width * 3) * 4)  # a few rows; a decoder would want the rest
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 # --- Server plumbing ----------------------------------------------------------------------------
@@ -690,7 +710,7 @@ class _Server(ThreadingHTTPServer):
 
 def _serve_in_thread(server: _Server, name: str) -> threading.Thread:
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, name=name, daemon=True
     )
     thread.start()
     return thread
@@ -770,9 +790,10 @@ class _GatewayHandler(_Handler):
         fake = self.server.fake
         request = self.read_request()
         fake._record(request)
+        release = fake._release_hangs  # the one current when the request came in
         reply = fake._answer(request)
         if reply == "hang":
-            fake._stopping.wait(HANG_SECONDS)
+            release.wait(HANG_SECONDS)
         if isinstance(reply, str):  # hang (now over) or close: drop the connection unanswered
             self.close_connection = True
             return

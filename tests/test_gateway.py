@@ -10,6 +10,7 @@ import io
 import itertools
 import logging
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -205,6 +206,7 @@ def test_each_status_becomes_a_sentence_with_the_gateways_message(fake, status, 
     error = generate_error(config_for(fake))
 
     assert STATUS_SENTENCES[status] in error.message
+    assert f"(HTTP {status})." in error.message
     assert error.message.endswith(f"The gateway said: Upstream detail {status}")
     assert error.status == status
     assert error.retryable == (status in {429, 500, 502, 503, 504})
@@ -222,7 +224,7 @@ def test_current_envelope_carries_its_code(fake):
 
     assert error.code == "insufficient_credits"
     assert error.message == (
-        "The gateway account is out of credits. The gateway said: Top up first"
+        "The gateway account is out of credits (HTTP 402). The gateway said: Top up first"
     )
 
 
@@ -231,7 +233,7 @@ def test_missing_prompt_shows_the_gateways_own_400_message(fake):
 
     assert error.status == 400
     assert error.message == (
-        "The gateway rejected the request's parameters. "
+        "The gateway rejected the request's parameters (HTTP 400). "
         "The gateway said: Invalid request parameters: prompt: Required"
     )
 
@@ -246,7 +248,7 @@ def test_plain_text_error_body_is_shown_but_an_html_page_is_not(fake):
     first, second = generate_error(config), generate_error(config)
 
     assert first.message.endswith("The gateway said: upstream request timeout")
-    assert second.message == "The gateway timed out waiting for the image provider."
+    assert second.message == "The gateway timed out waiting for the image provider (HTTP 504)."
 
 
 @pytest.mark.parametrize("status", RETRIED)
@@ -364,7 +366,7 @@ def test_dropped_connection_is_a_clear_message(fake):
     [
         (
             {"response": "not_json"},
-            "The gateway answered, but not with JSON; is the base URL right?",
+            "The gateway's answer is not JSON; is the base URL right?",
         ),
         ({"body": {"created": 1}}, "The gateway's answer holds no image list."),
         (
@@ -415,7 +417,12 @@ def test_key_echoed_by_upstream_never_reaches_the_message_or_logs(fake, envelope
 def test_key_never_in_code_repr_or_retry_logs(fake, caplog):
     caplog.set_level(logging.DEBUG)
     config = config_for(fake)
-    fake.add_rule(status=429, body={"message": "slow down", "code": fake.api_key})
+    fake.add_rule(
+        status=429,
+        response="error_new",
+        body={"message": "slow down", "code": fake.api_key},
+        headers={"Retry-After": "0"},
+    )
 
     error = generate_error(config)
 
@@ -430,7 +437,8 @@ def test_wrong_key_is_refused_by_the_gateway(fake):
 
     assert error.status == 401
     assert error.message == (
-        "The gateway did not accept the API key; an admin needs to check the gateway key. "
+        "The gateway did not accept the API key; an admin needs to check the gateway key "
+        "(HTTP 401). "
         "The gateway said: Invalid API key"
     )
 
@@ -604,7 +612,8 @@ def test_edit_errors_use_the_same_messages(fake):
         edit(config_for(fake), [InputImage(data=PNG, mime="image/png", filename="a.png")], {})
 
     assert caught.value.message == (
-        "The request was too large for the gateway (try fewer or smaller input images). "
+        "The request was too large for the gateway (try fewer or smaller input images) "
+        "(HTTP 413). "
         "The gateway said: Image exceeds 20MB"
     )
 
@@ -643,12 +652,10 @@ def test_list_image_models_keeps_only_image_output_models(fake):
     [
         (
             {"status": 404},
-            "The gateway does not know this model or endpoint. The gateway said: Model not found",
+            "The gateway does not know this model or endpoint (HTTP 404). "
+            "The gateway said: Model not found",
         ),
-        (
-            {"response": "not_json"},
-            "The gateway's model list is not in the expected shape (no data list).",
-        ),
+        ({"response": "not_json"}, "The gateway's model list is not JSON; is the base URL right?"),
         (
             {"body": {"data": "nope"}},
             "The gateway's model list is not in the expected shape (no data list).",
@@ -700,6 +707,44 @@ def test_fifty_concurrent_calls_on_one_client_take_about_one_delay(fake):
     assert elapsed < 1.5
     assert len(fake.requests) == 50
     assert len({result.images[0].data for result in results}) == 50  # each prompt its own colour
+
+
+def test_two_hundred_slow_calls_are_answered_side_by_side(fake):
+    # The fake itself must not serialise: benchmarks and browser tests fan out this wide.
+    fake.default_delay = 0.5
+    config = config_for(fake)
+
+    async def run() -> list[GatewayResult]:
+        async with async_client(config) as client:
+            calls = (
+                generate_image(client, config, model="gpt-image-2", prompt="fox", params={})
+                for _ in range(200)
+            )
+            return await asyncio.gather(*calls)
+
+    started = time.perf_counter()
+    results = asyncio.run(run())
+
+    assert time.perf_counter() - started < 3
+    assert len(results) == len(fake.requests) == 200
+
+
+def test_reset_lets_go_of_a_hanging_request(fake):
+    fake.add_rule(response="hang")
+    outcome: list[GatewayError] = []
+    caller = threading.Thread(
+        target=lambda: outcome.append(generate_error(config_for(fake, read_timeout=10)))
+    )
+    caller.start()
+    deadline = time.monotonic() + 5
+    while not fake.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    fake.reset()
+    caller.join(timeout=5)
+
+    assert not caller.is_alive()
+    assert outcome[0].message == "The gateway closed the connection without a complete answer."
 
 
 def test_async_client_uses_the_configured_timeouts_and_key():

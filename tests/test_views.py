@@ -435,3 +435,17 @@ def test_gallery_query_count_does_not_grow_with_runs_or_images(
         response = signed_in.get("/")
     assert response.content.decode().count("<article") == 20
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_choosing_a_model_another_picker_shows_moves_that_picker_on(signed_in):
+    """Model 1 changed to what Model 2 showed: Model 2 moves to an unused model, none vanish."""
+    html = signed_in.get(
+        "/controls/",
+        {"model": ["offline/mosaic", "offline/mosaic"], "compare": "on"},
+        headers={**htmx_headers(), "HX-Trigger": "model-0"},
+    ).content.decode()
+    assert ">Model 2</label>" in html
+    first = html[html.index('id="model-0"'):html.index('id="model-1"')]
+    second = html[html.index('id="model-1"'):]
+    assert 'value="offline/mosaic" selected' in first
+    assert 'value="offline/aurora" selected' in second

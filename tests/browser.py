@@ -1,0 +1,138 @@
+"""Fixtures for browser tests: Debian's Chromium driven by Playwright, the live studio and a real
+worker process sharing the test database."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+BASE_DIR = Path(django_settings.BASE_DIR)
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium is not installed: run `apt-get install -y chromium` (./studio.sh test does).")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # ordinary synchronous code, so tell Django that is fine.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+    )
+    yield page
+    context.close()
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+
+
+def worker_env(settings, **extra) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "LLM_GATEWAY_API_KEY": settings.LLM_GATEWAY_API_KEY,
+        "LLM_GATEWAY_BASE_URL": settings.LLM_GATEWAY_BASE_URL,
+        "OFFLINE_RENDER_DELAY": str(settings.OFFLINE_RENDER_DELAY),
+        "GATEWAY_URL_FETCH_ALLOW_PRIVATE": "1" if settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE else "0",
+        "GATEWAY_MAX_RETRY_AFTER": str(settings.GATEWAY_MAX_RETRY_AFTER),
+        "WORKER_STALE_SECONDS": str(settings.WORKER_STALE_SECONDS),
+        "QUEUE_TIMEOUT_SECONDS": str(settings.QUEUE_TIMEOUT_SECONDS),
+        "DJANGO_SETTINGS_MODULE": "studio.settings",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker(settings, **extra) -> subprocess.Popen:
+    """The real `studio_worker` command, as `./studio.sh run` starts it, on the test database."""
+    return subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "manage.py"), "studio_worker", "--interval", "0.05"],
+        cwd=BASE_DIR,
+        env=worker_env(settings, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop_worker(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.stdout.read() if process.stdout else ""
+
+
+@pytest.fixture
+def worker(settings, transactional_db):
+    process = start_worker(settings)
+    yield process
+    stop_worker(process)
+
+
+def sign_in(page, username: str = "ada", password: str = "a-long-passphrase-1") -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("region", name="Gallery").wait_for()
+
+
+def controls_refresh(page):
+    """Wait for the prompt box's controls to be redrawn (after a model or Compare change)."""
+    return page.expect_response(lambda response: "/controls/" in response.url)
+
+
+def pick_models(page, *model_ids: str) -> None:
+    """Turn Compare on (for several models) and choose each model, waiting for each redraw."""
+    if len(model_ids) > 1:
+        with controls_refresh(page):
+            page.get_by_role("switch", name="Compare").check()
+    for index, model_id in enumerate(model_ids):
+        name = f"Model {index + 1}" if len(model_ids) > 1 else "Model"
+        picker = page.get_by_role("combobox", name=name, exact=True)
+        if index >= 2 and picker.count() == 0:
+            with controls_refresh(page):
+                page.get_by_role("button", name="+ Add model").click()
+        if picker.input_value() != model_id:
+            with controls_refresh(page):
+                picker.select_option(model_id)

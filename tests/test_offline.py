@@ -1,0 +1,218 @@
+import io
+import math
+import time
+
+import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageStat
+
+from gallery import offline
+from gallery.imaging import ImageRejected
+
+
+def decode(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def encode(im: Image.Image, image_format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    im.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def mean_difference(a: Image.Image, b: Image.Image) -> float:
+    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
+
+
+def correlation(a: Image.Image, b: Image.Image) -> float:
+    """Pearson correlation of the two pictures' brightness, on a 32x32 grid."""
+    xs = a.convert("L").resize((32, 32), Image.Resampling.BOX).tobytes()
+    ys = b.convert("L").resize((32, 32), Image.Resampling.BOX).tobytes()
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    vx = sum((x - mx) ** 2 for x in xs)
+    vy = sum((y - my) ** 2 for y in ys)
+    return cov / math.sqrt(vx * vy)
+
+
+def photo(width: int = 640, height: int = 480) -> Image.Image:
+    """A stand-in photograph: a dark-to-light sky, a bright sun, a dark hill."""
+    im = Image.linear_gradient("L").rotate(90).resize((width, height)).convert("RGB")
+    draw = ImageDraw.Draw(im)
+    draw.ellipse((width * 0.6, height * 0.1, width * 0.8, height * 0.37), fill=(255, 230, 150))
+    draw.polygon(
+        [(0, height), (0, height * 0.6), (width * 0.5, height * 0.75), (0, height)],
+        fill=(20, 30, 25),
+    )
+    draw.rectangle((0, height * 0.85, width, height), fill=(10, 10, 10))
+    return im
+
+
+def render(**overrides) -> bytes:
+    arguments = {"prompt": "a lighthouse at sunset", "width": 320, "height": 240, "style": "aurora"}
+    return offline.render(**(arguments | overrides))
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+@pytest.mark.parametrize(
+    "size", [(1024, 1024), (721, 1283), (1283, 721), (1, 1), (3, 900), (64, 48)]
+)
+def test_render_gives_a_png_of_exactly_the_requested_size(style, size):
+    im = decode(render(style=style, width=size[0], height=size[1]))
+
+    assert im.format == "PNG"
+    assert im.mode == "RGB"
+    assert im.size == size
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+def test_render_4k_is_exact_and_quick(style):
+    started = time.perf_counter()
+    data = render(style=style, width=4096, height=2304, quality="high")
+    elapsed = time.perf_counter() - started
+
+    assert decode(data).size == (4096, 2304)
+    assert elapsed < 3  # about half a second on two cores; generous for busy CI machines
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+def test_render_1024_is_quick(style):
+    render(style=style, width=64, height=64)  # fonts and masks are cached after first use
+    started = time.perf_counter()
+    render(style=style, width=1024, height=1024)
+
+    assert time.perf_counter() - started < 0.5  # ~40-90 ms when the machine is idle
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+def test_render_is_deterministic(style):
+    first = render(style=style, variant=2, quality="high")
+    second = render(style=style, variant=2, quality="high")
+
+    assert first == second
+
+
+def test_prompts_variants_styles_and_qualities_all_change_the_picture():
+    base = decode(render())
+    changed = {
+        "prompt": decode(render(prompt="a quiet forest lake")),
+        "variant": decode(render(variant=1)),
+        "style mosaic": decode(render(style="mosaic")),
+        "style blueprint": decode(render(style="blueprint")),
+        "quality": decode(render(quality="low")),
+    }
+
+    for what, im in changed.items():
+        assert mean_difference(base, im) > 4, what
+
+
+def test_each_variant_of_a_run_is_different():
+    pictures = [render(style=style, variant=v) for style in offline.STYLES for v in range(4)]
+
+    assert len(set(pictures)) == len(pictures)
+
+
+def test_prompt_words_steer_the_colours():
+    def dominant(prompt: str) -> int:
+        colour = offline._palette(prompt).horizon
+        return colour.index(max(colour))
+
+    assert dominant("a lighthouse at sunset") == 0  # red
+    assert dominant("a misty forest") == 1  # green
+    assert dominant("the ocean at night") == 2  # blue
+
+
+@pytest.mark.parametrize(
+    ("style", "width", "height"),
+    [
+        *((style, 1024, 1024) for style in offline.STYLES),
+        *((style, 721, 1283) for style in offline.STYLES),
+        *((style, 200, 120) for style in offline.STYLES),
+        ("mosaic", 4096, 2304),
+    ],
+)
+def test_every_picture_carries_the_offline_label_in_the_bottom_left_corner(style, width, height):
+    plain = offline._paint("a lighthouse at sunset", width, height, style, 0, None)
+    labelled = decode(render(style=style, width=width, height=height))
+
+    changed = ImageChops.difference(plain, labelled).getbbox()
+    assert changed is not None
+    left, top, right, _ = changed
+    assert right < width * 0.5 and top > height * 0.8  # only the corner is touched
+    assert (right - left) > width * 0.08  # and it is big enough to read
+    corner = labelled.crop(changed).convert("L")
+    assert corner.getextrema()[1] > 200  # light lettering ...
+    assert ImageStat.Stat(corner).median[0] < 140  # ... on a darkened pill
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+def test_edit_transforms_the_source_but_keeps_its_picture(style):
+    source = photo()
+
+    data = offline.edit(
+        prompt="sunset", sources=[encode(source)], width=512, height=384, style=style
+    )
+
+    im = decode(data)
+    assert im.format == "PNG" and im.size == (512, 384)
+    fitted = source.resize((512, 384))
+    assert mean_difference(im, fitted) > 12  # visibly changed ...
+    assert correlation(im, fitted) > 0.6  # ... but still the same picture
+    assert data == offline.edit(
+        prompt="sunset", sources=[encode(source)], width=512, height=384, style=style
+    )
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+def test_edit_covers_odd_sizes_and_carries_the_label(style):
+    data = offline.edit(
+        prompt="night",
+        sources=[encode(photo(300, 900), "JPEG")],
+        width=721,
+        height=1283,
+        style=style,
+    )
+
+    im = decode(data)
+    assert im.size == (721, 1283)
+    assert im.crop((0, 1180, 300, 1283)).convert("L").getextrema()[1] > 200
+
+
+@pytest.mark.parametrize("style", offline.STYLES)
+def test_edit_with_two_sources_insets_the_second(style):
+    first, second = encode(photo()), encode(Image.new("RGB", (300, 300), (255, 0, 255)))
+    arguments = {"prompt": "sunset", "width": 800, "height": 600, "style": style}
+
+    one = decode(offline.edit(sources=[first], **arguments))
+    two = decode(offline.edit(sources=[first, second], **arguments))
+
+    left, top, right, bottom = ImageChops.difference(one, two).getbbox()
+    assert left > 800 * 0.6 and bottom < 600 * 0.4  # only the top-right corner changes
+    inset_centre = two.getpixel(((left + right) // 2, (top + bottom) // 2))
+    assert inset_centre == pytest.approx((255, 0, 255), abs=8)
+
+
+def test_edit_keeps_transparent_sources_readable():
+    source = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(source).ellipse((50, 50, 150, 150), fill=(255, 255, 255, 255))
+
+    im = decode(
+        offline.edit(prompt="x", sources=[encode(source)], width=200, height=200, style="aurora")
+    )
+
+    assert im.getpixel((100, 100))[0] > im.getpixel((20, 20))[0] + 60
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="unknown offline style"):
+        render(style="oil painting")
+    with pytest.raises(ValueError, match="outside"):
+        render(width=0)
+    with pytest.raises(ValueError, match="at least one source"):
+        offline.edit(prompt="x", sources=[], width=10, height=10, style="aurora")
+    with pytest.raises(ImageRejected, match="SVG"):
+        offline.edit(prompt="x", sources=[b"<svg></svg>"], width=10, height=10, style="aurora")
+    truncated = encode(photo(), "JPEG")[:2000]
+    with pytest.raises(ImageRejected, match="incomplete or damaged"):
+        offline.edit(prompt="x", sources=[truncated], width=10, height=10, style="aurora")
