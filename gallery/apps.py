@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class GalleryConfig(AppConfig):
-    name = 'gallery'
+    name = "gallery"

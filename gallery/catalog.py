@@ -374,7 +374,9 @@ def request_for(spec: ModelSpec, choice: Choice) -> ModelRequest:
             sent_ratio = (
                 ratio
                 if ratio in spec.aspect_ratios
-                else nearest_ratio(ratio_value(ratio), [r for r in spec.aspect_ratios if r != "auto"])
+                else nearest_ratio(
+                    ratio_value(ratio), [r for r in spec.aspect_ratios if r != "auto"]
+                )
             )
             params["aspect_ratio"] = sent_ratio
             width, height = dimensions_for(sent_ratio, tier)

@@ -101,9 +101,9 @@ class GenerateForm(forms.Form):
                 # A control that does not apply (e.g. left over from another model) is ignored.
                 cleaned[name] = ""
             elif value not in offered:
+                choices = ", ".join(offered)
                 self.add_error(
-                    name,
-                    f"{label} {value} is not offered by {who}. Choose one of: {', '.join(offered)}.",
+                    name, f"{label} {value} is not offered by {who}. Choose one of: {choices}."
                 )
         cleaned["controls"] = controls
 

@@ -78,7 +78,18 @@ class GatewayConfig:
             allow_private_urls=settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE,
             edits_multipart=settings.GATEWAY_EDITS_MULTIPART,
             models_timeout=settings.GATEWAY_MODELS_TIMEOUT,
+            verify=_tls_with_ca(settings.GATEWAY_URL_FETCH_CA_FILE),
         )
+
+
+@functools.cache
+def _tls_with_ca(ca_file: str) -> ssl.SSLContext | bool:
+    """Extra certificate authority for data[].url hosts (a company proxy, or the tests)."""
+    if not ca_file:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 class GatewayError(Exception):

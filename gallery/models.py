@@ -108,7 +108,9 @@ class Image(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["status"], name="image_pending", condition=Q(status__in=["queued", "running"])
+                fields=["status"],
+                name="image_pending",
+                condition=Q(status__in=["queued", "running"]),
             ),
         ]
 
@@ -165,6 +167,9 @@ class PromptHistory(models.Model):
             models.UniqueConstraint(fields=["user", "prompt_hash"], name="prompt_history_unique")
         ]
         indexes = [models.Index(fields=["user", "-used_at"], name="prompt_history_recent")]
+
+    def __str__(self) -> str:
+        return self.prompt[:60]
 
     @staticmethod
     def hash_prompt(prompt: str) -> str:

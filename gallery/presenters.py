@@ -267,5 +267,8 @@ class RunView:
         if s.get("quality"):
             parts.append(f"{s['quality']} quality")
         count = self.generation.count
-        parts.append(f"{count} image{'s' if count != 1 else ''}" + (" each" if self.generation.compare else ""))
+        parts.append(
+            f"{count} image{'s' if count != 1 else ''}"
+            + (" each" if self.generation.compare else "")
+        )
         return [p for p in parts if p and p != "auto"]

@@ -1,22 +1,30 @@
 """Running a generation in the worker: every upstream call of the run at once, each image stored
 the moment it lands.
 
-The calls share one `httpx.AsyncClient` on one event loop. Everything that touches the database,
-storage or Pillow runs in a thread (`asyncio.to_thread`) so that decoding one image never holds up
-the calls still in flight; each of those threads closes its own database connection when done.
+The calls share one `httpx.AsyncClient` on one event loop. Work that would block the loop runs in
+threads, in two kinds so that neither holds up the calls still in flight:
+- decoding, thumbnailing and writing files: a pool shared by every run in the process, sized to
+  the machine's cores, so eight runs landing at once do not thrash the CPU;
+- database writes: one thread for the whole process, keeping one connection. Writes are tiny;
+  what made them slow was contention: on SQLite a writer that finds the lock taken sleeps in
+  steps of up to 100 ms, so many threads writing at once turned 1 ms writes into long waits.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, connections
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
+from django_tasks_db.utils import is_locked_database_exception
 
 from gallery import catalog, gateway, imaging, offline
 from gallery.models import Generation, Image
@@ -25,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 FAILED_TO_STORE = "The image arrived but could not be stored. Retry to try again."
+FAILED_UNEXPECTEDLY = "Something went wrong making this image. Retry to try again."
+
+_image_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="studio-image")
 
 
 def generation_run(*, generation_id: int, image_ids: list[int] | None = None) -> None:
@@ -53,6 +64,30 @@ def generation_run(*, generation_id: int, image_ids: list[int] | None = None) ->
         )
 
 
+_db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-db")
+
+
+async def _in_db_thread(func, *args):
+    return await asyncio.get_running_loop().run_in_executor(_db_thread, _reconnecting, func, *args)
+
+
+def _reconnecting(func, *args):
+    """Run `func`; if the connection went bad (a database restart), reconnect and run it again.
+    Every write here is an idempotent UPDATE, so a second try is safe."""
+    try:
+        return func(*args)
+    except (OperationalError, InterfaceError) as exc:
+        if is_locked_database_exception(exc):
+            raise
+        logger.warning("Database connection lost (%s); reconnecting", exc)
+        connections.close_all()
+        return func(*args)
+
+
+async def _in_image_pool(func, *args):
+    return await asyncio.get_running_loop().run_in_executor(_image_pool, func, *args)
+
+
 async def _run_images(generation: Generation, images: list[Image]) -> None:
     config = gateway.GatewayConfig.from_settings()
     heartbeat = asyncio.create_task(_beat(generation.pk))
@@ -61,9 +96,7 @@ async def _run_images(generation: Generation, images: list[Image]) -> None:
             client = None
             if any(not _is_offline(image.model) for image in images):
                 client = await stack.enter_async_context(gateway.async_client(config))
-            await asyncio.gather(
-                *(_run_one(client, config, generation, image) for image in images)
-            )
+            await asyncio.gather(*(_run_one(client, config, generation, image) for image in images))
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -72,7 +105,7 @@ async def _run_images(generation: Generation, images: list[Image]) -> None:
 
 async def _beat(generation_id: int) -> None:
     while True:
-        await asyncio.to_thread(_in_db_thread, _record_heartbeat, generation_id)
+        await _in_db_thread(_record_heartbeat, generation_id)
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
@@ -86,7 +119,6 @@ def _is_offline(model_id: str) -> bool:
 
 
 async def _run_one(client, config, generation: Generation, image: Image) -> None:
-    started = time.perf_counter()
     try:
         if _is_offline(image.model):
             result = await _render_offline(generation, image)
@@ -95,34 +127,39 @@ async def _run_one(client, config, generation: Generation, image: Image) -> None
                 client, config, model=image.model, prompt=generation.prompt, params=image.request
             )
     except gateway.GatewayError as exc:
-        await asyncio.to_thread(_in_db_thread, _store_failure, image.pk, exc.message)
+        await _in_db_thread(_record_failure, image.pk, exc.message)
         return
     except Exception:
         logger.exception("Image %s of run %s failed unexpectedly", image.pk, generation.pk)
-        await asyncio.to_thread(
-            _in_db_thread, _store_failure, image.pk, "Something went wrong making this image."
-        )
+        await _in_db_thread(_record_failure, image.pk, FAILED_UNEXPECTEDLY)
         return
-    latency = result.latency or (time.perf_counter() - started)
+
     try:
-        await asyncio.to_thread(_in_db_thread, _store_success, image, result, latency)
+        stored = await _in_image_pool(_store_files, image, result)
+    except imaging.ImageRejected as exc:
+        message = f"The model sent back something that is not a usable image: {exc.message}"
+        await _in_db_thread(_record_failure, image.pk, message)
+        return
     except Exception:
         logger.exception("Could not store image %s of run %s", image.pk, generation.pk)
-        await asyncio.to_thread(_in_db_thread, _store_failure, image.pk, FAILED_TO_STORE)
+        await _in_db_thread(_record_failure, image.pk, FAILED_TO_STORE)
+        return
+    await _in_db_thread(_record_success, image.pk, stored)
 
 
 async def _render_offline(generation: Generation, image: Image) -> gateway.GatewayResult:
     """The offline renderer, behind the same result type as the gateway."""
     started = time.perf_counter()
     await asyncio.sleep(settings.OFFLINE_RENDER_DELAY)
-    data = await asyncio.to_thread(
-        offline.render,
-        prompt=generation.prompt,
-        width=image.expected_width,
-        height=image.expected_height,
-        style=image.model.removeprefix("offline/"),
-        variant=image.position,
-        quality=image.request.get("quality"),
+    data = await _in_image_pool(
+        lambda: offline.render(
+            prompt=generation.prompt,
+            width=image.expected_width,
+            height=image.expected_height,
+            style=image.model.removeprefix("offline/"),
+            variant=image.position,
+            quality=image.request.get("quality"),
+        )
     )
     return gateway.GatewayResult(
         images=[gateway.ImageData(data=data, revised_prompt="")],
@@ -131,62 +168,54 @@ async def _render_offline(generation: Generation, image: Image) -> gateway.Gatew
     )
 
 
-def _in_db_thread(func, *args):
-    """Run `func` in this (short-lived) thread and close its database connections afterwards."""
-    close_old_connections()
-    try:
-        return func(*args)
-    finally:
-        connections.close_all()
+def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
+    """Check the bytes, make the thumbnail and write both files (no database access here).
+
+    Returns the image's fields for _record_success."""
+    returned = result.images[0]
+    processed = imaging.process_generated(
+        returned.data,
+        max_pixels=settings.IMAGE_MAX_PIXELS,
+        thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
+    )
+    spec = catalog.known_models().get(image.model)
+    if result.cost is not None:
+        cost, from_gateway = result.cost, True
+    else:
+        cost, from_gateway = (catalog.estimated_price(spec, image.request) if spec else None), False
+
+    stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
+    month = timezone.now().strftime("%Y/%m")
+    ext = "jpg" if processed.format == "jpeg" else processed.format
+    file_name = default_storage.save(f"images/{month}/{stem}.{ext}", ContentFile(returned.data))
+    thumb_name = default_storage.save(
+        f"thumbs/{month}/{stem}.webp", ContentFile(processed.thumbnail)
+    )
+    return {
+        "file": file_name,
+        "thumbnail": thumb_name,
+        "width": processed.width,
+        "height": processed.height,
+        "thumb_width": processed.thumb_width,
+        "thumb_height": processed.thumb_height,
+        "bytes": len(returned.data),
+        "format": processed.format,
+        "revised_prompt": returned.revised_prompt,
+        "latency": round(result.latency, 3),
+        "cost": cost,
+        "cost_from_gateway": from_gateway,
+    }
 
 
-def _store_failure(image_id: int, message: str) -> None:
+def _record_failure(image_id: int, message: str) -> None:
     Image.objects.filter(pk=image_id, status=Image.Status.RUNNING).update(
         status=Image.Status.FAILED, error=message, finished_at=timezone.now()
     )
 
 
-def _store_success(image: Image, result: gateway.GatewayResult, latency: float) -> None:
-    returned = result.images[0]
-    try:
-        processed = imaging.process_generated(
-            returned.data,
-            max_pixels=settings.IMAGE_MAX_PIXELS,
-            thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
-        )
-    except imaging.ImageRejected as exc:
-        _store_failure(image.pk, f"The model sent back something that is not a usable image: {exc.message}")
-        return
-
-    spec = catalog.known_models().get(image.model)
-    if result.cost is not None:
-        cost, from_gateway = result.cost, True
-    else:
-        cost = catalog.estimated_price(spec, image.request) if spec else None
-        from_gateway = False
-
-    stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
-    ext = "jpg" if processed.format == "jpeg" else processed.format
-    image.file.save(f"{stem}.{ext}", ContentFile(returned.data), save=False)
-    image.thumbnail.save(f"{stem}.webp", ContentFile(processed.thumbnail), save=False)
+def _record_success(image_id: int, fields: dict) -> None:
     # A tile the reaper marked interrupted meanwhile still takes its image: a slow answer that
     # arrives late is a paid-for result, not something to throw away.
     Image.objects.filter(
-        pk=image.pk, status__in=(Image.Status.RUNNING, Image.Status.INTERRUPTED)
-    ).update(
-        status=Image.Status.SUCCEEDED,
-        file=image.file.name,
-        thumbnail=image.thumbnail.name,
-        width=processed.width,
-        height=processed.height,
-        thumb_width=processed.thumb_width,
-        thumb_height=processed.thumb_height,
-        bytes=len(returned.data),
-        format=processed.format,
-        revised_prompt=returned.revised_prompt,
-        latency=round(latency, 3),
-        cost=cost,
-        cost_from_gateway=from_gateway,
-        error="",
-        finished_at=timezone.now(),
-    )
+        pk=image_id, status__in=(Image.Status.RUNNING, Image.Status.INTERRUPTED)
+    ).update(status=Image.Status.SUCCEEDED, error="", finished_at=timezone.now(), **fields)

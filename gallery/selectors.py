@@ -14,7 +14,9 @@ def _with_tiles(generations: QuerySet) -> QuerySet:
 
 
 def generations_for_gallery(*, before_id: int | None = None, limit: int = GALLERY_PAGE_SIZE):
-    """One page of runs, newest first, keyed on id (no OFFSET); `limit + 1` rows tell if more exist."""
+    """One page of runs, newest first, keyed on id (no OFFSET).
+
+    Returns up to `limit + 1` runs: the extra one only says that another page exists."""
     runs = Generation.objects.visible()
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)

@@ -77,9 +77,7 @@ def image_retry(*, image: Image) -> Image:
             finished_at=None,
         )
         if updated:
-            transaction.on_commit(
-                lambda: run_generation.enqueue(image.generation_id, [image.pk])
-            )
+            transaction.on_commit(lambda: run_generation.enqueue(image.generation_id, [image.pk]))
     image.refresh_from_db()
     return image
 
@@ -117,7 +115,9 @@ def images_reap_stale(*, generation_id: int | None = None, now=None) -> int:
     )
     reaped = running.update(
         status=Image.Status.INTERRUPTED,
-        error="Interrupted: the worker stopped while this image was being made. Retry to try again.",
+        error=(
+            "Interrupted: the worker stopped while this image was being made. Retry to try again."
+        ),
         finished_at=now,
     )
     queued = images.filter(
@@ -128,7 +128,8 @@ def images_reap_stale(*, generation_id: int | None = None, now=None) -> int:
         status=Image.Status.INTERRUPTED,
         error=(
             "Interrupted: no worker picked this image up within "
-            f"{settings.QUEUE_TIMEOUT_SECONDS // 60} minutes. Is the worker running? Retry to try again."
+            f"{settings.QUEUE_TIMEOUT_SECONDS // 60} minutes. Is the worker running? "
+            "Retry to try again."
         ),
         finished_at=now,
     )

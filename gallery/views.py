@@ -104,7 +104,9 @@ def generation_progress(request, pk: int):
         pending_ids = {int(v) for v in request.GET.get("pending", "").split(",") if v}
     except ValueError:
         return HttpResponse(
-            "pending must be a comma-separated list of image ids.", status=400, content_type="text/plain"
+            "pending must be a comma-separated list of image ids.",
+            status=400,
+            content_type="text/plain",
         )
     services.images_reap_stale(generation_id=pk)
     try:
@@ -179,7 +181,6 @@ def setup(request):
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("studio")
     return render(request, "gallery/setup.html", {"form": form})
-
 
 
 CSRF_MESSAGE = (

@@ -211,6 +211,8 @@ GATEWAY_MODELS_CACHE_SECONDS = env_int("GATEWAY_MODELS_CACHE_SECONDS", 600, mini
 GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 50 * 1024 * 1024, minimum=1)
 # Whether a data[].url result may point at a private or loopback address (tests only).
 GATEWAY_URL_FETCH_ALLOW_PRIVATE = env_bool("GATEWAY_URL_FETCH_ALLOW_PRIVATE", False)
+# A PEM file of extra certificate authorities trusted when fetching data[].url results.
+GATEWAY_URL_FETCH_CA_FILE = env_str("GATEWAY_URL_FETCH_CA_FILE")
 GATEWAY_EDITS_MULTIPART = env_bool("GATEWAY_EDITS_MULTIPART", False)
 
 # --- Images and the worker --------------------------------------------------------------------
@@ -220,7 +222,7 @@ THUMBNAIL_MAX_SIDE = env_int("THUMBNAIL_MAX_SIDE", 512, minimum=64)
 OFFLINE_RENDER_DELAY = env_float("OFFLINE_RENDER_DELAY", 0.6)
 # Runs one worker process works on at the same time (each fans out all its calls at once).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 16, minimum=1)
-WORKER_POLL_INTERVAL = env_float("WORKER_POLL_INTERVAL", 0.1)
+WORKER_POLL_INTERVAL = env_float("WORKER_POLL_INTERVAL", 0.05)
 # A running run whose worker has not reported for this long is marked interrupted.
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=5)
 # A queued image no worker has picked up for this long is marked interrupted.

@@ -26,28 +26,36 @@ BASE_DIR = Path(django_settings.BASE_DIR)
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        pytest.fail("Chromium is not installed: run `apt-get install -y chromium` (./studio.sh test does).")
+        pytest.fail(
+            "Chromium is not installed: run `apt-get install -y chromium` (./studio.sh test does)."
+        )
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # ordinary synchronous code, so tell Django that is fine.
+    # Playwright's sync API keeps an event loop running in this thread while it is open, so it
+    # lives per module (other tests call asyncio.run), and the test's own ORM calls, ordinary
+    # synchronous code, must tell Django that is fine.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True
-        )
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True
+            )
+            yield browser
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1400, "height": 1000}
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []

@@ -34,12 +34,16 @@ def user(django_user_model):
 
 @pytest.fixture
 def other_user(django_user_model):
-    return django_user_model.objects.create_user("grace", "grace@example.com", "a-long-passphrase-2")
+    return django_user_model.objects.create_user(
+        "grace", "grace@example.com", "a-long-passphrase-2"
+    )
 
 
 @pytest.fixture
 def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "a-long-passphrase-3")
+    return django_user_model.objects.create_superuser(
+        "root", "root@example.com", "a-long-passphrase-3"
+    )
 
 
 @pytest.fixture

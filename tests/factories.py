@@ -63,7 +63,9 @@ def make_succeeded_image(image: Image, *, width: int = 64, height: int = 36) -> 
     data = png_bytes(width, height)
     image.file.save(f"{image.generation_id}-{image.pk}-test.png", ContentFile(data), save=False)
     image.thumbnail.save(
-        f"{image.generation_id}-{image.pk}-test.webp", ContentFile(webp_bytes(width, height)), save=False
+        f"{image.generation_id}-{image.pk}-test.webp",
+        ContentFile(webp_bytes(width, height)),
+        save=False,
     )
     image.status = Image.Status.SUCCEEDED
     image.width, image.height = width, height

@@ -381,6 +381,12 @@ class FakeGateway:
         assert self._https_server is not None
         return self._https_server.server_address[1]
 
+    def write_ca_pem(self, path) -> str:
+        """Write the HTTPS host's CA certificate (PEM) to `path`, for GATEWAY_URL_FETCH_CA_FILE."""
+        self.start_https()
+        self._ca.cert_pem.write_to_path(str(path))
+        return str(path)
+
     @property
     def ssl_context(self) -> ssl.SSLContext:
         self.start_https()

@@ -68,7 +68,9 @@ def test_enter_generates_and_shift_enter_adds_a_line(page, user, worker):  # noq
     assert prompt.input_value() == "first line\nsecond line"
     prompt.press("Enter")
     page.locator("article").first.wait_for()
-    page.wait_for_function("() => document.querySelectorAll('article img').length === 1", timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('article img').length === 1", timeout=15_000
+    )
     assert Generation.objects.get().prompt == "first line\nsecond line"
     # The prompt also went to the sidebar's recent prompts.
     recent = page.get_by_role("region", name="Recent prompts")
@@ -90,7 +92,9 @@ def test_a_failing_model_fails_its_own_tiles_and_retry_works(page, user, fake_ga
     page.wait_for_function("() => document.querySelectorAll('article img').length === 1")
 
     retry.click()  # the gateway answers this time
-    page.wait_for_function("() => document.querySelectorAll('article img').length === 2", timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('article img').length === 2", timeout=20_000
+    )
     assert run.get_by_role("button", name="Retry").count() == 0
 
 

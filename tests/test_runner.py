@@ -115,7 +115,11 @@ FAULTS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("rule", "words"), FAULTS, ids=[f"{r.get('status', 200)}-{r.get('response')}" for r, _ in FAULTS])
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    FAULTS,
+    ids=[f"{r.get('status', 200)}-{r.get('response')}" for r, _ in FAULTS],
+)
 def test_a_fault_fails_only_its_own_tiles(user, fake_gateway, rule, words):
     fake_gateway.add_rule(model="gpt-image-2", **rule)
     generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"], count=2)
@@ -171,25 +175,15 @@ def test_the_key_never_lands_in_a_stored_error(user, fake_gateway):
     assert fake_gateway.api_key not in image.error
 
 
-def test_a_url_result_over_https_is_fetched(user, fake_gateway, settings):
+def test_a_url_result_over_https_is_fetched(user, fake_gateway, settings, tmp_path):
     settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True  # the loopback HTTPS host is private
+    settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
     fake_gateway.add_rule(model="gpt-image-2", response="url")
-    from gallery import gateway
-
-    original = gateway.GatewayConfig.from_settings
-    context = fake_gateway.ssl_context
-    gateway.GatewayConfig.from_settings = classmethod(
-        lambda cls: original.__func__(cls).__class__(
-            **{**original.__func__(cls).__dict__, "verify": context}
-        )
-    )
-    try:
-        generation = make_generation(user, models=["gpt-image-2"])
-        [image] = run(generation).values()
-    finally:
-        gateway.GatewayConfig.from_settings = original
+    generation = make_generation(user, models=["gpt-image-2"])
+    [image] = run(generation).values()
     assert image.status == "succeeded", image.error
     assert image.file.open("rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(fake_gateway.https_requests) == 1
 
 
 def test_only_the_named_tiles_run_on_retry(user, fake_gateway):

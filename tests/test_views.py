@@ -3,7 +3,6 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from gallery.forms import MAX_PROMPT_LENGTH
@@ -40,7 +39,12 @@ def test_a_fresh_install_leads_to_the_one_time_admin_setup(client):
 
     response = client.post(
         "/setup/",
-        {"username": "boss", "email": "", "password1": "correct-horse-9", "password2": "correct-horse-9"},
+        {
+            "username": "boss",
+            "email": "",
+            "password1": "correct-horse-9",
+            "password2": "correct-horse-9",
+        },
     )
     assert response.status_code == 302 and response["Location"] == "/"
     admin = get_user_model().objects.get()
@@ -51,9 +55,7 @@ def test_a_fresh_install_leads_to_the_one_time_admin_setup(client):
 
 
 def test_setup_rejects_a_weak_password_and_creates_nothing(client):
-    response = client.post(
-        "/setup/", {"username": "boss", "password1": "123", "password2": "123"}
-    )
+    response = client.post("/setup/", {"username": "boss", "password1": "123", "password2": "123"})
     assert response.status_code == 200
     assert b"too short" in response.content
     assert not get_user_model().objects.exists()
@@ -126,7 +128,9 @@ def test_the_gateway_key_never_reaches_the_browser(signed_in, user, fake_gateway
         signed_in.get("/controls/", {"model": "gpt-image-2"}),
         signed_in.get(f"/runs/{generation.pk}/"),
         signed_in.get(f"/runs/{generation.pk}/", headers=htmx_headers()),
-        signed_in.post(GENERATE, generate_data(model=["gpt-image-2"], aspect_ratio="", resolution="")),
+        signed_in.post(
+            GENERATE, generate_data(model=["gpt-image-2"], aspect_ratio="", resolution="")
+        ),
     ]
     for response in pages:
         assert b"sk-super-secret-key-123" not in response.content
@@ -146,7 +150,10 @@ def test_plain_post_starts_a_run_and_redirects(signed_in, user, django_capture_o
     assert generation.prompt == "a lighthouse on a cliff at dawn"
     assert generation.model_ids == ["offline/aurora"] and generation.count == 2
     images = list(generation.images.all())
-    assert [(i.column, i.position, i.status) for i in images] == [(0, 0, "queued"), (0, 1, "queued")]
+    assert [(i.column, i.position, i.status) for i in images] == [
+        (0, 0, "queued"),
+        (0, 1, "queued"),
+    ]
     assert images[0].request == {"aspect_ratio": "16:9", "image_size": "1K"}
     assert images[0].expected_width > images[0].expected_height
     task = DBTaskResult.objects.get()
@@ -158,7 +165,9 @@ def test_plain_post_starts_a_run_and_redirects(signed_in, user, django_capture_o
 def test_htmx_post_returns_the_new_run_with_placeholder_tiles(signed_in):
     response = signed_in.post(
         GENERATE,
-        generate_data(compare="on", model=["offline/aurora", "offline/mosaic", "offline/blueprint"]),
+        generate_data(
+            compare="on", model=["offline/aurora", "offline/mosaic", "offline/blueprint"]
+        ),
         headers=htmx_headers(),
     )
     html = response.content.decode()
@@ -254,7 +263,8 @@ def test_a_missing_csrf_token_gives_a_clear_message_and_writes_nothing(user):
 def test_an_edit_only_model_cannot_generate(signed_in, fake_gateway):
     fake_gateway.models = []  # the gateway cannot list: the whole catalog is offered
     response = signed_in.post(
-        GENERATE, generate_data(model=["alibaba/qwen-image-edit-plus"], aspect_ratio="", resolution="")
+        GENERATE,
+        generate_data(model=["alibaba/qwen-image-edit-plus"], aspect_ratio="", resolution=""),
     )
     assert response.status_code == 400
     assert "only edits images" in response.content.decode()
@@ -264,7 +274,9 @@ def test_an_edit_only_model_cannot_generate(signed_in, fake_gateway):
 
 
 def test_controls_follow_the_selected_model(signed_in, fake_gateway):
-    html = signed_in.get("/controls/", {"model": "gpt-image-2"}, headers=htmx_headers()).content.decode()
+    html = signed_in.get(
+        "/controls/", {"model": "gpt-image-2"}, headers=htmx_headers()
+    ).content.decode()
     assert ">Size</label>" in html and ">Quality</label>" in html
     assert ">Aspect ratio</label>" not in html and ">Resolution</label>" not in html
     assert 'value="low" selected' in html  # the model's default quality
@@ -321,7 +333,7 @@ def test_progress_swaps_in_finished_tiles_and_stops_when_done(signed_in, user):
     html = signed_in.get(url, headers=htmx_headers()).content.decode()
     assert f'<figure id="image-{first.pk}" class="tile is-succeeded" hx-swap-oob="true">' in html
     assert f'alt="{generation.prompt}"' in html
-    assert f"?pending={second.pk}\"" in html  # the poller now waits only for the second
+    assert f'?pending={second.pk}"' in html  # the poller now waits only for the second
     assert "1 of 2 ready" in html
 
     make_succeeded_image(second)
@@ -428,7 +440,9 @@ def test_gallery_query_count_does_not_grow_with_runs_or_images(
     with django_assert_max_num_queries(8) as few:
         signed_in.get("/")
     for _ in range(20):
-        generation = make_generation(user, count=4, models=["offline/aurora", "offline/mosaic", "offline/blueprint"])
+        generation = make_generation(
+            user, count=4, models=["offline/aurora", "offline/mosaic", "offline/blueprint"]
+        )
         for image in generation.images.all()[:6]:
             make_succeeded_image(image)
     with django_assert_max_num_queries(len(few.captured_queries)) as many:
@@ -445,7 +459,7 @@ def test_choosing_a_model_another_picker_shows_moves_that_picker_on(signed_in):
         headers={**htmx_headers(), "HX-Trigger": "model-0"},
     ).content.decode()
     assert ">Model 2</label>" in html
-    first = html[html.index('id="model-0"'):html.index('id="model-1"')]
-    second = html[html.index('id="model-1"'):]
+    first = html[html.index('id="model-0"') : html.index('id="model-1"')]
+    second = html[html.index('id="model-1"') :]
     assert 'value="offline/mosaic" selected' in first
     assert 'value="offline/aurora" selected' in second

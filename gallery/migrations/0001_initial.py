@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,69 +14,150 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Generation',
+            name="Generation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('kind', models.CharField(choices=[('generate', 'Generate'), ('edit', 'Edit')], default='generate', max_length=16)),
-                ('prompt', models.TextField()),
-                ('compare', models.BooleanField(default=False)),
-                ('model_ids', models.JSONField(default=list)),
-                ('count', models.PositiveSmallIntegerField(default=1)),
-                ('settings', models.JSONField(default=dict)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('deleted_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("generate", "Generate"), ("edit", "Edit")],
+                        default="generate",
+                        max_length=16,
+                    ),
+                ),
+                ("prompt", models.TextField()),
+                ("compare", models.BooleanField(default=False)),
+                ("model_ids", models.JSONField(default=list)),
+                ("count", models.PositiveSmallIntegerField(default=1)),
+                ("settings", models.JSONField(default=dict)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("deleted_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="generations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model', models.CharField(max_length=200)),
-                ('column', models.PositiveSmallIntegerField(default=0)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Generating'), ('succeeded', 'Done'), ('failed', 'Failed'), ('interrupted', 'Interrupted')], db_index=True, default='queued', max_length=16)),
-                ('request', models.JSONField(default=dict)),
-                ('expected_width', models.PositiveIntegerField(default=1024)),
-                ('expected_height', models.PositiveIntegerField(default=1024)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('file', models.FileField(blank=True, upload_to='images/%Y/%m/')),
-                ('thumbnail', models.FileField(blank=True, upload_to='thumbs/%Y/%m/')),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('thumb_width', models.PositiveIntegerField(blank=True, null=True)),
-                ('thumb_height', models.PositiveIntegerField(blank=True, null=True)),
-                ('bytes', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('format', models.CharField(blank=True, max_length=16)),
-                ('revised_prompt', models.TextField(blank=True)),
-                ('latency', models.FloatField(blank=True, help_text='Seconds the upstream call took.', null=True)),
-                ('cost', models.DecimalField(blank=True, decimal_places=6, max_digits=12, null=True)),
-                ('cost_from_gateway', models.BooleanField(default=False)),
-                ('generation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='gallery.generation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("model", models.CharField(max_length=200)),
+                ("column", models.PositiveSmallIntegerField(default=0)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Generating"),
+                            ("succeeded", "Done"),
+                            ("failed", "Failed"),
+                            ("interrupted", "Interrupted"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("request", models.JSONField(default=dict)),
+                ("expected_width", models.PositiveIntegerField(default=1024)),
+                ("expected_height", models.PositiveIntegerField(default=1024)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("file", models.FileField(blank=True, upload_to="images/%Y/%m/")),
+                ("thumbnail", models.FileField(blank=True, upload_to="thumbs/%Y/%m/")),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("thumb_width", models.PositiveIntegerField(blank=True, null=True)),
+                ("thumb_height", models.PositiveIntegerField(blank=True, null=True)),
+                ("bytes", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("format", models.CharField(blank=True, max_length=16)),
+                ("revised_prompt", models.TextField(blank=True)),
+                (
+                    "latency",
+                    models.FloatField(
+                        blank=True, help_text="Seconds the upstream call took.", null=True
+                    ),
+                ),
+                (
+                    "cost",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=12, null=True),
+                ),
+                ("cost_from_gateway", models.BooleanField(default=False)),
+                (
+                    "generation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="gallery.generation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['column', 'position'],
-                'indexes': [models.Index(condition=models.Q(('status__in', ['queued', 'running'])), fields=['status'], name='image_pending')],
-                'constraints': [models.UniqueConstraint(fields=('generation', 'column', 'position'), name='image_unique_slot')],
+                "ordering": ["column", "position"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status__in", ["queued", "running"])),
+                        fields=["status"],
+                        name="image_pending",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("generation", "column", "position"), name="image_unique_slot"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PromptHistory',
+            name="PromptHistory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prompt', models.TextField()),
-                ('prompt_hash', models.CharField(max_length=64)),
-                ('used_at', models.DateTimeField(db_index=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompt_history', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("prompt", models.TextField()),
+                ("prompt_hash", models.CharField(max_length=64)),
+                ("used_at", models.DateTimeField(db_index=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prompt_history",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', '-used_at'], name='prompt_history_recent')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'prompt_hash'), name='prompt_history_unique')],
+                "indexes": [
+                    models.Index(fields=["user", "-used_at"], name="prompt_history_recent")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "prompt_hash"), name="prompt_history_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -34,6 +34,7 @@ class Command(BaseCommand):
             "--worker-class", "gthread",
             "--access-logfile", "-",
             "--graceful-timeout", "10",
+            "--keep-alive", "30",
         ]  # fmt: skip
         worker_cmd = [sys.executable, MANAGE, "studio_worker"]
         stopping = False
@@ -48,7 +49,9 @@ class Command(BaseCommand):
         web = subprocess.Popen(web_cmd, cwd=settings.BASE_DIR)
         worker = subprocess.Popen(worker_cmd, cwd=settings.BASE_DIR)
         self.stdout.write(
-            self.style.SUCCESS(f"Image Studio is running at http://{host}:{port}/  (Ctrl+C stops it)")
+            self.style.SUCCESS(
+                f"Image Studio is running at http://{host}:{port}/  (Ctrl+C stops it)"
+            )
         )
         try:
             while not stopping:
@@ -57,7 +60,9 @@ class Command(BaseCommand):
                     self.stderr.write(f"The web server exited (code {web.returncode}).")
                     break
                 if worker.poll() is not None:
-                    self.stderr.write(f"The worker exited (code {worker.returncode}); restarting it.")
+                    self.stderr.write(
+                        f"The worker exited (code {worker.returncode}); restarting it."
+                    )
                     time.sleep(1)
                     worker = subprocess.Popen(worker_cmd, cwd=settings.BASE_DIR)
         finally:

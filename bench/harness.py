@@ -1,0 +1,177 @@
+"""A whole studio for benchmarks: fresh SQLite database, gunicorn + the real worker, the loopback
+gateway, and signed-in HTTP clients. Nothing here is mocked: requests go over real sockets."""
+
+import contextlib
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.fake_gateway import FakeGateway  # noqa: E402
+
+PASSWORD = "bench-passphrase-42"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary_ms(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (
+        f"median {statistics.median(ms):.1f} ms, p90 {percentile(ms, 0.9):.1f} ms, "
+        f"min {min(ms):.1f} ms (n={len(ms)})"
+    )
+
+
+class Studio:
+    """`with Studio(users=8, gateway_delay=1.0) as studio:` — the stack, ready to take requests."""
+
+    def __init__(
+        self,
+        *,
+        users: int = 1,
+        gateway_delay: float = 0.0,
+        web_workers: int = 2,
+        worker_processes: int = 1,
+    ):
+        self.users = [f"user{i}" for i in range(users)]
+        self.gateway_delay = gateway_delay
+        self.web_workers = web_workers
+        self.worker_processes = worker_processes
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "Studio":
+        self.tmp = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        self.gateway = self._stack.enter_context(FakeGateway(default_delay=self.gateway_delay))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "STUDIO_DATA_DIR": str(self.tmp),
+            "LLM_GATEWAY_API_KEY": self.gateway.api_key,
+            "LLM_GATEWAY_BASE_URL": self.gateway.base_url,
+            "DJANGO_SETTINGS_MODULE": "studio.settings",
+        }
+        self.manage("migrate", "--no-input", "-v0")
+        self.manage("collectstatic", "--no-input", "-v0")
+        creates = ";".join(
+            f"User.objects.create_user('{u}', '{u}@example.com', '{PASSWORD}')" for u in self.users
+        )
+        self.manage("shell", "-c", f"from django.contrib.auth.models import User; {creates}")
+        self.web = self._spawn(
+            [sys.executable, "-m", "gunicorn", "studio.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.web_workers), "--threads", "8", "--worker-class", "gthread",
+             "--log-level", "warning", "--keep-alive", "30"]
+        )  # fmt: skip
+        self.workers = [
+            self._spawn([sys.executable, "manage.py", "studio_worker", "-v0"])
+            for _ in range(self.worker_processes)
+        ]
+        self._wait_ready()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in (self.web, *self.workers):
+            process.terminate()
+        for process in (self.web, *self.workers):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._stack.close()
+
+    def manage(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env, check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def _spawn(self, cmd: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(cmd, cwd=BASE_DIR, env=self.env, stdout=subprocess.DEVNULL)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/accounts/login/", timeout=1).status_code == 200:
+                    time.sleep(1.0)  # let the worker finish starting too
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("The studio did not start within 30 s.")
+
+    def client(self, username: str) -> httpx.Client:
+        """An HTTP client signed in as `username`, carrying its CSRF token."""
+        client = httpx.Client(base_url=self.url, timeout=30)
+        page = client.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        response = client.post(
+            "/accounts/login/",
+            data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        )
+        assert response.status_code == 302, response.text[:300]
+        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+        client.headers["HX-Request"] = "true"
+        return client
+
+    def db(self):
+        """A sqlite3 connection to the studio's database, for counting stored images."""
+        import sqlite3
+
+        return sqlite3.connect(self.tmp / "studio.sqlite3", timeout=30)
+
+    def stored(self, generation_ids: list[int]) -> int:
+        marks = ",".join("?" * len(generation_ids))
+        with contextlib.closing(self.db()) as db:
+            return db.execute(
+                f"SELECT COUNT(*) FROM gallery_image WHERE status='succeeded' AND generation_id IN ({marks})",  # noqa: S608
+                generation_ids,
+            ).fetchone()[0]
+
+
+COMPARE_RUN = {
+    "prompt": "a lighthouse on a basalt cliff at dawn",
+    "compare": "on",
+    "model": ["gemini-3.1-flash-image-preview", "gpt-image-2", "alibaba/qwen-image-plus"],
+    "aspect_ratio": "16:9",
+    "resolution": "1K",
+    "quality": "low",
+    "count": "4",
+    "action": "generate",
+}
+
+
+def start_run(client: httpx.Client, data: dict = COMPARE_RUN) -> int:
+    response = client.post("/generate/", data=data)
+    assert response.status_code == 200, response.text[:500]
+    return int(re.search(r'id="run-(\d+)"', response.text).group(1))
+
+
+def wait_stored(
+    studio: Studio, generation_ids: list[int], expected: int, timeout: float = 60
+) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if studio.stored(generation_ids) >= expected:
+            return time.perf_counter()
+        time.sleep(0.02)
+    raise RuntimeError(
+        f"Only {studio.stored(generation_ids)} of {expected} images stored in {timeout} s"
+    )

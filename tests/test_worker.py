@@ -1,0 +1,108 @@
+"""The real worker process: runs in parallel, and no tile stays pending when it dies."""
+
+import signal
+import time
+
+import pytest
+
+from gallery.models import Image
+from gallery.tasks import run_generation
+from tests.browser import start_worker, stop_worker
+from tests.factories import make_generation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until(condition, *, timeout: float, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def statuses(generation) -> list[str]:
+    return list(generation.images.order_by("column", "position").values_list("status", flat=True))
+
+
+def test_one_slow_run_never_queues_another_behind_it(user, other_user, fake_gateway, settings):
+    fake_gateway.add_rule(model="gpt-image-2", delay=3.0)
+    slow = make_generation(user, models=["gpt-image-2"], count=2)
+    fast = make_generation(other_user, models=["alibaba/qwen-image-plus"], count=2)
+    run_generation.enqueue(slow.pk)
+    run_generation.enqueue(fast.pk)
+    worker = start_worker(settings)
+    try:
+        assert wait_until(lambda: statuses(fast) == ["succeeded", "succeeded"], timeout=10)
+        assert set(statuses(slow)) == {"running"}  # still in flight, yet the other run finished
+        assert wait_until(lambda: statuses(slow) == ["succeeded", "succeeded"], timeout=10)
+    finally:
+        output = stop_worker(worker)
+    assert "Traceback" not in output
+
+
+def test_a_killed_worker_leaves_no_tile_pending(user, fake_gateway, settings):
+    settings.WORKER_STALE_SECONDS = 5
+    fake_gateway.add_rule(model="gpt-image-2", response="hang")
+    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image-plus"], count=2)
+    run_generation.enqueue(generation.pk)
+    worker = start_worker(settings)
+    try:
+        # The quick model's tiles land; the hanging model's tiles are in flight.
+        assert wait_until(lambda: statuses(generation).count("succeeded") == 2, timeout=10)
+        assert statuses(generation).count("running") == 2
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=5)
+    finally:
+        stop_worker(worker)
+
+    killed_at = time.monotonic()
+    # A new worker (as ./studio.sh run restarts it) marks them interrupted once the dead
+    # worker's heartbeat is older than WORKER_STALE_SECONDS.
+    replacement = start_worker(settings)
+    try:
+        assert wait_until(
+            lambda: statuses(generation).count("interrupted") == 2,
+            timeout=settings.WORKER_STALE_SECONDS + 10,
+        )
+    finally:
+        stop_worker(replacement)
+    bound = time.monotonic() - killed_at
+    assert bound < settings.WORKER_STALE_SECONDS + 10
+    interrupted = generation.images.filter(status="interrupted")
+    assert all("Retry" in image.error for image in interrupted)
+    assert generation.images.filter(status="succeeded").count() == 2  # nothing else lost
+
+
+def test_a_stopped_worker_finishes_its_runs_first(user, fake_gateway, settings):
+    fake_gateway.add_rule(model="gpt-image-2", delay=1.0)
+    generation = make_generation(user, models=["gpt-image-2"], count=2)
+    run_generation.enqueue(generation.pk)
+    worker = start_worker(settings)
+    try:
+        assert wait_until(lambda: set(statuses(generation)) == {"running"}, timeout=10)
+        worker.send_signal(signal.SIGTERM)  # Ctrl+C / a deploy: finish what is running
+        worker.wait(timeout=10)
+    finally:
+        output = stop_worker(worker)
+    assert statuses(generation) == ["succeeded", "succeeded"], output
+
+
+def test_a_second_stop_signal_marks_unfinished_tiles_interrupted_at_once(
+    user, fake_gateway, settings
+):
+    fake_gateway.add_rule(model="gpt-image-2", response="hang")
+    generation = make_generation(user, models=["gpt-image-2"])
+    run_generation.enqueue(generation.pk)
+    worker = start_worker(settings)
+    try:
+        assert wait_until(lambda: statuses(generation) == ["running"], timeout=10)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+    finally:
+        stop_worker(worker)
+    image = Image.objects.get(generation=generation)
+    assert image.status == "interrupted" and "stopped" in image.error
