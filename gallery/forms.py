@@ -131,3 +131,36 @@ class SetupForm(UserCreationForm):
         if commit:
             user.save()
         return user
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's search box, filters and page cursor, read from the URL (GET)."""
+
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    model = forms.CharField(required=False, max_length=200)
+    starred = forms.BooleanField(required=False)
+    date_from = forms.DateField(
+        required=False, error_messages={"invalid": "“From” must be a date like 2026-11-23."}
+    )
+    date_to = forms.DateField(
+        required=False, error_messages={"invalid": "“To” must be a date like 2026-11-23."}
+    )
+    who = forms.CharField(required=False, max_length=150)
+    before = forms.IntegerField(
+        required=False,
+        min_value=1,
+        error_messages={
+            "invalid": "That page link is broken (the cursor is not a run number).",
+            "min_value": "That page link is broken (the cursor is not a run number).",
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError("“From” is after “To”: swap the dates.")
+        return cleaned
+
+    def error_message(self) -> str:
+        return " ".join(str(e) for errors in self.errors.values() for e in errors)

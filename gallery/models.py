@@ -43,6 +43,9 @@ class Generation(models.Model):
     settings = models.JSONField(default=dict)
     # Set by the worker while it runs this generation; a stale value means the worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Only its author (and admins) see a private run.
+    is_private = models.BooleanField(default=False)
+    # Deleting hides at once (with undo); `manage.py purge_deleted` removes rows and files later.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = GenerationQuerySet.as_manager()
@@ -96,6 +99,10 @@ class Image(models.Model):
     latency = models.FloatField(null=True, blank=True, help_text="Seconds the upstream call took.")
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_from_gateway = models.BooleanField(default=False)
+    # The catalog's price when the tile was queued: what the budget reserves until `cost` is known.
+    estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    starred = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = ImageQuerySet.as_manager()
 

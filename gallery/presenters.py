@@ -3,9 +3,11 @@
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.http import QueryDict
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from gallery import catalog
+from gallery import catalog, permissions, selectors
 from gallery.catalog import Controls, ModelSpec
 from gallery.forms import MAX_COMPARE_MODELS, MAX_IMAGES
 from gallery.models import Generation, Image
@@ -57,6 +59,20 @@ class FormState:
     @classmethod
     def initial(cls, models: dict[str, ModelSpec]) -> "FormState":
         return cls(models=models, selected=catalog.default_model_ids(models, 1))
+
+    @classmethod
+    def from_generation(cls, generation: Generation, models: dict[str, ModelSpec]) -> "FormState":
+        """The prompt box filled with a run's prompt, models and settings ("Reuse settings");
+        models no longer offered are left out."""
+        selected = [m for m in generation.model_ids if m in models and models[m].generates]
+        return cls(
+            models=models,
+            selected=selected or catalog.default_model_ids(models, 1),
+            compare=generation.compare and len(selected) > 1,
+            prompt=generation.prompt,
+            values={k: v for k, v in generation.settings.items() if isinstance(v, str)},
+            count=generation.count,
+        )
 
     @classmethod
     def from_data(
@@ -194,9 +210,10 @@ class Column:
 class RunView:
     """A run as the gallery shows it: header facts, model columns, tiles, polling state."""
 
-    def __init__(self, generation: Generation, *, images: list[Image] | None = None):
+    def __init__(self, generation: Generation, *, viewer):
         self.generation = generation
-        self.images = list(generation.images.all()) if images is None else images
+        self.images = list(generation.images.all())
+        self.can_change = permissions.can_change(viewer, generation)
 
     @property
     def pk(self) -> int:
@@ -272,3 +289,100 @@ class RunView:
             + (" each" if self.generation.compare else "")
         )
         return [p for p in parts if p and p != "auto"]
+
+
+class GalleryView:
+    """One page of the gallery: its runs, whether more exist, and the links that keep filters."""
+
+    def __init__(self, *, runs: list[RunView], has_more: bool, params, query, is_first_page: bool):
+        self.runs = runs
+        self.has_more = has_more
+        self.query = query
+        self.is_first_page = is_first_page
+        self._params = params
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        viewer,
+        query: selectors.GalleryQuery | None = None,
+        before_id: int | None = None,
+        params=None,
+    ) -> "GalleryView":
+        query = query or selectors.GalleryQuery()
+        page = selectors.generations_for_gallery(viewer=viewer, query=query, before_id=before_id)
+        runs = [RunView(g, viewer=viewer) for g in page[: selectors.GALLERY_PAGE_SIZE]]
+        return cls(
+            runs=runs,
+            has_more=len(page) > selectors.GALLERY_PAGE_SIZE,
+            params=params if params is not None else QueryDict(),
+            query=query,
+            is_first_page=before_id is None,
+        )
+
+    @property
+    def is_empty_studio(self) -> bool:
+        """Nothing made yet at all (not merely nothing matching a search)."""
+        return not self.runs and self.is_first_page and not self.query.is_filtered
+
+    @property
+    def filter_params(self) -> str:
+        """The current filters as a query string (no cursor), for links that keep them."""
+        params = self._params.copy()
+        for key in ("before", "reuse", "prompt"):
+            params.pop(key, None)
+        return params.urlencode()
+
+    @property
+    def more_url(self) -> str:
+        params = self._params.copy()
+        for key in ("reuse", "prompt"):
+            params.pop(key, None)
+        params["before"] = str(self.runs[-1].pk)
+        return f"?{params.urlencode()}"
+
+    def value(self, name: str) -> str:
+        return self._params.get(name, "")
+
+
+class ImageView:
+    """One image in the lightbox or on its permalink page."""
+
+    def __init__(
+        self,
+        image: Image,
+        *,
+        viewer,
+        previous_id: int | None,
+        next_id: int | None,
+        filters: str,
+        in_dialog: bool,
+    ):
+        self.image = image
+        self.generation = image.generation
+        self.previous_id = previous_id
+        self.next_id = next_id
+        self.filters = filters
+        self.in_dialog = in_dialog
+        self.can_change = permissions.can_change(viewer, image.generation)
+
+    @property
+    def query_suffix(self) -> str:
+        return f"?{self.filters}" if self.filters else ""
+
+    @property
+    def details(self) -> list[tuple[str, str]]:
+        image = self.image
+        rows = [
+            ("Model", image.model_label),
+            ("Size", f"{image.width} × {image.height} px"),
+            ("File", f"{filesizeformat(image.bytes or 0)} {image.format.upper()}"),
+        ]
+        if image.latency is not None:
+            rows.append(("Took", f"{image.latency:.1f} s"))
+        if image.cost is not None:
+            note = "" if image.cost_from_gateway else " (catalog price)"
+            rows.append(("Cost", f"${image.cost:.4f}".rstrip("0").rstrip(".") + note))
+        rows.append(("By", self.generation.created_by.get_username()))
+        return rows

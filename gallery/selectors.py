@@ -1,30 +1,139 @@
-"""Reads: the gallery, one run, the tiles still in flight, a person's recent prompts."""
+"""Reads: the gallery (filtered, keyset pages), one run, one image and its neighbours, prompts."""
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from gallery.models import Generation, Image, PromptHistory
 
 GALLERY_PAGE_SIZE = 20
 
 
-def _with_tiles(generations: QuerySet) -> QuerySet:
-    return generations.select_related("created_by").prefetch_related(
-        Prefetch("images", queryset=Image.objects.order_by("column", "position"))
+@dataclass(frozen=True)
+class GalleryQuery:
+    """What the gallery is narrowed to; it lives in the URL so a view can be shared."""
+
+    q: str = ""
+    model: str = ""
+    starred: bool = False
+    date_from: date | None = None
+    date_to: date | None = None
+    author_id: int | None = None
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(
+            self.q or self.model or self.starred or self.date_from or self.date_to
+            or self.author_id
+        )  # fmt: skip
+
+
+def runs_visible_to(viewer) -> QuerySet:
+    """Runs the viewer may see: not deleted, and not someone else's private run (admins see all)."""
+    runs = Generation.objects.filter(deleted_at__isnull=True)
+    if not viewer.is_staff:
+        runs = runs.filter(Q(is_private=False) | Q(created_by=viewer))
+    return runs
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
+    if query.q:
+        runs = runs.filter(prompt__icontains=query.q)
+    if query.author_id:
+        runs = runs.filter(created_by_id=query.author_id)
+    if query.date_from:
+        runs = runs.filter(created_at__gte=_local_midnight(query.date_from))
+    if query.date_to:
+        runs = runs.filter(created_at__lt=_local_midnight(query.date_to + timedelta(days=1)))
+    if query.model:
+        runs = runs.filter(
+            Exists(Image.objects.filter(generation=OuterRef("pk"), model=query.model))
+        )
+    if query.starred:
+        runs = runs.filter(
+            Exists(
+                Image.objects.filter(
+                    generation=OuterRef("pk"), starred=True, deleted_at__isnull=True
+                )
+            )
+        )
+    return runs
+
+
+def _with_tiles(runs: QuerySet) -> QuerySet:
+    return runs.select_related("created_by").prefetch_related(
+        Prefetch(
+            "images",
+            queryset=Image.objects.filter(deleted_at__isnull=True).order_by("column", "position"),
+        )
     )
 
 
-def generations_for_gallery(*, before_id: int | None = None, limit: int = GALLERY_PAGE_SIZE):
-    """One page of runs, newest first, keyed on id (no OFFSET).
-
-    Returns up to `limit + 1` runs: the extra one only says that another page exists."""
-    runs = Generation.objects.visible()
+def generations_for_gallery(
+    *,
+    viewer,
+    query: GalleryQuery = GalleryQuery(),  # noqa: B008 (frozen, so a safe default)
+    before_id: int | None = None,
+    limit: int = GALLERY_PAGE_SIZE,
+) -> list[Generation]:
+    """One page of runs, newest first, keyed on id (no OFFSET): the same three queries however
+    deep the page. Returns up to `limit + 1` runs; the extra one says another page exists."""
+    runs = _filtered(runs_visible_to(viewer), query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
     return list(_with_tiles(runs.order_by("-id"))[: limit + 1])
 
 
-def generation_for_display(*, generation_id: int) -> Generation:
-    return _with_tiles(Generation.objects.visible()).get(pk=generation_id)
+def generation_for_display(*, generation_id: int, viewer) -> Generation:
+    """Raises Generation.DoesNotExist for unknown, deleted or foreign private runs."""
+    return _with_tiles(runs_visible_to(viewer)).get(pk=generation_id)
+
+
+def image_for_display(*, image_id: int, viewer) -> Image:
+    """A finished, visible image with its run and author (Image.DoesNotExist otherwise)."""
+    return (
+        Image.objects.select_related("generation__created_by")
+        .filter(
+            status=Image.Status.SUCCEEDED,
+            deleted_at__isnull=True,
+            generation__in=runs_visible_to(viewer),
+        )
+        .get(pk=image_id)
+    )
+
+
+def image_neighbours(
+    *, image: Image, viewer, query: GalleryQuery = GalleryQuery()  # noqa: B008
+) -> tuple[int | None, int | None]:
+    """The images before and after this one in gallery order (newest run first; within a run,
+    column then position), across runs and pages, within the same filters."""
+    images = Image.objects.filter(
+        status=Image.Status.SUCCEEDED,
+        deleted_at__isnull=True,
+        generation__in=_filtered(runs_visible_to(viewer), query),
+    )
+    g, c, p = image.generation_id, image.column, image.position
+    later_in_run = Q(generation_id=g) & (Q(column__gt=c) | Q(column=c, position__gt=p))
+    earlier_in_run = Q(generation_id=g) & (Q(column__lt=c) | Q(column=c, position__lt=p))
+    following = (
+        images.filter(later_in_run | Q(generation_id__lt=g))
+        .order_by("-generation_id", "column", "position")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    preceding = (
+        images.filter(earlier_in_run | Q(generation_id__gt=g))
+        .order_by("generation_id", "-column", "-position")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return preceding, following
 
 
 def recent_prompts(*, user, limit: int = 20) -> list[PromptHistory]:

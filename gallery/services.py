@@ -3,7 +3,9 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from gallery import catalog
@@ -51,6 +53,7 @@ def generation_start(
                     request=request.params,
                     expected_width=request.width,
                     expected_height=request.height,
+                    estimated_cost=catalog.estimated_price(spec, request.params),
                 )
                 for position in range(count)
             )
@@ -134,3 +137,50 @@ def images_reap_stale(*, generation_id: int | None = None, now=None) -> int:
         finished_at=now,
     )
     return reaped
+
+
+def generation_delete(*, generation: Generation) -> None:
+    """Hide the run at once; it can be restored until `purge_deleted` removes it."""
+    Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
+
+
+def generation_restore(*, generation: Generation) -> None:
+    Generation.objects.filter(pk=generation.pk).update(deleted_at=None)
+
+
+def image_delete(*, image: Image) -> None:
+    Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+
+
+def image_restore(*, image: Image) -> None:
+    Image.objects.filter(pk=image.pk).update(deleted_at=None)
+
+
+def image_set_starred(*, image: Image, starred: bool) -> None:
+    Image.objects.filter(pk=image.pk).update(starred=starred)
+    image.starred = starred
+
+
+def prompt_forget(*, user, prompt_id: int) -> None:
+    PromptHistory.objects.filter(user=user, pk=prompt_id).delete()
+
+
+def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
+    """Remove runs and images deleted longer ago than `older_than`, with their files."""
+    cutoff = timezone.now() - older_than
+    images = Image.objects.filter(
+        Q(deleted_at__lt=cutoff) | Q(generation__deleted_at__lt=cutoff)
+    )
+    files = 0
+    for file_name, thumb_name in images.values_list("file", "thumbnail").iterator():
+        for name in (file_name, thumb_name):
+            if name:
+                default_storage.delete(name)
+                files += 1
+    _, deleted_images = images.delete()
+    _, deleted_runs = Generation.objects.filter(deleted_at__lt=cutoff).delete()
+    return {
+        "runs": deleted_runs.get("gallery.Generation", 0),
+        "images": deleted_images.get("gallery.Image", 0),
+        "files": files,
+    }

@@ -191,6 +191,7 @@ LOGGING = {
     "loggers": {
         "gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
         "django_tasks_db": {"handlers": ["console"], "level": "WARNING"},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
@@ -227,4 +228,6 @@ WORKER_POLL_INTERVAL = env_float("WORKER_POLL_INTERVAL", 0.05)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=5)
 # A queued image no worker has picked up for this long is marked interrupted.
 QUEUE_TIMEOUT_SECONDS = env_int("QUEUE_TIMEOUT_SECONDS", 900, minimum=10)
-CSRF_FAILURE_VIEW = "gallery.views.csrf_failure"
+CSRF_FAILURE_VIEW = "gallery.account_views.csrf_failure"
+# Deleted runs and images can be restored (Undo) until `manage.py purge_deleted` removes them.
+DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)

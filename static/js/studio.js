@@ -67,3 +67,64 @@
     toast("Could not reach the studio. Check the connection and try again.");
   });
 })();
+
+// Stars, deletions and "Reuse settings": keep every copy of the page in step.
+(function () {
+  "use strict";
+
+  document.body.addEventListener("toast", function (event) {
+    if (window.studioToast && event.detail && event.detail.message) window.studioToast(event.detail.message);
+  });
+
+  // A star button appears on the tile and in the lightbox: update both.
+  document.body.addEventListener("starChanged", function (event) {
+    const id = String(event.detail.id);
+    const on = Boolean(event.detail.starred);
+    document.querySelectorAll('[data-star-for="' + id + '"]').forEach(function (button) {
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.title = on ? "Unstar" : "Star";
+      const text = button.querySelector(".star-text");
+      if (text) text.textContent = on ? "Starred" : "Star";
+      const field = button.form && button.form.querySelector('input[name="starred"]');
+      if (field) field.value = on ? "0" : "1";
+    });
+  });
+
+  // A deleted image leaves the gallery at once; the lightbox moves on to the next one.
+  document.body.addEventListener("imageDeleted", function (event) {
+    const tile = document.getElementById("image-" + event.detail.id);
+    if (tile) tile.remove();
+    const dialog = document.getElementById("lightbox");
+    if (dialog && dialog.open) {
+      const next = dialog.querySelector(".lightbox-next") || dialog.querySelector(".lightbox-prev");
+      if (next) next.click();
+      else dialog.close();
+    }
+  });
+
+  // Undo toasts stay a little longer than plain ones, then go.
+  document.body.addEventListener("htmx:oobAfterSwap", function () {
+    document.querySelectorAll(".toast-undo:not([data-timer])").forEach(function (toast) {
+      toast.dataset.timer = "1";
+      setTimeout(function () { toast.remove(); }, 10000);
+      toast.addEventListener("submit", function () { setTimeout(function () { toast.remove(); }, 300); });
+    });
+  });
+
+  // "Reuse settings" from the lightbox closes it; the prompt box gets focus, scrolled into view.
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("[data-close-lightbox]");
+    if (!link) return;
+    const dialog = document.getElementById("lightbox");
+    if (dialog && dialog.open) dialog.close();
+  });
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!source || !source.hasAttribute || !source.hasAttribute("data-focus-prompt")) return;
+    const prompt = document.getElementById("prompt");
+    if (prompt) {
+      prompt.scrollIntoView({ block: "center" });
+      prompt.focus();
+    }
+  });
+})();

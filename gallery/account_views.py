@@ -1,0 +1,61 @@
+"""First-run setup, and the pages for refused requests (CSRF, permission)."""
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import reswap, retarget, trigger_client_event
+
+from gallery import catalog
+from gallery.forms import SetupForm
+from gallery.middleware import any_user_exists
+from gallery.presenters import FormState
+from gallery.views import STUDIO, _studio_page
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def setup(request):
+    """Create the first (admin) account; gone once any account exists."""
+    if any_user_exists():
+        raise Http404("The studio is already set up.")
+    form = SetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("studio")
+    return render(request, "gallery/setup.html", {"form": form})
+
+
+CSRF_MESSAGE = (
+    "The form could not be verified (it was open too long, or you signed in elsewhere), so "
+    "nothing was started. Press Generate again."
+)
+
+
+@login_not_required
+def csrf_failure(request, reason: str = ""):
+    """A clear message instead of Django's bare 403 page; nothing has been written."""
+    if request.path == reverse("generation_create") and request.user.is_authenticated:
+        state = FormState.from_data(request.POST, catalog.available_models(), message=CSRF_MESSAGE)
+        if request.htmx:
+            response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=403)
+            return reswap(retarget(response, "#generate-form"), "outerHTML")
+        return _studio_page(request, state, status=403)
+    return _refused(request, "Please try again", CSRF_MESSAGE.replace(" Press Generate again.", ""))
+
+
+def permission_denied(request, exception=None):
+    message = str(exception) if exception and str(exception) else "You may not do that."
+    return _refused(request, "Not allowed", message)
+
+
+def _refused(request, title: str, message: str) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        # Swap nothing; the page shows the message as a toast.
+        response = HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
+        response["HX-Reswap"] = "none"
+        return trigger_client_event(response, "toast", {"message": message})
+    return render(request, "message.html", {"title": title, "message": message}, status=403)

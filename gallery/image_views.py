@@ -1,0 +1,139 @@
+"""One image: its lightbox and permalink page, its files and downloads, star and delete."""
+
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from gallery import downloads, permissions, selectors, services
+from gallery.forms import GalleryFilterForm
+from gallery.models import Image
+from gallery.presenters import ImageView, RunView
+from gallery.views import _gallery_query, _visible_run, bad_request
+
+# Files never change under a URL: a new file gets a new ?v=, so browsers may keep them for a year.
+CACHE_FOREVER = "private, max-age=31536000, immutable"
+
+
+def _visible_image(request, pk: int) -> Image:
+    try:
+        return selectors.image_for_display(image_id=pk, viewer=request.user)
+    except Image.DoesNotExist:
+        raise Http404("No such image.") from None
+
+
+@require_GET
+def image_detail(request, pk: int):
+    """The lightbox (htmx) or the image's permalink page; ←/→ follow the gallery's filters."""
+    filters = GalleryFilterForm(request.GET)
+    if not filters.is_valid():
+        return bad_request(request, filters.error_message())
+    try:
+        query = _gallery_query(request, filters)
+    except ValueError as exc:
+        return bad_request(request, str(exc))
+    image = _visible_image(request, pk)
+    previous_id, next_id = selectors.image_neighbours(image=image, viewer=request.user, query=query)
+    view = ImageView(
+        image,
+        viewer=request.user,
+        previous_id=previous_id,
+        next_id=next_id,
+        filters=request.GET.urlencode(),
+        in_dialog=bool(request.htmx),
+    )
+    if request.htmx:
+        return render(request, "gallery/image.html#lightbox", {"view": view})
+    return render(request, "gallery/image.html", {"view": view})
+
+
+@require_GET
+def image_thumbnail(request, pk: int):
+    image = _visible_image(request, pk)
+    response = FileResponse(image.thumbnail.open("rb"), content_type="image/webp")
+    response["Cache-Control"] = CACHE_FOREVER
+    return response
+
+
+@require_GET
+def image_original(request, pk: int):
+    image = _visible_image(request, pk)
+    response = FileResponse(image.file.open("rb"), content_type=f"image/{image.format}")
+    response["Cache-Control"] = CACHE_FOREVER
+    return response
+
+
+@require_GET
+def image_download(request, pk: int):
+    image = _visible_image(request, pk)
+    response = FileResponse(
+        image.file.open("rb"),
+        content_type=f"image/{image.format}",
+        as_attachment=True,
+        filename=downloads.filename_for(image),
+    )
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_GET
+def generation_download_all(request, pk: int):
+    """Every finished image of the run as one zip, streamed as it is made."""
+    run = RunView(_visible_run(request, pk), viewer=request.user)
+    images = [image for image in run.images if image.is_done]
+    if not images:
+        message = "This run has no finished images yet, so there is nothing to download."
+        if request.htmx:
+            return bad_request(request, message)
+        context = {"title": "Nothing to download", "message": message}
+        return render(request, "message.html", context, status=404)
+    for image in images:
+        image.generation = run.generation  # the file names need the run; no query per image
+    response = StreamingHttpResponse(downloads.zip_stream(images), content_type="application/zip")
+    filename = downloads.zip_name_for(run.generation)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _back(request, fallback: str):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@require_POST
+def image_star(request, pk: int):
+    image = permissions.image_for_star(request, pk)
+    starred = request.POST.get("starred", "toggle")
+    services.image_set_starred(
+        image=image, starred=(not image.starred) if starred == "toggle" else starred == "1"
+    )
+    if not request.htmx:
+        return _back(request, f"{reverse('studio')}#image-{image.pk}")
+    response = render(request, "gallery/star_button.html", {"image": image})
+    return trigger_client_event(response, "starChanged", {"id": image.pk, "starred": image.starred})
+
+
+@require_POST
+def image_delete(request, pk: int):
+    image = permissions.image_for_change(request, pk)
+    services.image_delete(image=image)
+    if not request.htmx:
+        return redirect(f"{reverse('studio')}#run-{image.generation_id}")
+    response = render(request, "gallery/deleted_toast.html", {"image": image})
+    return trigger_client_event(response, "imageDeleted", {"id": image.pk})
+
+
+@require_POST
+def image_restore(request, pk: int):
+    image = permissions.image_for_change(request, pk, deleted=True)
+    services.image_restore(image=image)
+    if not request.htmx:
+        return redirect(f"{reverse('studio')}#image-{image.pk}")
+    run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
+    return render(request, "gallery/run_refreshed.html", {"run": run})
+

@@ -1,0 +1,62 @@
+"""Who may change what. Checked in views (any fragment can be requested directly), never only by
+hiding a button: members change their own runs and images, admins anyone's; a run someone may not
+even see is a 404, one they see but may not change a 403."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from gallery import selectors
+from gallery.models import Generation, Image
+
+NOT_YOURS = "Only the person who made this run, or an admin, can change it."
+
+
+def can_change(user, generation: Generation) -> bool:
+    return user.is_staff or generation.created_by_id == user.pk
+
+
+def _runs(user, *, deleted: bool):
+    if not deleted:
+        return selectors.runs_visible_to(user)
+    runs = Generation.objects.filter(deleted_at__isnull=False)
+    return runs if user.is_staff else runs.filter(created_by=user)
+
+
+def generation_for_change(request, pk: int, *, deleted: bool = False) -> Generation:
+    """The run, if the signed-in person may change it (a deleted one, for undo)."""
+    generation = _runs(request.user, deleted=deleted).filter(pk=pk).first()
+    if generation is None:
+        raise Http404("No such run.")
+    if not can_change(request.user, generation):
+        raise PermissionDenied(NOT_YOURS)
+    return generation
+
+
+def image_for_change(request, pk: int, images=None, *, deleted: bool = False) -> Image:
+    """An image of a visible run, if the signed-in person may change it."""
+    images = (images if images is not None else Image.objects.all()).filter(
+        deleted_at__isnull=not deleted,
+        generation__in=selectors.runs_visible_to(request.user),
+    )
+    image = images.select_related("generation").filter(pk=pk).first()
+    if image is None:
+        raise Http404("No such image.")
+    if not can_change(request.user, image.generation):
+        raise PermissionDenied(NOT_YOURS)
+    return image
+
+
+def image_for_star(request, pk: int) -> Image:
+    """Stars are the team's: anyone who can see a finished image may star it."""
+    image = (
+        Image.objects.filter(
+            status=Image.Status.SUCCEEDED,
+            deleted_at__isnull=True,
+            generation__in=selectors.runs_visible_to(request.user),
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if image is None:
+        raise Http404("No such image.")
+    return image
