@@ -32,6 +32,13 @@ RATIO_ORDER = (
 )  # fmt: skip
 QUALITY_RANK = {"low": 0, "standard": 1, "medium": 1, "auto": 1, "high": 2, "hd": 2}
 EDIT_MODES = ("no", "yes", "only")
+# Settings only edits take, and the choices the gateway accepts for each.
+EDIT_PARAMS = {
+    "background": ("auto", "transparent", "opaque"),
+    "input_fidelity": ("high", "low"),
+    "output_format": ("png", "jpeg", "webp"),
+}
+COMPRESSION_FORMATS = ("jpeg", "webp")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class ModelSpec:
     prices: dict[str, Decimal] = field(default_factory=dict)
     price_note: str = ""
     aliases: tuple[str, ...] = ()
+    edit_params: tuple[str, ...] = ()
     offline: bool = False
     known: bool = True
 
@@ -80,6 +88,13 @@ class Choice:
     resolution: str = ""
     size: str = ""
     quality: str = ""
+    # Edits only:
+    background: str = ""
+    input_fidelity: str = ""
+    output_format: str = ""
+    output_compression: int | None = None
+    # The first input image's shape, for "auto" when editing (the result keeps its proportions).
+    source_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,7 @@ def _spec_from_toml(model_id: str, raw: dict) -> ModelSpec:
         prices={tier: money(p) for tier, p in raw.get("prices", {}).items()},
         price_note=raw.get("price_note", ""),
         aliases=tuple(raw.get("aliases", ())),
+        edit_params=tuple(raw.get("edit_params", ())),
         offline=bool(raw.get("offline", False)),
     )
 
@@ -200,9 +216,13 @@ def available_models() -> dict[str, ModelSpec]:
     return ordered
 
 
-def default_model_ids(models: dict[str, ModelSpec], count: int = 1) -> list[str]:
-    generators = [m.id for m in models.values() if m.generates]
-    return generators[:count]
+def usable(spec: ModelSpec, *, edit: bool) -> bool:
+    """Can this model take part: in an edit (it accepts images), or a generation (no image)?"""
+    return spec.accepts_images if edit else spec.generates
+
+
+def default_model_ids(models: dict[str, ModelSpec], count: int = 1, *, edit: bool = False) -> list[str]:
+    return [m.id for m in models.values() if usable(m, edit=edit)][:count]
 
 
 # --- controls for a set of models -----------------------------------------------------------------
@@ -226,9 +246,12 @@ class Controls:
     default_size: str
     default_quality: str
     quality_models: tuple[str, ...]  # labels of the models Quality applies to (compare mode)
+    # Edits only: background, input_fidelity, output_format -> choices; plus compression.
+    edit_options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    compression: bool = False
 
     @classmethod
-    def for_models(cls, specs: list[ModelSpec]) -> "Controls":
+    def for_models(cls, specs: list[ModelSpec], *, edit: bool = False) -> "Controls":
         """Single model: exactly its choices. Several: choices that make sense for all of them,
         each model later sent the nearest setting it supports."""
         all_sizes = all(s.uses_sizes for s in specs)
@@ -265,6 +288,16 @@ class Controls:
                 next(iter(quality_list), ""),
             ),
             quality_models=tuple(s.label for s in specs if s.qualities),
+            edit_options=(
+                {
+                    name: choices
+                    for name, choices in EDIT_PARAMS.items()
+                    if any(name in s.edit_params for s in specs)
+                }
+                if edit
+                else {}
+            ),
+            compression=edit and any("output_compression" in s.edit_params for s in specs),
         )
 
 
@@ -344,10 +377,11 @@ def nearest_quality(quality: str, qualities: tuple[str, ...]) -> str:
     return min(qualities, key=lambda q: abs(QUALITY_RANK.get(q, 1) - rank))
 
 
-def request_for(spec: ModelSpec, choice: Choice) -> ModelRequest:
+def request_for(spec: ModelSpec, choice: Choice, *, edit: bool = False) -> ModelRequest:
     """Map what the person picked onto the nearest settings this model supports."""
     params: dict = {}
     ratio = choice.aspect_ratio if choice.aspect_ratio not in ("", "auto") else ""
+    auto_shape = edit and not ratio and not choice.size and choice.source_size
     if choice.size and not ratio:
         parsed = parse_size(choice.size)
         if parsed:
@@ -385,11 +419,35 @@ def request_for(spec: ModelSpec, choice: Choice) -> ModelRequest:
             params["image_size"] = sent_tier
             width, height = dimensions_for(params.get("aspect_ratio", "1:1"), sent_tier)
 
+    if auto_shape and not spec.uses_sizes:
+        # No ratio asked for: the model keeps the input's proportions; so does the placeholder.
+        source_w, source_h = choice.source_size
+        side = RESOLUTION_SIDE.get(params.get("image_size", tier), 1024)
+        scale = side / math.sqrt(source_w * source_h)
+        width = max(16, round(source_w * scale / 16) * 16)
+        height = max(16, round(source_h * scale / 16) * 16)
     if spec.qualities:
         params["quality"] = nearest_quality(
             choice.quality or spec.default_quality or spec.qualities[0], spec.qualities
         )
+    if edit:
+        params.update(_edit_params(spec, choice))
     return ModelRequest(params=params, width=width, height=height)
+
+
+def _edit_params(spec: ModelSpec, choice: Choice) -> dict:
+    params = {}
+    for name in ("background", "input_fidelity", "output_format"):
+        value = getattr(choice, name)
+        if value and name in spec.edit_params:
+            params[name] = value
+    if (
+        choice.output_compression is not None
+        and "output_compression" in spec.edit_params
+        and params.get("output_format") in COMPRESSION_FORMATS
+    ):
+        params["output_compression"] = choice.output_compression
+    return params
 
 
 def estimated_price(spec: ModelSpec, params: dict) -> Decimal | None:

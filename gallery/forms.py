@@ -26,13 +26,34 @@ class GenerateForm(forms.Form):
         required=False,
         error_messages={"invalid": "Images must be a whole number from 1 to 4."},
     )
+    # Edits only (shown when images are attached and a selected model takes them):
+    background = forms.CharField(required=False)
+    input_fidelity = forms.CharField(required=False)
+    output_format = forms.CharField(required=False)
+    output_compression = forms.IntegerField(
+        required=False,
+        error_messages={"invalid": "Compression must be a whole number from 0 to 100."},
+    )
 
-    def __init__(self, *args, models: dict[str, ModelSpec], **kwargs):
+    def __init__(self, *args, models: dict[str, ModelSpec], sources=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.models = models
+        # The attached input images (already checked): an edit when there are any.
+        self.sources = list(sources)
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.sources)
+
+    def clean_output_compression(self) -> int | None:
+        value = self.cleaned_data["output_compression"]
+        if value is not None and not 0 <= value <= 100:
+            raise forms.ValidationError(f"Compression must be from 0 to 100; got {value}.")
+        return value
 
     def clean_prompt(self) -> str:
-        prompt = self.cleaned_data["prompt"]
+        # Browsers send CRLF line breaks in multipart forms; keep the prompt as typed.
+        prompt = self.cleaned_data["prompt"].replace("\r\n", "\n").replace("\r", "\n")
         if len(prompt) > MAX_PROMPT_LENGTH:
             raise forms.ValidationError(
                 f"The prompt is {len(prompt):,} characters long; the limit is "
@@ -75,9 +96,20 @@ class GenerateForm(forms.Form):
                 raise forms.ValidationError(
                     f"“{model_id}” is not a model this studio offers. Pick one from the list."
                 )
-            if not spec.generates:
+            if not self.is_edit and not spec.generates:
                 raise forms.ValidationError(
                     f"{spec.label} only edits images: attach an image to use it."
+                )
+            if self.is_edit and not spec.accepts_images:
+                raise forms.ValidationError(
+                    f"{spec.label} cannot edit images. Pick a model that takes images, or "
+                    "remove the attached images."
+                )
+            if self.is_edit and len(self.sources) > spec.max_input_images:
+                raise forms.ValidationError(
+                    f"{spec.label} takes at most {spec.max_input_images} image"
+                    f"{'s' if spec.max_input_images != 1 else ''}; {len(self.sources)} are "
+                    "attached. Remove some, or pick another model."
                 )
             specs.append(spec)
         cleaned["specs"] = specs
@@ -85,13 +117,16 @@ class GenerateForm(forms.Form):
         return cleaned
 
     def _clean_controls(self, cleaned: dict, specs: list[ModelSpec]) -> None:
-        controls = Controls.for_models(specs)
+        controls = Controls.for_models(specs, edit=self.is_edit)
         who = specs[0].label if len(specs) == 1 else "the selected models"
         checks = (
             ("aspect_ratio", "Aspect ratio", controls.aspect_ratios),
             ("resolution", "Resolution", controls.resolutions),
             ("size", "Size", controls.sizes),
             ("quality", "Quality", controls.qualities),
+            ("background", "Background", controls.edit_options.get("background", ())),
+            ("input_fidelity", "Input fidelity", controls.edit_options.get("input_fidelity", ())),
+            ("output_format", "Output format", controls.edit_options.get("output_format", ())),
         )
         for name, label, offered in checks:
             value = cleaned.get(name, "")
@@ -105,15 +140,23 @@ class GenerateForm(forms.Form):
                 self.add_error(
                     name, f"{label} {value} is not offered by {who}. Choose one of: {choices}."
                 )
+        if not controls.compression:
+            cleaned["output_compression"] = None
         cleaned["controls"] = controls
 
     def choice(self) -> Choice:
         c = self.cleaned_data
+        first = self.sources[0] if self.sources else None
         return Choice(
             aspect_ratio=c.get("aspect_ratio", ""),
             resolution=c.get("resolution", ""),
             size=c.get("size", ""),
             quality=c.get("quality", ""),
+            background=c.get("background", ""),
+            input_fidelity=c.get("input_fidelity", ""),
+            output_format=c.get("output_format", ""),
+            output_compression=c.get("output_compression"),
+            source_size=(first.width, first.height) if first else None,
         )
 
 

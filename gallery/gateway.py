@@ -365,7 +365,9 @@ def _cost(payload: dict) -> Decimal | None:
 # --- data[].url results -------------------------------------------------------------------------
 
 
-async def _fetch_image_url(url: str, config: GatewayConfig) -> bytes:
+async def _fetch_image_url(
+    url: str, config: GatewayConfig, *, what: str = "The gateway's image URL"
+) -> bytes:
     """Download an image URL the gateway handed back, without letting it reach inside our network.
 
     The hostname is resolved once, every address is checked, and the connection goes to a checked
@@ -375,12 +377,12 @@ async def _fetch_image_url(url: str, config: GatewayConfig) -> bytes:
     try:
         target = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise _url_error("The gateway's image URL is not a valid URL.") from exc
+        raise _url_error(f"{what} is not a valid URL.") from exc
     if target.scheme != "https":
-        raise _url_error("The gateway's image URL is not https; only https image URLs are fetched.")
+        raise _url_error(f"{what} is not https; only https image URLs are fetched.")
     host = target.raw_host.decode("ascii")
     if not host:
-        raise _url_error("The gateway's image URL has no host.")
+        raise _url_error(f"{what} has no host.")
     try:
         async with asyncio.timeout(URL_FETCH_DEADLINE_SECONDS):
             addresses = await _resolve(host, target.port or 443)
@@ -388,7 +390,7 @@ async def _fetch_image_url(url: str, config: GatewayConfig) -> bytes:
                 for address in addresses:
                     if _is_private(address):
                         raise _url_error(
-                            f"The gateway's image URL points at a private or local address "
+                            f"{what} points at a private or local address "
                             f"({host}); it was not fetched."
                         )
             return await _download(target, addresses, config)
@@ -400,6 +402,12 @@ async def _fetch_image_url(url: str, config: GatewayConfig) -> bytes:
         raise _url_error(f"The image host {host} did not answer in time.") from exc
     except httpx.HTTPError as exc:
         raise _url_error(f"Could not download the image from {host} ({_reason(exc)}).") from exc
+
+
+async def fetch_image(url: str, config: GatewayConfig) -> bytes:
+    """Download an image from a link a person gave (to edit it), with the same guards as a
+    data[].url result: https only, never a private or local address, size-capped."""
+    return await _fetch_image_url(url, config, what="The image link")
 
 
 async def _resolve(host: str, port: int) -> list[str]:

@@ -7,9 +7,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from gallery import downloads, permissions, selectors, services
+from gallery import downloads, edits, permissions, selectors, services
 from gallery.forms import GalleryFilterForm
-from gallery.models import Image
+from gallery.models import Image, Upload
 from gallery.presenters import ImageView, RunView
 from gallery.views import _gallery_query, _visible_run, bad_request
 
@@ -137,3 +137,15 @@ def image_restore(request, pk: int):
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
     return render(request, "gallery/run_refreshed.html", {"run": run})
 
+
+
+@require_GET
+def upload_thumbnail(request, pk: int):
+    """An attached image's thumbnail: for its uploader, or anyone who can see a run that used it."""
+    try:
+        upload = edits.upload_visible_to(upload_id=pk, viewer=request.user)
+    except Upload.DoesNotExist:
+        raise Http404("No such image.") from None
+    response = FileResponse(upload.thumbnail.open("rb"), content_type="image/webp")
+    response["Cache-Control"] = CACHE_FOREVER
+    return response

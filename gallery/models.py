@@ -181,3 +181,52 @@ class PromptHistory(models.Model):
     @staticmethod
     def hash_prompt(prompt: str) -> str:
         return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+class Upload(models.Model):
+    """An image a person attached to edit: checked, turned upright and stripped of metadata
+    (location included) before it was stored, and before it is ever sent upstream."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to="uploads/%Y/%m/")
+    thumbnail = models.FileField(upload_to="uploads/thumbs/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    thumb_width = models.PositiveIntegerField()
+    thumb_height = models.PositiveIntegerField()
+    bytes = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=16)
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} ({self.original_name or self.format})"
+
+    @property
+    def mime(self) -> str:
+        return f"image/{self.format}"
+
+
+class EditSource(models.Model):
+    """One input image of an edit run: a gallery image or an upload. Together with the run's
+    images these give lineage both ways: "Edited from …" and "Edits of this image"."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="sources")
+    position = models.PositiveSmallIntegerField()
+    image = models.ForeignKey(
+        Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="edits"
+    )
+    upload = models.ForeignKey(
+        Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="edits"
+    )
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "position"], name="edit_source_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"source {self.position} of run {self.generation_id}"

@@ -110,6 +110,18 @@ def edit(
     return _png(_label(im))
 
 
+def encode_as(png: bytes, *, image_format: str = "png", compression: int | None = None) -> bytes:
+    """Re-encode a rendered PNG as the edit's requested output format (png, jpeg or webp).
+    `compression` is OpenAI's output_compression, 0-100, where 100 keeps the most quality."""
+    if image_format not in ("jpeg", "webp"):
+        return png
+    quality = 90 if compression is None else min(100, max(1, compression))
+    with Image.open(io.BytesIO(png)) as im:
+        out = io.BytesIO()
+        im.convert("RGB").save(out, "JPEG" if image_format == "jpeg" else "WEBP", quality=quality)
+    return out.getvalue()
+
+
 def _check(*, width: int, height: int, style: str) -> None:
     if style not in STYLES:
         raise ValueError(f"unknown offline style {style!r}; expected one of {STYLES}")

@@ -42,6 +42,10 @@ def _without_repeats(selected: list[str], generators: list[str], *, changed: str
     return [m for m in result if m]
 
 
+EDIT_VALUES = ("background", "input_fidelity", "output_format", "output_compression")
+CONTROL_VALUES = ("aspect_ratio", "resolution", "size", "quality", *EDIT_VALUES)
+
+
 @dataclass
 class FormState:
     """Everything the prompt box needs to draw itself: selection, controls, values, errors."""
@@ -55,10 +59,18 @@ class FormState:
     form: object = None
     # A problem that is not about one field (e.g. the form could not be verified).
     message: str = ""
+    # Attached input images (edits.Source): with any, the run is an edit.
+    sources: list = field(default_factory=list)
+    private: bool = False
 
     @classmethod
-    def initial(cls, models: dict[str, ModelSpec]) -> "FormState":
-        return cls(models=models, selected=catalog.default_model_ids(models, 1))
+    def initial(cls, models: dict[str, ModelSpec], *, sources=()) -> "FormState":
+        edit = bool(sources)
+        return cls(
+            models=models,
+            selected=catalog.default_model_ids(models, 1, edit=edit),
+            sources=list(sources),
+        )
 
     @classmethod
     def from_generation(cls, generation: Generation, models: dict[str, ModelSpec]) -> "FormState":
@@ -70,8 +82,9 @@ class FormState:
             selected=selected or catalog.default_model_ids(models, 1),
             compare=generation.compare and len(selected) > 1,
             prompt=generation.prompt,
-            values={k: v for k, v in generation.settings.items() if isinstance(v, str)},
+            values={k: str(v) for k, v in generation.settings.items() if v not in (None, "")},
             count=generation.count,
+            private=generation.is_private,
         )
 
     @classmethod
@@ -83,15 +96,19 @@ class FormState:
         form=None,
         message: str = "",
         changed: str = "",
+        sources=(),
     ) -> "FormState":
         """The prompt box as submitted, after an Add/Remove model action if there was one.
 
         `changed` is the id of the picker the person just changed (htmx's HX-Trigger): if that
         made two pickers show the same model, the *other* one moves to an unused model.
         """
+        edit = bool(sources)
         compare = data.get("compare") in ("on", "true", "1")
-        selected = [m for m in data.getlist("model") if m in models and models[m].generates]
-        generators = catalog.default_model_ids(models, len(models))
+        selected = [
+            m for m in data.getlist("model") if m in models and catalog.usable(models[m], edit=edit)
+        ]
+        candidates = catalog.default_model_ids(models, len(models), edit=edit)
         action = data.get("action", "")
         if not compare:
             selected = selected[:1]
@@ -103,23 +120,28 @@ class FormState:
                 del selected[int(index)]
         if compare and len(selected) == 1 and data.get("compare_toggled") == "1":
             selected.append("")  # turning Compare on offers a second picker straight away
-        selected = _without_repeats(selected[:MAX_COMPARE_MODELS], generators, changed=changed)
-        selected = selected or generators[:1]
+        selected = _without_repeats(selected[:MAX_COMPARE_MODELS], candidates, changed=changed)
+        selected = selected or candidates[:1]
         try:
             count = min(max(int(data.get("count", 1)), 1), MAX_IMAGES)
         except (TypeError, ValueError):
             count = 1
-        values = {k: data.get(k, "") for k in ("aspect_ratio", "resolution", "size", "quality")}
         return cls(
             models=models,
             selected=selected,
             compare=compare,
             prompt=data.get("prompt", ""),
-            values=values,
+            values={k: data.get(k, "") for k in CONTROL_VALUES},
             count=count,
             form=form,
             message=message,
+            sources=list(sources),
+            private=data.get("private") in ("on", "true", "1"),
         )
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.sources)
 
     @property
     def specs(self) -> list[ModelSpec]:
@@ -128,7 +150,7 @@ class FormState:
     @property
     def controls(self) -> Controls | None:
         specs = self.specs
-        return Controls.for_models(specs) if specs else None
+        return Controls.for_models(specs, edit=self.is_edit) if specs else None
 
     def _value(self, name: str, offered: tuple[str, ...], default: str) -> str:
         value = self.values.get(name, "")
@@ -137,7 +159,11 @@ class FormState:
     @property
     def aspect_ratio(self) -> str:
         c = self.controls
-        return self._value("aspect_ratio", c.aspect_ratios, c.default_aspect_ratio) if c else ""
+        if not c:
+            return ""
+        # Editing, "auto" keeps the input image's proportions: the natural default.
+        default = "auto" if self.is_edit and "auto" in c.aspect_ratios else c.default_aspect_ratio
+        return self._value("aspect_ratio", c.aspect_ratios, default)
 
     @property
     def resolution(self) -> str:
@@ -153,6 +179,44 @@ class FormState:
     def quality(self) -> str:
         c = self.controls
         return self._value("quality", c.qualities, c.default_quality) if c else ""
+
+    def edit_value(self, name: str) -> str:
+        c = self.controls
+        offered = c.edit_options.get(name, ()) if c else ()
+        return self._value(name, offered, offered[0] if offered else "")
+
+    @property
+    def edit_fields(self) -> list[dict]:
+        """The edit-only selects to draw (background, input fidelity, output format)."""
+        c = self.controls
+        labels = {
+            "background": "Background",
+            "input_fidelity": "Input fidelity",
+            "output_format": "Output format",
+        }
+        if not c:
+            return []
+        errors = getattr(self.form, "errors", {}) or {}
+        return [
+            {
+                "name": name,
+                "label": labels[name],
+                "choices": choices,
+                "value": self.edit_value(name),
+                "error": (errors.get(name) or [""])[0],
+            }
+            for name, choices in c.edit_options.items()
+        ]
+
+    @property
+    def compression(self) -> str:
+        value = self.values.get("output_compression", "")
+        return value if value.isdigit() and int(value) <= 100 else "90"
+
+    @property
+    def max_sources(self) -> int | None:
+        limits = [s.max_input_images for s in self.specs if s.accepts_images]
+        return min(limits) if limits else None
 
     @property
     def pickers(self) -> list[dict]:
@@ -170,15 +234,17 @@ class FormState:
 
     @property
     def model_groups(self) -> list[tuple[str, list[ModelSpec]]]:
+        """The models on offer: those that take images while images are attached (edit-only
+        models only then), those that generate otherwise."""
         groups: dict[str, list[ModelSpec]] = {}
         for spec in self.models.values():
-            if spec.generates:
+            if catalog.usable(spec, edit=self.is_edit):
                 groups.setdefault(spec.provider or "Other", []).append(spec)
         return list(groups.items())
 
     @property
     def can_add_model(self) -> bool:
-        available = sum(1 for s in self.models.values() if s.generates)
+        available = sum(1 for s in self.models.values() if catalog.usable(s, edit=self.is_edit))
         return self.compare and len(self.selected) < min(MAX_COMPARE_MODELS, available)
 
     @property
@@ -213,6 +279,7 @@ class RunView:
     def __init__(self, generation: Generation, *, viewer):
         self.generation = generation
         self.images = list(generation.images.all())
+        self.sources = list(generation.sources.all()) if generation.kind == "edit" else []
         self.can_change = permissions.can_change(viewer, generation)
 
     @property
@@ -366,6 +433,7 @@ class ImageView:
         self.filters = filters
         self.in_dialog = in_dialog
         self.can_change = permissions.can_change(viewer, image.generation)
+        self.edited_from, self.edits = selectors.image_lineage(image=image, viewer=viewer)
 
     @property
     def query_suffix(self) -> str:

@@ -26,7 +26,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_tasks_db.utils import is_locked_database_exception
 
-from gallery import catalog, gateway, imaging, offline
+from gallery import catalog, edits, gateway, imaging, offline
 from gallery.models import Generation, Image
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,17 @@ def generation_run(*, generation_id: int, image_ids: list[int] | None = None) ->
     )
     generation = Generation.objects.get(pk=generation_id)
     images = list(Image.objects.filter(pk__in=claimed_ids, status=Image.Status.RUNNING))
+    inputs: list[gateway.InputImage] = []
+    if generation.kind == Generation.Kind.EDIT:
+        try:
+            inputs = edits.input_images(generation)
+        except (edits.SourceError, OSError) as exc:
+            message = getattr(exc, "message", "An input image of this edit could not be read.")
+            for image in images:
+                _record_failure(image.pk, message)
+            return
     try:
-        asyncio.run(_run_images(generation, images))
+        asyncio.run(_run_images(generation, images, inputs))
     finally:
         # Anything still marked running here was not finished (a crash in this process).
         Image.objects.filter(pk__in=claimed_ids, status=Image.Status.RUNNING).update(
@@ -88,7 +97,9 @@ async def _in_image_pool(func, *args):
     return await asyncio.get_running_loop().run_in_executor(_image_pool, func, *args)
 
 
-async def _run_images(generation: Generation, images: list[Image]) -> None:
+async def _run_images(
+    generation: Generation, images: list[Image], inputs: list[gateway.InputImage]
+) -> None:
     config = gateway.GatewayConfig.from_settings()
     heartbeat = asyncio.create_task(_beat(generation.pk))
     try:
@@ -96,7 +107,9 @@ async def _run_images(generation: Generation, images: list[Image]) -> None:
             client = None
             if any(not _is_offline(image.model) for image in images):
                 client = await stack.enter_async_context(gateway.async_client(config))
-            await asyncio.gather(*(_run_one(client, config, generation, image) for image in images))
+            await asyncio.gather(
+                *(_run_one(client, config, generation, image, inputs) for image in images)
+            )
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -118,10 +131,21 @@ def _is_offline(model_id: str) -> bool:
     return spec is not None and spec.offline
 
 
-async def _run_one(client, config, generation: Generation, image: Image) -> None:
+async def _run_one(
+    client, config, generation: Generation, image: Image, inputs: list[gateway.InputImage]
+) -> None:
     try:
         if _is_offline(image.model):
-            result = await _render_offline(generation, image)
+            result = await _render_offline(generation, image, inputs)
+        elif inputs:
+            result = await gateway.edit_image(
+                client,
+                config,
+                model=image.model,
+                prompt=generation.prompt,
+                images=inputs,
+                params=image.request,
+            )
         else:
             result = await gateway.generate_image(
                 client, config, model=image.model, prompt=generation.prompt, params=image.request
@@ -147,20 +171,39 @@ async def _run_one(client, config, generation: Generation, image: Image) -> None
     await _in_db_thread(_record_success, image.pk, stored)
 
 
-async def _render_offline(generation: Generation, image: Image) -> gateway.GatewayResult:
+async def _render_offline(
+    generation: Generation, image: Image, inputs: list[gateway.InputImage]
+) -> gateway.GatewayResult:
     """The offline renderer, behind the same result type as the gateway."""
     started = time.perf_counter()
     await asyncio.sleep(settings.OFFLINE_RENDER_DELAY)
-    data = await _in_image_pool(
-        lambda: offline.render(
-            prompt=generation.prompt,
-            width=image.expected_width,
-            height=image.expected_height,
-            style=image.model.removeprefix("offline/"),
-            variant=image.position,
-            quality=image.request.get("quality"),
+    style = image.model.removeprefix("offline/")
+    if inputs:
+        data = await _in_image_pool(
+            lambda: offline.encode_as(
+                offline.edit(
+                    prompt=generation.prompt,
+                    sources=[i.data for i in inputs],
+                    width=image.expected_width,
+                    height=image.expected_height,
+                    style=style,
+                    variant=image.position,
+                ),
+                image_format=image.request.get("output_format", "png"),
+                compression=image.request.get("output_compression"),
+            )
         )
-    )
+    else:
+        data = await _in_image_pool(
+            lambda: offline.render(
+                prompt=generation.prompt,
+                width=image.expected_width,
+                height=image.expected_height,
+                style=style,
+                variant=image.position,
+                quality=image.request.get("quality"),
+            )
+        )
     return gateway.GatewayResult(
         images=[gateway.ImageData(data=data, revised_prompt="")],
         cost=Decimal("0"),

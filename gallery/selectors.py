@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from gallery.models import Generation, Image, PromptHistory
+from gallery.models import EditSource, Generation, Image, PromptHistory
 
 GALLERY_PAGE_SIZE = 20
 
@@ -71,14 +71,15 @@ def _with_tiles(runs: QuerySet) -> QuerySet:
         Prefetch(
             "images",
             queryset=Image.objects.filter(deleted_at__isnull=True).order_by("column", "position"),
-        )
+        ),
+        Prefetch("sources", queryset=EditSource.objects.select_related("image", "upload")),
     )
 
 
 def generations_for_gallery(
     *,
     viewer,
-    query: GalleryQuery = GalleryQuery(),  # noqa: B008 (frozen, so a safe default)
+    query: GalleryQuery = GalleryQuery(),
     before_id: int | None = None,
     limit: int = GALLERY_PAGE_SIZE,
 ) -> list[Generation]:
@@ -109,7 +110,7 @@ def image_for_display(*, image_id: int, viewer) -> Image:
 
 
 def image_neighbours(
-    *, image: Image, viewer, query: GalleryQuery = GalleryQuery()  # noqa: B008
+    *, image: Image, viewer, query: GalleryQuery = GalleryQuery()
 ) -> tuple[int | None, int | None]:
     """The images before and after this one in gallery order (newest run first; within a run,
     column then position), across runs and pages, within the same filters."""
@@ -138,3 +139,25 @@ def image_neighbours(
 
 def recent_prompts(*, user, limit: int = 20) -> list[PromptHistory]:
     return list(PromptHistory.objects.filter(user=user).order_by("-used_at", "-id")[:limit])
+
+
+def image_lineage(*, image: Image, viewer) -> tuple[list[EditSource], list[Image]]:
+    """What this image was edited from (its run's inputs), and the edits made of it (the first
+    finished image of each visible run that took it as an input)."""
+    sources = list(
+        EditSource.objects.filter(generation_id=image.generation_id).select_related(
+            "image", "upload"
+        )
+    )
+    edit_runs = runs_visible_to(viewer).filter(sources__image=image)
+    edits = list(
+        Image.objects.filter(
+            generation__in=edit_runs, status=Image.Status.SUCCEEDED, deleted_at__isnull=True
+        )
+        .order_by("-generation_id", "column", "position")
+        .select_related("generation")
+    )
+    first_per_run: dict[int, Image] = {}
+    for edit in edits:
+        first_per_run.setdefault(edit.generation_id, edit)
+    return sources, list(first_per_run.values())

@@ -8,8 +8,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog
+from gallery import catalog, edits
 from gallery.catalog import Choice, ModelSpec
+from gallery.edits import Source
 from gallery.models import Generation, Image, PromptHistory
 
 RECENT_PROMPTS_KEPT = 20
@@ -23,27 +24,29 @@ def generation_start(
     choice: Choice,
     count: int,
     compare: bool,
+    sources: list[Source] = (),
+    private: bool = False,
 ) -> Generation:
-    """Write the run and one queued image per model × count, then hand it to the worker."""
+    """Write the run and one queued image per model × count, then hand it to the worker.
+
+    With `sources` (attached input images) the run is an edit of them."""
     from gallery.tasks import run_generation
 
+    edit = bool(sources)
     with transaction.atomic():
         generation = Generation.objects.create(
             created_by=user,
+            kind=Generation.Kind.EDIT if edit else Generation.Kind.GENERATE,
             prompt=prompt,
             compare=compare,
             model_ids=[spec.id for spec in specs],
             count=count,
-            settings={
-                "aspect_ratio": choice.aspect_ratio,
-                "resolution": choice.resolution,
-                "size": choice.size,
-                "quality": choice.quality,
-            },
+            is_private=private,
+            settings=_settings_of(choice, edit=edit),
         )
         images = []
         for column, spec in enumerate(specs):
-            request = catalog.request_for(spec, choice)
+            request = catalog.request_for(spec, choice, edit=edit)
             images.extend(
                 Image(
                     generation=generation,
@@ -58,11 +61,29 @@ def generation_start(
                 for position in range(count)
             )
         Image.objects.bulk_create(images)
+        if edit:
+            edits.sources_record(generation=generation, sources=sources)
         prompt_remember(user=user, prompt=prompt)
         transaction.on_commit(lambda: run_generation.enqueue(generation.pk))
-    # The tiles are rendered straight away; give the caller the rows it just wrote.
-    generation.prefetched_images = images
     return generation
+
+
+def _settings_of(choice: Choice, *, edit: bool) -> dict:
+    """What the person chose, kept with the run (for its summary and "Reuse settings")."""
+    settings_ = {
+        "aspect_ratio": choice.aspect_ratio,
+        "resolution": choice.resolution,
+        "size": choice.size,
+        "quality": choice.quality,
+    }
+    if edit:
+        settings_.update(
+            background=choice.background,
+            input_fidelity=choice.input_fidelity,
+            output_format=choice.output_format,
+            output_compression=choice.output_compression,
+        )
+    return settings_
 
 
 def image_retry(*, image: Image) -> Image:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget, trigger_client_event
 
-from gallery import catalog, permissions, selectors, services
+from gallery import catalog, edits, imaging, permissions, selectors, services
 from gallery.forms import GalleryFilterForm, GenerateForm
 from gallery.models import Generation, Image
 from gallery.presenters import FormState, GalleryView, RunView
@@ -61,7 +61,16 @@ def _studio_context(request, state: FormState, gallery: GalleryView) -> dict:
 
 
 def _initial_state(request, models) -> FormState:
-    """The prompt box as a link asks for it: reuse a run's settings, or start from a prompt."""
+    """The prompt box as a link asks for it: reuse a run's settings, edit an image, or start
+    from a prompt."""
+    if edit := request.GET.get("edit", ""):
+        if not edit.isdigit():
+            raise ValueError("That “Edit” link is broken.")
+        try:
+            sources = edits.sources_from_tokens([f"image:{edit}"], viewer=request.user)
+        except edits.SourceError:
+            raise Http404("No such image.") from None
+        return FormState.initial(models, sources=sources)
     if reuse := request.GET.get("reuse", ""):
         if not reuse.isdigit():
             raise ValueError("That “Reuse settings” link is broken.")
@@ -112,16 +121,38 @@ def _studio_page(request, state: FormState, *, status: int = 200) -> HttpRespons
 
 @require_GET
 def controls(request):
-    """The model pickers and controls, re-rendered for the models now selected."""
+    """The model pickers and controls, re-rendered for the models now selected (and the images
+    now attached: while there are any, only models that take images are offered)."""
     models = catalog.available_models()
+    try:
+        sources = edits.sources_from_tokens(request.GET.getlist("source"), viewer=request.user)
+    except edits.SourceError as exc:
+        return bad_request(request, exc.message)
     changed = (request.htmx.trigger or "") if request.htmx else ""
-    state = FormState.from_data(request.GET, models, changed=changed)
+    state = FormState.from_data(request.GET, models, changed=changed, sources=sources)
     return render(request, f"{STUDIO}#controls", {"state": state})
 
 
 @require_GET
 def suggestions(request):
     return render(request, f"{STUDIO}#suggestions", {"suggestions": pick_suggestions()})
+
+
+def _attached_sources(request, data) -> list:
+    """The run's input images: those already attached, plus files and a link sent with this
+    form (the no-JavaScript path; with JavaScript they are attached one by one on /uploads/)."""
+    tokens = data.getlist("source")
+    for upload in request.FILES.getlist("images"):
+        stored = edits.upload_store(user=request.user, data=upload.read(), name=upload.name)
+        tokens.append(f"upload:{stored.pk}")
+    if link := data.get("image_link", "").strip():
+        tokens.append(f"upload:{edits.upload_from_link(user=request.user, url=link).pk}")
+    action = data.get("action", "")
+    if action.startswith("remove_source:"):
+        tokens = [t for t in tokens if t != action.removeprefix("remove_source:")]
+    data.setlist("source", tokens)
+    data["image_link"] = ""
+    return edits.sources_from_tokens(tokens, viewer=request.user)
 
 
 @require_POST
@@ -131,18 +162,20 @@ def generation_create(request):
     if use_prompt := data.get("use_prompt", ""):
         # A suggestion or a recent prompt's "Generate again": that prompt, the box's settings.
         data["prompt"] = use_prompt
+    try:
+        sources = _attached_sources(request, data)
+    except (edits.SourceError, imaging.ImageRejected) as exc:
+        state = FormState.from_data(data, models, message=exc.message)
+        return _form_error(request, state)
     action = data.get("action", "generate")
     if action not in ("generate", ""):
-        # The no-JavaScript path for "Add model" / "Remove model": redraw the form, start nothing.
-        return _studio_page(request, FormState.from_data(data, models))
+        # The no-JavaScript path for "Add model" / "Remove model" / removing an attached image:
+        # redraw the form, start nothing.
+        return _studio_page(request, FormState.from_data(data, models, sources=sources))
 
-    form = GenerateForm(data, models=models)
+    form = GenerateForm(data, models=models, sources=sources)
     if not form.is_valid():
-        state = FormState.from_data(data, models, form=form)
-        if request.htmx:
-            response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=422)
-            return reswap(retarget(response, "#generate-form"), "outerHTML")
-        return _studio_page(request, state, status=400)
+        return _form_error(request, FormState.from_data(data, models, form=form, sources=sources))
 
     cleaned = form.cleaned_data
     generation = services.generation_start(
@@ -152,6 +185,7 @@ def generation_create(request):
         choice=form.choice(),
         count=cleaned["count"],
         compare=cleaned["compare"],
+        sources=sources,
     )
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{generation.pk}")
@@ -161,6 +195,35 @@ def generation_create(request):
     )
     context = {"run": run, "recent_prompts": selectors.recent_prompts(user=request.user)}
     return render(request, "gallery/generation_created.html", context)
+
+
+def _form_error(request, state: FormState) -> HttpResponse:
+    """The prompt box again, with the message and everything as typed; nothing was started."""
+    if request.htmx:
+        response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=422)
+        return reswap(retarget(response, "#generate-form"), "outerHTML")
+    return _studio_page(request, state, status=400)
+
+
+@require_POST
+def upload_create(request):
+    """Attach images to the prompt box: files (picked, pasted, dropped) or an https link. Each
+    is checked and cleaned before it is stored; the answer is one chip per image."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > 4 * edits.MAX_UPLOAD_BYTES:
+        return bad_request(request, "That is too much at once: attach images up to 20 MB each.")
+    try:
+        uploads = [
+            edits.upload_store(user=request.user, data=f.read(), name=f.name)
+            for f in request.FILES.getlist("image")
+        ]
+        if link := request.POST.get("url", "").strip():
+            uploads.append(edits.upload_from_link(user=request.user, url=link))
+    except (edits.SourceError, imaging.ImageRejected) as exc:
+        return bad_request(request, exc.message)
+    if not uploads:
+        return bad_request(request, "Choose an image file, or paste a link to one.")
+    sources = edits.sources_from_tokens([f"upload:{u.pk}" for u in uploads], viewer=request.user)
+    return render(request, "gallery/attachments_added.html", {"sources": sources})
 
 
 def _visible_run(request, pk: int) -> Generation:

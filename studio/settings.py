@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "gallery",
+    "team",
 ]
 
 MIDDLEWARE = [

@@ -145,6 +145,8 @@ class Planner:
     def __init__(
         self, *, runs: int, per_run: int, realistic: int, users: int, seed: int, base_number: int
     ):
+        from django.utils import timezone
+
         from gallery import catalog
 
         self.catalog = catalog
@@ -157,8 +159,6 @@ class Planner:
         self.rng = random.Random(seed)
         self.carry = 0  # images planned beyond runs x per_run so far
         self.requests: dict = {}
-        from django.utils import timezone
-
         now = timezone.now().replace(microsecond=0)
         self.start = now - timedelta(days=SPREAD_DAYS)
         self.step = timedelta(days=SPREAD_DAYS) / runs
@@ -496,8 +496,8 @@ class Command(BaseCommand):
         return [found[name] for name in names]
 
     def _batches(self, planner: Planner, size: int):
-        """Runs in order, in groups: `size` runs, but realistic runs (slow) in groups of one
-        per worker task so the pool shares them out."""
+        """Runs in order, in groups of `size` (one transaction each); the realistic runs, which
+        come last, start a group of their own."""
         group: list[PlannedRun] = []
         for index in range(planner.runs):
             run = planner.run(index)
@@ -533,6 +533,7 @@ class Command(BaseCommand):
                         "thumb_max_side": settings.THUMBNAIL_MAX_SIDE,
                         "images": [(image.file_name, image.thumb_name, spec)],
                     }
+                    # One image per task (~0.2 s each), so that the pool shares them out.
                     jobs.append((1, executor.submit(render_job, job)))
             return jobs
         jobs = []

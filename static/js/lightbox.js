@@ -1,0 +1,681 @@
+// Image Studio: the lightbox. A tile link opens its image in the page's <dialog> (the server's
+// fragment, loaded with htmx), the arrows walk, the image zooms and pans. Without JavaScript the
+// same links open the permalink page, which this also enhances (zoom, pan, arrow keys, copy).
+(function () {
+  "use strict";
+
+  const MAX_SCALE = 8;
+  const STEP = 1.5;            // one press of + or −
+  const SLOP = 6;              // px a press may move and still be a click or a tap
+  const DOUBLE_TAP_MS = 320;
+  const SWIPE_MIN = 60;        // px of horizontal travel that walks on a touch screen
+  // Where focus was before a swap, found again in the new fragment (its nodes are all new).
+  const FOCUS_KEYS = [".lightbox-prev", ".lightbox-next", ".zoom-in", ".zoom-out", ".zoom-reset",
+    ".copy-prompt", ".lightbox-close"];
+
+  const dialog = document.getElementById("lightbox");
+  const body = document.getElementById("lightbox-body");
+  const canOpen = Boolean(dialog && body && typeof dialog.showModal === "function" && window.htmx);
+
+  let opener = null;           // the tile link that opened the lightbox
+  let openerHref = "";
+  let currentView = null;      // the .lightbox-view in the dialog
+  let requested = "";          // the fragment being loaded; "" when idle
+  let lastLoaded = "";
+  let ownsEntry = false;       // the current history entry is the lightbox's own
+  let returnUrl = location.href;
+  let returnState = history.state;
+  let focusKey = null;
+  let session = false;         // open, and not yet cleaned up after
+  let suppressClick = false;   // a drag ended: the click that follows is not a click
+  let downOnBackdrop = false;
+  const zoomers = new WeakMap();
+  const preloaded = new Map();
+
+  function isOpen() { return canOpen && dialog.open; }
+
+  // The view the keys act on: the dialog's when it is open, else the permalink page's.
+  function activeView() {
+    if (dialog && dialog.open) return canOpen ? currentView : null;
+    return document.querySelector(".lightbox-page .lightbox-view");
+  }
+
+  function navLink(view, direction) {
+    return view.querySelector("a[data-lightbox-nav].lightbox-" + direction) ||
+      view.querySelector("a[data-lightbox-nav][rel~='" + direction + "']");
+  }
+
+  function findTile(url) {
+    const links = document.querySelectorAll("a[data-lightbox]");
+    for (const link of links) if (link.href === url) return link;
+    return null;
+  }
+
+  function isTextField(el) {
+    if (!el || !el.tagName) return false;
+    if (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+    if (el.tagName !== "INPUT") return false;
+    return !/^(button|submit|reset|checkbox|radio|range|color|file|image)$/i.test(el.type);
+  }
+
+  // --- opening, walking, closing ------------------------------------------------------------
+
+  function load(url) {
+    requested = url;
+    body.setAttribute("aria-busy", "true");
+    window.htmx.ajax("GET", url, { source: body, target: body, swap: "innerHTML" });
+  }
+
+  function show(url) {
+    currentView = null;
+    body.replaceChildren();
+    load(url);
+    if (!dialog.open) dialog.showModal();
+    session = true;
+  }
+
+  function open(link) {
+    opener = link;
+    openerHref = link.href;
+    if (!ownsEntry) {
+      returnUrl = location.href;
+      returnState = history.state;
+      history.pushState({ lightbox: link.href }, "", link.href);
+      ownsEntry = true;
+    }
+    show(link.href);
+  }
+
+  function walk(view, direction) {
+    const link = navLink(view, direction);
+    if (!link) return false;
+    if (isOpen() && view === currentView) {
+      if (!requested) load(link.href); // the links on show are stale while one loads
+    } else {
+      location.assign(link.href);
+    }
+    return true;
+  }
+
+  function close() {
+    if (!dialog || !dialog.open) return;
+    dialog.close();
+    finish();
+  }
+
+  // The dialog closed, however it happened (Esc, backdrop, ×, Back, someone's dialog.close()).
+  // The close event comes a task later, maybe after a quick Forward has opened it again: the
+  // session flag makes the cleanup happen once, and never to a lightbox that is open.
+  function finish() {
+    if (!session || dialog.open) return;
+    session = false;
+    requested = ""; // a late answer is dropped in htmx:beforeSwap
+    body.removeAttribute("aria-busy");
+    const detail = {
+      imageId: currentView ? currentView.dataset.imageId || null : null,
+      permalink: currentView ? currentView.dataset.permalink || null : null,
+    };
+    currentView = null;
+    body.replaceChildren();
+    if (ownsEntry) {
+      ownsEntry = false;
+      if (history.state && history.state.lightbox) {
+        // Back removes the lightbox's entry; htmx would re-fetch an entry of its own, so that
+        // one only gets its address back.
+        if (returnState && returnState.htmx) history.replaceState(returnState, "", returnUrl);
+        else history.back();
+      }
+    }
+    let target = opener && opener.isConnected ? opener : null;
+    if (!target && openerHref) target = findTile(openerHref);
+    if (!target && detail.permalink) target = findTile(new URL(detail.permalink, location.href).href);
+    if (target) target.focus();
+    opener = null;
+    document.dispatchEvent(new CustomEvent("lightbox:closed", { detail: detail }));
+  }
+
+  // A new fragment is in: zoom, preloads, address, focus.
+  function syncView() {
+    const view = body.querySelector(".lightbox-view");
+    if (view === currentView) return;
+    if (currentView) {
+      const old = zoomers.get(currentView);
+      if (old) old.destroy();
+    }
+    currentView = view;
+    if (!view) return;
+    body.removeAttribute("aria-busy");
+    enhance(view);
+    if (!isOpen()) return;
+    if (ownsEntry) {
+      const url = new URL(view.dataset.permalink || lastLoaded || location.href, location.href).href;
+      history.replaceState({ lightbox: url }, "", url);
+    }
+    let target = focusKey ? view.querySelector(focusKey) : null;
+    if (!target && (focusKey === ".lightbox-prev" || focusKey === ".lightbox-next")) {
+      target = view.querySelector("a[data-lightbox-nav]");
+    }
+    focusKey = null;
+    (target || view.querySelector(".lightbox-stage") || view).focus({ preventScroll: true });
+  }
+
+  function notice(message, url) {
+    const old = body.querySelector(".lightbox-notice");
+    if (old) old.remove();
+    const box = document.createElement("div");
+    box.className = "lightbox-notice";
+    box.setAttribute("role", "alert");
+    const text = document.createElement("p");
+    text.textContent = message;
+    box.appendChild(text);
+    if (url) {
+      const link = document.createElement("a");
+      link.href = url;
+      link.textContent = "Open the image page";
+      box.appendChild(link);
+    }
+    body.appendChild(box);
+    if (currentView) setTimeout(function () { box.remove(); }, 5000);
+    else (box.querySelector("a") || box).focus();
+  }
+
+  function loadFailed(url, xhr) {
+    const status = xhr ? xhr.status : 0;
+    const message = status === 404 ? "This image is no longer here."
+      : status === 0 ? "Could not reach the studio. Check the connection and try again."
+        : "This image could not be loaded (" + status + ").";
+    notice(message, currentView || status === 404 ? null : url);
+  }
+
+  function enhance(view) {
+    zoomerFor(view);
+    view.querySelectorAll("a[data-lightbox-nav][data-preload]").forEach(function (link) {
+      const src = link.dataset.preload;
+      if (!src || preloaded.has(src)) return;
+      const image = new Image();
+      image.decoding = "async";
+      image.src = src;
+      preloaded.set(src, image);
+      if (preloaded.size > 8) preloaded.delete(preloaded.keys().next().value);
+    });
+  }
+
+  // --- zoom and pan -------------------------------------------------------------------------
+
+  function zoomerFor(view) {
+    if (!view) return null;
+    if (!zoomers.has(view)) {
+      const zoomer = createZoomer(view);
+      if (!zoomer) return null;
+      zoomers.set(view, zoomer);
+    }
+    return zoomers.get(view);
+  }
+
+  function createZoomer(view) {
+    const stage = view.querySelector(".lightbox-stage");
+    const image = stage && stage.querySelector(".lightbox-image");
+    if (!stage || !image) return null;
+    let scale = 1;
+    let x = 0;
+    let y = 0;
+    let frame = 0;
+    let idleTimer = 0;
+    let gesture = null;
+    let geometry = null;
+    let lastTap = null;
+    let pointerType = "mouse";
+    const pointers = new Map();
+
+    // Layout sizes only (offset*, client*): the transform never changes them, so reading them
+    // between transform writes forces no layout.
+    function measure() {
+      const rect = stage.getBoundingClientRect();
+      const w = image.offsetWidth;
+      const h = image.offsetHeight;
+      return {
+        left: rect.left + stage.clientLeft, top: rect.top + stage.clientTop,
+        width: stage.clientWidth, height: stage.clientHeight,
+        cx: image.offsetLeft + w / 2, cy: image.offsetTop + h / 2, w: w, h: h,
+      };
+    }
+    function limit(next) { return Math.min(MAX_SCALE, Math.max(1, next)); }
+    // An image smaller than the stage stays centred; a larger one keeps covering it.
+    function axis(offset, centre, size, room) {
+      if (size <= room) return 0;
+      return Math.min(size / 2 - centre, Math.max(room - centre - size / 2, offset));
+    }
+    function clamp(g) {
+      x = axis(x, g.cx, g.w * scale, g.width);
+      y = axis(y, g.cy, g.h * scale, g.height);
+    }
+    // Zoom keeping the image point under (px, py) (stage coordinates) where it is.
+    function zoomAround(next, px, py, g) {
+      next = limit(next);
+      const k = next / scale;
+      x = px - g.cx - k * (px - g.cx - x);
+      y = py - g.cy - k * (py - g.cy - y);
+      scale = next;
+      clamp(g);
+    }
+    function zoomed() { return scale > 1.001; }
+    function render(smooth) {
+      if (frame) { cancelAnimationFrame(frame); frame = 0; }
+      stage.classList.toggle("is-smooth", Boolean(smooth));
+      if (!zoomed()) { scale = 1; x = 0; y = 0; }
+      image.style.transform = "translate(" + x.toFixed(2) + "px, " + y.toFixed(2) + "px) scale(" +
+        Number(scale.toFixed(4)) + ")";
+      stage.classList.toggle("is-zoomed", zoomed());
+      const atMin = !zoomed();
+      setDisabled(view.querySelector(".zoom-out"), atMin);
+      setDisabled(view.querySelector(".zoom-reset"), atMin);
+      setDisabled(view.querySelector(".zoom-in"), scale >= MAX_SCALE - 0.001);
+    }
+    function schedule() {
+      if (!frame) frame = requestAnimationFrame(function () { frame = 0; render(false); });
+    }
+    function setDisabled(button, disabled) {
+      if (button) button.setAttribute("aria-disabled", disabled ? "true" : "false");
+    }
+    // will-change only while moving: a layer that stays promoted is rastered at one scale and
+    // looks soft once zoomed.
+    function moving() {
+      stage.classList.add("is-moving");
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(function () { stage.classList.remove("is-moving"); }, 250);
+    }
+    function toggleAt(clientX, clientY) {
+      const g = measure();
+      if (zoomed()) { scale = 1; x = 0; y = 0; } else zoomAround(2, clientX - g.left, clientY - g.top, g);
+      render(true);
+    }
+
+    function onWheel(event) {
+      event.preventDefault();
+      let delta = event.deltaY;
+      if (event.deltaMode === 1) delta *= 16;
+      else if (event.deltaMode === 2) delta *= stage.clientHeight;
+      // ctrlKey marks a trackpad pinch: small deltas, so a steeper curve.
+      const factor = Math.exp(-delta * (event.ctrlKey ? 0.01 : 0.0015));
+      const g = measure();
+      moving();
+      zoomAround(scale * factor, event.clientX - g.left, event.clientY - g.top, g);
+      stage.classList.remove("is-smooth");
+      schedule();
+    }
+
+    function begin() {
+      geometry = measure();
+      const points = Array.from(pointers.values());
+      if (points.length >= 2) {
+        const a = points[0];
+        const b = points[1];
+        gesture = {
+          kind: "pinch", scale: scale, x: x, y: y,
+          distance: Math.hypot(b.x - a.x, b.y - a.y) || 1,
+          mid: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 },
+        };
+      } else {
+        gesture = {
+          kind: "drag", start: { x: points[0].x, y: points[0].y }, x: x, y: y,
+          moved: false, zoomed: zoomed(), afterPinch: Boolean(gesture && gesture.kind === "pinch"),
+        };
+      }
+      stage.classList.remove("is-smooth");
+      moving();
+    }
+
+    function onPointerDown(event) {
+      if (event.pointerType === "mouse" && event.button !== 0) return;
+      suppressClick = false;
+      pointerType = event.pointerType;
+      if (pointers.size >= 2) return;
+      pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
+      try { stage.setPointerCapture(event.pointerId); } catch (_) { /* not a live pointer */ }
+      begin();
+    }
+
+    function onPointerMove(event) {
+      const point = pointers.get(event.pointerId);
+      if (!point || !gesture) return;
+      point.x = event.clientX;
+      point.y = event.clientY;
+      const g = geometry;
+      moving();
+      if (gesture.kind === "pinch") {
+        const points = Array.from(pointers.values());
+        const a = points[0];
+        const b = points[1];
+        const next = limit(gesture.scale * Math.hypot(b.x - a.x, b.y - a.y) / gesture.distance);
+        const k = next / gesture.scale;
+        const px = gesture.mid.x - g.left;
+        const py = gesture.mid.y - g.top;
+        // Zoom about where the fingers started, then follow their midpoint.
+        x = px - g.cx - k * (px - g.cx - gesture.x) + ((a.x + b.x) / 2 - gesture.mid.x);
+        y = py - g.cy - k * (py - g.cy - gesture.y) + ((a.y + b.y) / 2 - gesture.mid.y);
+        scale = next;
+        clamp(g);
+        schedule();
+        return;
+      }
+      const dx = point.x - gesture.start.x;
+      const dy = point.y - gesture.start.y;
+      if (!gesture.moved && Math.hypot(dx, dy) > SLOP) {
+        gesture.moved = true;
+        if (zoomed()) stage.classList.add("is-panning");
+      }
+      if (gesture.moved && zoomed()) {
+        x = gesture.x + dx;
+        y = gesture.y + dy;
+        clamp(g);
+        schedule();
+      }
+    }
+
+    function onPointerEnd(event) {
+      const point = pointers.get(event.pointerId);
+      if (!point) return;
+      pointers.delete(event.pointerId);
+      const ended = gesture;
+      if (ended && ended.kind === "drag" && event.type === "pointerup" && !ended.afterPinch) {
+        if (ended.moved) {
+          suppressClick = true;
+          const dx = point.x - ended.start.x;
+          const dy = point.y - ended.start.y;
+          if (!ended.zoomed && event.pointerType !== "mouse" &&
+              Math.abs(dx) > SWIPE_MIN && Math.abs(dx) > 1.5 * Math.abs(dy)) {
+            walk(view, dx < 0 ? "next" : "prev");
+          }
+        } else if (event.pointerType === "touch") {
+          const now = performance.now();
+          if (lastTap && now - lastTap.time < DOUBLE_TAP_MS &&
+              Math.hypot(point.x - lastTap.x, point.y - lastTap.y) < 30) {
+            lastTap = null;
+            toggleAt(point.x, point.y);
+          } else {
+            lastTap = { time: now, x: point.x, y: point.y };
+          }
+        }
+      }
+      if (ended && ended.kind === "pinch") suppressClick = true;
+      if (pointers.size > 0) {
+        begin();
+      } else {
+        gesture = null;
+        stage.classList.remove("is-panning");
+        if (frame) render(false);
+      }
+    }
+
+    function onDoubleClick(event) {
+      if (pointerType === "touch") return; // double taps are counted above
+      event.preventDefault();
+      toggleAt(event.clientX, event.clientY);
+    }
+
+    function onDragStart(event) { event.preventDefault(); }
+
+    const resize = typeof ResizeObserver === "function" ? new ResizeObserver(function () {
+      if (!zoomed()) return;
+      clamp(measure());
+      render(false);
+    }) : null;
+    if (resize) resize.observe(stage);
+
+    stage.addEventListener("wheel", onWheel, { passive: false });
+    stage.addEventListener("pointerdown", onPointerDown);
+    stage.addEventListener("pointermove", onPointerMove);
+    stage.addEventListener("pointerup", onPointerEnd);
+    stage.addEventListener("pointercancel", onPointerEnd);
+    stage.addEventListener("dblclick", onDoubleClick);
+    stage.addEventListener("dragstart", onDragStart);
+
+    if (!image.complete) {
+      stage.classList.add("is-loading");
+      const loaded = function () { stage.classList.remove("is-loading"); };
+      image.addEventListener("load", loaded, { once: true });
+      image.addEventListener("error", loaded, { once: true });
+    }
+    render(false);
+
+    return {
+      zoomed: zoomed,
+      reset: function () { scale = 1; x = 0; y = 0; render(true); },
+      step: function (factor) {
+        const g = measure();
+        zoomAround(scale * factor, g.width / 2, g.height / 2, g);
+        render(true);
+      },
+      destroy: function () {
+        if (resize) resize.disconnect();
+        if (frame) cancelAnimationFrame(frame);
+        clearTimeout(idleTimer);
+      },
+    };
+  }
+
+  // --- copying the prompt -------------------------------------------------------------------
+
+  const labelTimers = new WeakMap();
+  const labels = new WeakMap();
+
+  function copyPrompt(button) {
+    const text = button.dataset.copy || "";
+    const done = function (ok) { feedback(button, ok ? "Copied" : "Copy failed"); };
+    if (navigator.clipboard && typeof navigator.clipboard.writeText === "function") {
+      navigator.clipboard.writeText(text).then(
+        function () { done(true); },
+        function () { done(legacyCopy(text, button)); },
+      );
+    } else {
+      done(legacyCopy(text, button));
+    }
+  }
+
+  function legacyCopy(text, button) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.readOnly = true;
+    area.tabIndex = -1;
+    area.setAttribute("aria-hidden", "true");
+    area.style.position = "fixed";
+    area.style.top = "0";
+    area.style.left = "-9999px";
+    area.style.opacity = "0";
+    // Next to the button: outside an open modal dialog the page is inert and cannot be selected.
+    (button.parentNode || document.body).appendChild(area);
+    area.focus({ preventScroll: true });
+    area.select();
+    area.setSelectionRange(0, text.length);
+    let ok = false;
+    try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+    area.remove();
+    button.focus({ preventScroll: true });
+    return ok;
+  }
+
+  function feedback(button, message) {
+    if (!labels.has(button)) labels.set(button, Array.from(button.childNodes));
+    button.textContent = message;
+    announce(button, message);
+    clearTimeout(labelTimers.get(button));
+    labelTimers.set(button, setTimeout(function () {
+      button.replaceChildren.apply(button, labels.get(button));
+      labels.delete(button);
+    }, 1500));
+  }
+
+  // A button's changed text is not read out; a status region is.
+  function announce(near, message) {
+    const host = near.closest("dialog") || document.body;
+    let region = host.querySelector(":scope > .lightbox-live");
+    if (!region) {
+      region = document.createElement("span");
+      region.className = "lightbox-live visually-hidden";
+      region.setAttribute("role", "status");
+      host.appendChild(region);
+    }
+    region.textContent = "";
+    setTimeout(function () { region.textContent = message; }, 60);
+  }
+
+  // --- events -------------------------------------------------------------------------------
+
+  function isBackdrop(el, event) {
+    if (!el || !isOpen() || !dialog.contains(el)) return false;
+    if (el === dialog || el === body) return true;
+    if (el.matches(".lightbox-view, .lightbox-nav")) return true;
+    // A touch tap beside the image may be the first half of a double tap.
+    return el.matches(".lightbox-stage") && !el.classList.contains("is-zoomed") &&
+      event.pointerType !== "touch";
+  }
+
+  document.addEventListener("pointerdown", function (event) {
+    downOnBackdrop = isBackdrop(event.target, event);
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    if (!suppressClick) return;
+    suppressClick = false;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0) return;
+    const target = event.target;
+    if (!target || !target.closest) return;
+    const modified = event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;
+
+    const tile = target.closest("a[data-lightbox]");
+    if (tile) {
+      if (!canOpen || modified || dialog.open) return;
+      event.preventDefault();
+      open(tile);
+      return;
+    }
+
+    const inDialog = isOpen() && dialog.contains(target);
+    const nav = target.closest("a[data-lightbox-nav]");
+    if (nav && inDialog) {
+      if (modified) return;
+      event.preventDefault();
+      if (!requested) load(nav.href);
+      return;
+    }
+    if (target.closest(".lightbox-close") && inDialog) {
+      event.preventDefault();
+      close();
+      return;
+    }
+    const zoomButton = target.closest(".zoom-in, .zoom-out, .zoom-reset");
+    if (zoomButton) {
+      const zoomer = zoomerFor(zoomButton.closest(".lightbox-view"));
+      if (!zoomer) return;
+      if (zoomButton.classList.contains("zoom-reset")) zoomer.reset();
+      else zoomer.step(zoomButton.classList.contains("zoom-in") ? STEP : 1 / STEP);
+      return;
+    }
+    const copy = target.closest(".copy-prompt");
+    if (copy) {
+      event.preventDefault();
+      copyPrompt(copy);
+      return;
+    }
+    if (downOnBackdrop && isBackdrop(target, event)) close();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (isTextField(event.target)) return;
+    const view = activeView();
+    if (!view) return;
+    const zoomer = zoomerFor(view);
+    switch (event.key) {
+      case "ArrowLeft":
+        walk(view, "prev");
+        break;
+      case "ArrowRight":
+        walk(view, "next");
+        break;
+      case "+":
+      case "=":
+        if (zoomer) zoomer.step(STEP);
+        break;
+      case "-":
+      case "_":
+      case "−":
+        if (zoomer) zoomer.step(1 / STEP);
+        break;
+      case "0":
+        if (zoomer) zoomer.reset();
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  });
+
+  window.addEventListener("popstate", function (event) {
+    if (!canOpen) return;
+    const state = event.state;
+    if (state && state.lightbox) {
+      ownsEntry = true;
+      if (!dialog.open) {
+        opener = findTile(state.lightbox);
+        openerHref = state.lightbox;
+        show(state.lightbox);
+      } else if (state.lightbox !== location.href || !currentView) {
+        load(state.lightbox);
+      }
+      return;
+    }
+    returnUrl = location.href;
+    returnState = state;
+    if (dialog.open) {
+      ownsEntry = false; // the browser already left the lightbox's entry
+      close();
+    }
+  });
+
+  if (canOpen) {
+    new MutationObserver(syncView).observe(body, { childList: true });
+    dialog.addEventListener("close", finish);
+    // Esc closes natively; the cleanup is the close event's.
+    dialog.addEventListener("cancel", function () { downOnBackdrop = false; });
+
+    document.addEventListener("htmx:beforeSwap", function (event) {
+      if (event.target === body) {
+        const path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
+        // A late answer for an image no longer wanted, or for a lightbox already closed.
+        if (!dialog.open || (requested && path !== requested)) {
+          event.detail.shouldSwap = false;
+          return;
+        }
+      }
+      if (!dialog.open || !dialog.contains(event.detail.target || event.target)) return;
+      const active = document.activeElement;
+      focusKey = null;
+      if (active && body.contains(active)) {
+        focusKey = FOCUS_KEYS.find(function (key) { return active.matches(key); }) ||
+          (active.id ? "#" + CSS.escape(active.id) : null);
+      }
+    });
+
+    document.addEventListener("htmx:afterRequest", function (event) {
+      if (event.target !== body) return;
+      const path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
+      if (!requested || path !== requested) return;
+      requested = "";
+      lastLoaded = path;
+      body.removeAttribute("aria-busy");
+      if (event.detail.successful !== true && dialog.open) loadFailed(path, event.detail.xhr);
+    });
+
+    // A server answer can close the lightbox: HX-Trigger: lightbox:close.
+    document.addEventListener("lightbox:close", close);
+  }
+
+  const pageView = document.querySelector(".lightbox-page .lightbox-view");
+  if (pageView) enhance(pageView);
+})();

@@ -1,0 +1,328 @@
+"""Writes and checks for sharing one gateway key: the model allowlist, quotas and the budget,
+invites, sign-up by email domain, members, and the team policy.
+
+The gallery calls `allowed_models` to filter what the prompt box offers and `reserve_quota` inside
+the transaction that writes a run. What counts towards quotas is described in team/selectors.py.
+"""
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from gallery.catalog import ModelSpec
+from team.models import Invite, TeamPolicy
+from team.money import usd
+from team.selectors import (
+    UsageReport,
+    images_today,
+    quota_status,
+    spent_in_month,
+    usage_for_month,
+)
+
+__all__ = [
+    "InviteUnusable",
+    "QuotaExceeded",
+    "TeamError",
+    "UsageReport",
+    "allowed_models",
+    "invite_accept",
+    "invite_create",
+    "invite_for_token",
+    "invite_revoke",
+    "member_set_active",
+    "policy_update",
+    "quota_status",
+    "reserve_quota",
+    "signup_create",
+    "usage_for_month",
+]
+
+INVITE_DAYS_MAX = 30
+
+
+class TeamError(Exception):
+    """A refused request, with a sentence to show the person."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class QuotaExceeded(TeamError):
+    """A run that would go over the daily image limit or the monthly budget."""
+
+
+class InviteUnusable(TeamError):
+    """An invite link that cannot be used; `reason` is unknown, expired, used or revoked."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+# --- the model allowlist ----------------------------------------------------------------------
+
+
+def allowed_models(models: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+    """The models the team may use, in the given order. An empty allowlist allows every model;
+    the offline renderer is always allowed (it costs nothing). A model the gateway lists but the
+    catalog does not know is hidden once an allowlist is set: admins choose from the catalog."""
+    chosen = set(TeamPolicy.current().allowed_models)
+    if not chosen:
+        return dict(models)
+    return {
+        model_id: spec for model_id, spec in models.items() if spec.offline or model_id in chosen
+    }
+
+
+# --- quotas and the budget --------------------------------------------------------------------
+
+
+def _locked_policy() -> TeamPolicy:
+    """The policy row, locked until the surrounding transaction ends, so callers that check and
+    then write go one at a time.
+
+    PostgreSQL (and others with row locks): SELECT ... FOR UPDATE on the row. SQLite has no row
+    locks; the settings open every transaction with BEGIN IMMEDIATE, so the atomic block already
+    holds the database's write lock, and reads made after it see every committed write. Should a
+    SQLite database be configured otherwise, a no-op write takes that lock here instead.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("reserve_quota must be called inside transaction.atomic().")
+    if connection.features.has_select_for_update:
+        policy, _ = TeamPolicy.objects.select_for_update().get_or_create(pk=1)
+        return policy
+    options = connection.settings_dict.get("OPTIONS", {})
+    if connection.vendor == "sqlite" and options.get("transaction_mode") != "IMMEDIATE":
+        # Write before reading, so the transaction's snapshot starts once it holds the lock.
+        TeamPolicy.objects.filter(pk=1).update(updated_at=F("updated_at"))
+    return TeamPolicy.current()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def reserve_quota(*, user, image_count: int, estimated_cost: Decimal) -> None:
+    """Refuse a run that would take `user` over the daily image limit or the team over this
+    month's budget; otherwise return, holding the lock until the caller's transaction commits.
+
+    Call it inside `transaction.atomic()`, before writing the run's images: concurrent callers
+    are serialised, so each sees the images the previous one wrote, and runs that together would
+    cross a limit cannot both pass.
+    """
+    policy = _locked_policy()
+    now = timezone.now()
+    limit = policy.daily_image_limit
+    if limit is not None:
+        left = max(0, limit - images_today(user=user, now=now))
+        if image_count > left:
+            have = "none" if left == 0 else str(left)
+            message = (
+                f"This run needs {_plural(image_count, 'image')} but you have {have} left today "
+                f"(limit {limit} a day)."
+            )
+            if left == 0:
+                message += " The limit resets at midnight."
+            raise QuotaExceeded(message)
+    budget = policy.monthly_budget_usd
+    if budget is not None:
+        local = timezone.localtime(now)
+        left = max(Decimal(0), budget - spent_in_month(year=local.year, month=local.month))
+        if estimated_cost > left:
+            if left == 0:
+                raise QuotaExceeded(
+                    f"This run would cost about {usd(estimated_cost)} but this month's "
+                    f"{usd(budget)} budget is used up."
+                )
+            raise QuotaExceeded(
+                f"This run would cost about {usd(estimated_cost)} but only {usd(left)} of this "
+                f"month's {usd(budget)} budget is left."
+            )
+
+
+# --- the policy -------------------------------------------------------------------------------
+
+
+def _require_admin(actor) -> None:
+    if not (actor.is_active and actor.is_staff):
+        raise PermissionDenied("Only admins can manage the team.")
+
+
+def policy_update(
+    *,
+    actor,
+    allowed_models: list[str],
+    daily_image_limit: int | None,
+    monthly_budget_usd: Decimal | None,
+    signup_domain: str,
+) -> TeamPolicy:
+    _require_admin(actor)
+    with transaction.atomic():
+        policy = _locked_policy()
+        policy.allowed_models = list(dict.fromkeys(allowed_models))
+        policy.daily_image_limit = daily_image_limit
+        policy.monthly_budget_usd = monthly_budget_usd
+        policy.signup_domain = signup_domain.strip().lstrip("@").lower()
+        policy.updated_by = actor
+        policy.save()
+    return policy
+
+
+# --- accounts: invites and sign-up ------------------------------------------------------------
+
+
+def _account_create(*, username: str, email: str, password: str):
+    """A member account (never an admin), with Django's username and password rules."""
+    users = get_user_model()
+    if users.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"Someone is already called “{username}”."})
+    if email and users.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {"email": "An account with this email already exists: sign in instead."}
+        )
+    user = users(username=username, email=users.objects.normalize_email(email))
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user
+
+
+def invite_create(*, created_by, email: str = "", days: int = 7) -> tuple[Invite, str]:
+    """A one-time invite link's record and its token. The token is returned only here: the
+    database keeps its SHA-256 hash."""
+    _require_admin(created_by)
+    if not 1 <= days <= INVITE_DAYS_MAX:
+        raise ValueError(f"An invite lasts from 1 to {INVITE_DAYS_MAX} days; got {days}.")
+    token = secrets.token_urlsafe(32)
+    invite = Invite.objects.create(
+        token_hash=Invite.hash_token(token),
+        email=get_user_model().objects.normalize_email(email.strip()),
+        created_by=created_by,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return invite, token
+
+
+ASK_AGAIN = "Ask an admin of the studio for a new invite."
+
+
+def invite_for_token(*, token: str, lock: bool = False) -> Invite:
+    """The invite a link names, if it can still be used; else InviteUnusable saying why."""
+    invites = Invite.objects.select_for_update() if lock else Invite.objects.all()
+    invite = invites.filter(token_hash=Invite.hash_token(token)).first()
+    if invite is None:
+        raise InviteUnusable(
+            "This invite link is not valid. Check that you copied all of it. " + ASK_AGAIN,
+            reason="unknown",
+        )
+    if invite.revoked_at is not None:
+        raise InviteUnusable(
+            "This invite link was withdrawn by an admin. " + ASK_AGAIN, reason="revoked"
+        )
+    if invite.used_at is not None:
+        raise InviteUnusable(
+            "This invite link has already been used: each link works once. If the account is "
+            "yours, sign in. " + ASK_AGAIN,
+            reason="used",
+        )
+    if invite.is_expired:
+        expired = timezone.localtime(invite.expires_at)
+        raise InviteUnusable(
+            f"This invite link expired on {expired:%-d %B %Y at %H:%M}. " + ASK_AGAIN,
+            reason="expired",
+        )
+    return invite
+
+
+def invite_accept(*, token: str, username: str, password: str, email: str = ""):
+    """Create a member account with an invite and use the invite up, or change nothing."""
+    with transaction.atomic():
+        invite = invite_for_token(token=token, lock=True)
+        if invite.email:
+            if email and email.strip().lower() != invite.email.lower():
+                raise ValidationError({"email": f"This invite is for {invite.email}."})
+            email = invite.email
+        user = _account_create(username=username, email=email.strip(), password=password)
+        now = timezone.now()
+        # Conditional, so two people racing with one link cannot both use it.
+        claimed = Invite.objects.filter(
+            pk=invite.pk, used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now, used_by=user)
+        if not claimed:
+            raise InviteUnusable(
+                "This invite link has just been used: each link works once. " + ASK_AGAIN,
+                reason="used",
+            )
+    return user
+
+
+def invite_revoke(*, actor, invite: Invite) -> None:
+    _require_admin(actor)
+    Invite.objects.filter(pk=invite.pk, used_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def email_in_domain(email: str, domain: str) -> bool:
+    return bool(domain) and email.strip().lower().endswith("@" + domain.lower())
+
+
+def signup_create(*, username: str, email: str, password: str):
+    """Create a member account for someone with an email address at the sign-up domain.
+
+    The studio sends no email, so this trusts the address as typed: it keeps strangers out of
+    an internal studio, not a determined colleague-impersonator. Use invites where that matters.
+    """
+    domain = TeamPolicy.current().signup_domain
+    if not domain:
+        raise TeamError("Sign-up is closed: ask an admin for an invite.")
+    if not email_in_domain(email, domain):
+        raise ValidationError({"email": f"Use an email address ending in @{domain}."})
+    with transaction.atomic():
+        return _account_create(username=username, email=email.strip(), password=password)
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+def member_set_active(*, actor, member, active: bool) -> None:
+    """Deactivate (or reactivate) an account. A deactivated member cannot sign in and is signed
+    out of every session at their next request; their runs and images stay."""
+    _require_admin(actor)
+    if active:
+        get_user_model().objects.filter(pk=member.pk).update(is_active=True)
+        member.is_active = True
+        return
+    with transaction.atomic():
+        _locked_policy()  # two admins deactivating each other go one at a time
+        other_admins = (
+            get_user_model()
+            .objects.filter(is_active=True, is_staff=True)
+            .exclude(pk=member.pk)
+            .exists()
+        )
+        if member.is_staff and not other_admins:
+            raise TeamError(
+                f"{member.get_username()} is the last active admin, so the studio would have "
+                "nobody to manage it: make someone else an admin first."
+            )
+        if member.pk == actor.pk:
+            raise TeamError("You can't deactivate your own account: ask another admin.")
+        if member.is_staff and not actor.is_superuser:
+            raise TeamError(f"Only a superuser can deactivate {member.get_username()}, an admin.")
+        get_user_model().objects.filter(pk=member.pk).update(is_active=False)
+    member.is_active = False

@@ -1,0 +1,300 @@
+"""The team's pages: members, invites and the policy (admins), usage (everyone), and the public
+invite, sign-up and sign-in pages. Each view parses with a form, calls one service or selector and
+renders; an htmx request gets the section it changed, a plain POST a redirect."""
+
+import csv
+import re
+from datetime import date, datetime
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from team import selectors, services
+from team.forms import (
+    AccountForm,
+    InviteForm,
+    MemberActiveForm,
+    PolicyForm,
+    RateLimitedAuthenticationForm,
+    catalog_groups,
+)
+from team.models import Invite, TeamPolicy
+from team.presenters import UsagePage
+
+TEAM = "team/team.html"
+NEW_INVITE = "team-new-invite"
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class SignInView(LoginView):
+    """Django's sign-in page with the rate limit (see team/signin_limit.py)."""
+
+    authentication_form = RateLimitedAuthenticationForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["signup_domain"] = TeamPolicy.current().signup_domain
+        return context
+
+
+def _message_page(request, title: str, message: str, *, status: int) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    return render(request, "message.html", {"title": title, "message": message}, status=status)
+
+
+def _admin_only(request) -> None:
+    # A 404, not a 403: members need not learn the page exists. Checked in every view, since
+    # any fragment can be requested directly.
+    if not request.user.is_staff:
+        raise Http404("No such page.")
+
+
+# --- /team/ -----------------------------------------------------------------------------------
+
+
+def _team_context(request, **overrides) -> dict:
+    policy = TeamPolicy.current()
+    context = {
+        "members": selectors.members_with_usage(),
+        "invites": selectors.invites_pending(),
+        "invite_form": InviteForm(),
+        "policy": policy,
+        "policy_form": PolicyForm.for_policy(policy),
+        "new_invite": None,
+        "members_error": "",
+        "policy_saved": False,
+    }
+    context.update(overrides)
+    context["model_groups"] = catalog_groups()
+    if new_invite := context["new_invite"]:
+        context["new_invite"] = {
+            **new_invite,
+            "expires_at": datetime.fromisoformat(new_invite["expires_at"]),
+        }
+    context["models_ticked"] = context["policy_form"].selected_models()
+    return context
+
+
+@require_GET
+def team(request):
+    _admin_only(request)
+    # The link of an invite just made (plain POST, then this redirect) is shown this once.
+    new_invite = request.session.pop(NEW_INVITE, None)
+    return render(request, TEAM, _team_context(request, new_invite=new_invite))
+
+
+@require_POST
+def invite_create(request):
+    _admin_only(request)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            context = _team_context(request, invite_form=form)
+            return render(request, f"{TEAM}#invites", context, status=422)
+        return render(request, TEAM, _team_context(request, invite_form=form), status=400)
+    invite, token = services.invite_create(
+        created_by=request.user, email=form.cleaned_data["email"], days=form.cleaned_data["days"]
+    )
+    new_invite = {
+        "url": request.build_absolute_uri(reverse("invite_accept", args=[token])),
+        "email": invite.email,
+        "expires_at": invite.expires_at.isoformat(),
+    }
+    if request.htmx:
+        return render(request, f"{TEAM}#invites", _team_context(request, new_invite=new_invite))
+    request.session[NEW_INVITE] = new_invite
+    return redirect("team")
+
+
+@require_POST
+def invite_revoke(request, pk: int):
+    _admin_only(request)
+    invite = get_object_or_404(Invite, pk=pk)
+    services.invite_revoke(actor=request.user, invite=invite)
+    if request.htmx:
+        return render(request, f"{TEAM}#invites", _team_context(request))
+    messages.success(request, "Invite withdrawn: its link no longer works.")
+    return redirect("team")
+
+
+@require_POST
+def member_set_active(request, pk: int):
+    _admin_only(request)
+    member = get_object_or_404(get_user_model(), pk=pk)
+    form = MemberActiveForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = "Choose Deactivate or Reactivate."
+    else:
+        try:
+            services.member_set_active(
+                actor=request.user, member=member, active=bool(form.cleaned_data["active"])
+            )
+        except services.TeamError as exc:
+            error = exc.message
+    if request.htmx:
+        context = _team_context(request, members_error=error)
+        return render(request, f"{TEAM}#members", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        state = "reactivated" if member.is_active else "deactivated"
+        messages.success(request, f"{member.get_username()} is {state}.")
+    return redirect("team")
+
+
+@require_POST
+def policy_update(request):
+    _admin_only(request)
+    form = PolicyForm(request.POST)
+    if not form.is_valid():
+        context = _team_context(request, policy_form=form)
+        if request.htmx:
+            return render(request, f"{TEAM}#policy", context, status=422)
+        return render(request, TEAM, context, status=400)
+    services.policy_update(
+        actor=request.user,
+        allowed_models=form.allowed_model_ids(),
+        daily_image_limit=form.cleaned_data["daily_image_limit"],
+        monthly_budget_usd=form.cleaned_data["monthly_budget_usd"],
+        signup_domain=form.cleaned_data["signup_domain"],
+    )
+    if request.htmx:
+        return render(request, f"{TEAM}#policy", _team_context(request, policy_saved=True))
+    messages.success(request, "Team settings saved.")
+    return redirect("team")
+
+
+# --- /usage/ ----------------------------------------------------------------------------------
+
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month(request) -> date:
+    raw = request.GET.get("month", "")
+    if not raw:
+        return timezone.localdate().replace(day=1)
+    match = MONTH.match(raw)
+    if match and 1 <= int(match[2]) <= 12 and int(match[1]) >= 1:
+        return date(int(match[1]), int(match[2]), 1)
+    shown = raw[:20]
+    raise ValueError(f"“{shown}” is not a month. Write it as year-month, like 2026-11.")
+
+
+@require_GET
+def usage(request):
+    try:
+        first_day = _month(request)
+    except ValueError as exc:
+        return _message_page(request, "That month doesn't work", str(exc), status=400)
+    report = services.usage_for_month(year=first_day.year, month=first_day.month)
+    page = UsagePage.build(
+        report=report,
+        budget=TeamPolicy.current().monthly_budget_usd,
+        this_month=timezone.localdate().replace(day=1),
+    )
+    return render(request, "team/usage.html", {"page": page, "report": report})
+
+
+def _csv_cell(value) -> str:
+    # A cell starting with = + - @ (or a tab/return) is a formula to a spreadsheet; usernames
+    # may start with some of those, and model ids come from the gateway.
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@require_GET
+def usage_csv(request):
+    try:
+        first_day = _month(request)
+    except ValueError as exc:
+        return _message_page(request, "That month doesn't work", str(exc), status=400)
+    report = services.usage_for_month(year=first_day.year, month=first_day.month)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="usage-{report.slug}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["date", "member", "model", "model_name", "images", "cost_usd", "estimated_usd"]
+    )
+    for row in report.rows:
+        writer.writerow(
+            [
+                row.day.isoformat(),
+                _csv_cell(row.username),
+                _csv_cell(row.model),
+                _csv_cell(row.model_label),
+                row.images,
+                f"{row.cost:.6f}",
+                f"{row.estimated:.6f}",
+            ]
+        )
+    return response
+
+
+# --- public: invites and sign-up --------------------------------------------------------------
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invite_accept(request, token: str):
+    try:
+        invite = services.invite_for_token(token=token)
+    except services.InviteUnusable as exc:
+        return _invite_refused(request, exc)
+    form = AccountForm(request.POST or None, fixed_email=invite.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invite_accept(
+                token=token,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                email=form.cleaned_data.get("email", ""),
+            )
+        except services.InviteUnusable as exc:
+            return _invite_refused(request, exc)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            login(request, user, backend=BACKEND)
+            return redirect("studio")
+    return render(request, "team/invite.html", {"form": form, "invite": invite})
+
+
+def _invite_refused(request, exc: services.InviteUnusable) -> HttpResponse:
+    # Unknown links are "not found"; links that existed but can no longer be used are "gone".
+    status = 404 if exc.reason == "unknown" else 410
+    return _message_page(request, "This invite can't be used", exc.message, status=status)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    domain = TeamPolicy.current().signup_domain
+    if not domain:
+        raise Http404("Sign-up is closed.")
+    form = AccountForm(request.POST or None, email_domain=domain)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.signup_create(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            login(request, user, backend=BACKEND)
+            return redirect("studio")
+    return render(request, "team/signup.html", {"form": form, "domain": domain})
