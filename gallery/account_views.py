@@ -8,11 +8,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from gallery import catalog
 from gallery.forms import SetupForm
 from gallery.middleware import any_user_exists
 from gallery.presenters import FormState
-from gallery.views import STUDIO, _studio_page
+from gallery.views import STUDIO, _studio_page, offered_models
 
 
 @login_not_required
@@ -39,7 +38,7 @@ CSRF_MESSAGE = (
 def csrf_failure(request, reason: str = ""):
     """A clear message instead of Django's bare 403 page; nothing has been written."""
     if request.path == reverse("generation_create") and request.user.is_authenticated:
-        state = FormState.from_data(request.POST, catalog.available_models(), message=CSRF_MESSAGE)
+        state = FormState.from_data(request.POST, offered_models(), message=CSRF_MESSAGE)
         if request.htmx:
             response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=403)
             return reswap(retarget(response, "#generate-form"), "outerHTML")

@@ -221,7 +221,9 @@ def usable(spec: ModelSpec, *, edit: bool) -> bool:
     return spec.accepts_images if edit else spec.generates
 
 
-def default_model_ids(models: dict[str, ModelSpec], count: int = 1, *, edit: bool = False) -> list[str]:
+def default_model_ids(
+    models: dict[str, ModelSpec], count: int = 1, *, edit: bool = False
+) -> list[str]:
     return [m.id for m in models.values() if usable(m, edit=edit)][:count]
 
 

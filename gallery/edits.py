@@ -71,7 +71,9 @@ def sources_from_tokens(tokens: list[str], *, viewer) -> list[Source]:
     Uploads must be the viewer's own; gallery images must be finished and visible to them."""
     tokens = list(dict.fromkeys(t for t in tokens if t))
     if len(tokens) > MAX_SOURCES:
-        raise SourceError(f"An edit takes at most {MAX_SOURCES} images; {len(tokens)} are attached.")
+        raise SourceError(
+            f"An edit takes at most {MAX_SOURCES} images; {len(tokens)} are attached."
+        )
     wanted: dict[str, list[int]] = {"upload": [], "image": []}
     for token in tokens:
         kind, _, pk = token.partition(":")
@@ -144,7 +146,9 @@ def upload_visible_to(*, upload_id: int, viewer) -> Upload:
     )
     uploads = Upload.objects.filter(pk=upload_id)
     if not viewer.is_staff:
-        uploads = uploads.filter(Q(created_by=viewer) | Q(pk__in=used_in_visible_run.values("upload_id")))
+        uploads = uploads.filter(
+            Q(created_by=viewer) | Q(pk__in=used_in_visible_run.values("upload_id"))
+        )
     return uploads.get()
 
 
@@ -172,6 +176,10 @@ def input_images(generation: Generation) -> list[gateway.InputImage]:
         image_format = stored.format or "png"
         ext = "jpg" if image_format == "jpeg" else image_format
         inputs.append(
-            gateway.InputImage(data=data, mime=f"image/{image_format}", filename=f"input-{source.position + 1}.{ext}")
+            gateway.InputImage(
+                data=data,
+                mime=f"image/{image_format}",
+                filename=f"input-{source.position + 1}.{ext}",
+            )
         )
     return inputs

@@ -17,6 +17,7 @@ class GenerateForm(forms.Form):
         error_messages={"required": "Write a prompt first: describe the image you want."},
     )
     compare = forms.BooleanField(required=False)
+    private = forms.BooleanField(required=False)
     aspect_ratio = forms.CharField(required=False)
     resolution = forms.CharField(required=False)
     size = forms.CharField(required=False)

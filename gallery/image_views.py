@@ -35,12 +35,12 @@ def image_detail(request, pk: int):
     except ValueError as exc:
         return bad_request(request, str(exc))
     image = _visible_image(request, pk)
-    previous_id, next_id = selectors.image_neighbours(image=image, viewer=request.user, query=query)
+    previous, following = selectors.image_neighbours(image=image, viewer=request.user, query=query)
     view = ImageView(
         image,
         viewer=request.user,
-        previous_id=previous_id,
-        next_id=next_id,
+        previous=previous,
+        following=following,
         filters=request.GET.urlencode(),
         in_dialog=bool(request.htmx),
     )
@@ -136,7 +136,6 @@ def image_restore(request, pk: int):
         return redirect(f"{reverse('studio')}#image-{image.pk}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
     return render(request, "gallery/run_refreshed.html", {"run": run})
-
 
 
 @require_GET

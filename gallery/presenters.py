@@ -126,12 +126,16 @@ class FormState:
             count = min(max(int(data.get("count", 1)), 1), MAX_IMAGES)
         except (TypeError, ValueError):
             count = 1
+        values = {k: data.get(k, "") for k in CONTROL_VALUES}
+        if data.get("attachments_changed") == "1":
+            # Images were attached or removed: an edit starts from "keep the input's shape".
+            values["aspect_ratio"] = ""
         return cls(
             models=models,
             selected=selected,
             compare=compare,
             prompt=data.get("prompt", ""),
-            values={k: data.get(k, "") for k in CONTROL_VALUES},
+            values=values,
             count=count,
             form=form,
             message=message,
@@ -251,13 +255,17 @@ class FormState:
     def counts(self) -> range:
         return range(1, MAX_IMAGES + 1)
 
+    # The person's quota status (team.selectors.quota_status), when the view looked it up.
+    quota: dict | None = None
+
     @property
     def estimate(self) -> Decimal | None:
         """The catalog's price for this run as set up, when every selected model has one."""
         total = Decimal(0)
         choice = catalog.Choice(self.aspect_ratio, self.resolution, self.size, self.quality)
         for spec in self.specs:
-            price = catalog.estimated_price(spec, catalog.request_for(spec, choice).params)
+            params = catalog.request_for(spec, choice, edit=self.is_edit).params
+            price = catalog.estimated_price(spec, params)
             if price is None:
                 return None
             total += price * self.count
@@ -413,6 +421,14 @@ class GalleryView:
         return self._params.get(name, "")
 
 
+def _neighbour(row: tuple[int, str] | None) -> tuple[int | None, str]:
+    """(id, file name) of a neighbouring image -> its id and the version its file URL carries."""
+    if row is None:
+        return None, ""
+    pk, file_name = row
+    return pk, Image(pk=pk, file=file_name).version
+
+
 class ImageView:
     """One image in the lightbox or on its permalink page."""
 
@@ -421,15 +437,15 @@ class ImageView:
         image: Image,
         *,
         viewer,
-        previous_id: int | None,
-        next_id: int | None,
+        previous: tuple[int, str] | None,
+        following: tuple[int, str] | None,
         filters: str,
         in_dialog: bool,
     ):
         self.image = image
         self.generation = image.generation
-        self.previous_id = previous_id
-        self.next_id = next_id
+        self.previous_id, self.previous_version = _neighbour(previous)
+        self.next_id, self.next_version = _neighbour(following)
         self.filters = filters
         self.in_dialog = in_dialog
         self.can_change = permissions.can_change(viewer, image.generation)

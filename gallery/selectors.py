@@ -111,9 +111,9 @@ def image_for_display(*, image_id: int, viewer) -> Image:
 
 def image_neighbours(
     *, image: Image, viewer, query: GalleryQuery = GalleryQuery()
-) -> tuple[int | None, int | None]:
+) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
     """The images before and after this one in gallery order (newest run first; within a run,
-    column then position), across runs and pages, within the same filters."""
+    column then position), across runs and pages, within the same filters: (id, file name)."""
     images = Image.objects.filter(
         status=Image.Status.SUCCEEDED,
         deleted_at__isnull=True,
@@ -125,13 +125,13 @@ def image_neighbours(
     following = (
         images.filter(later_in_run | Q(generation_id__lt=g))
         .order_by("-generation_id", "column", "position")
-        .values_list("pk", flat=True)
+        .values_list("pk", "file")
         .first()
     )
     preceding = (
         images.filter(earlier_in_run | Q(generation_id__gt=g))
         .order_by("generation_id", "-column", "-position")
-        .values_list("pk", flat=True)
+        .values_list("pk", "file")
         .first()
     )
     return preceding, following

@@ -1,6 +1,7 @@
 """Writes: starting a run, retrying a tile, remembering prompts, marking stuck work interrupted."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -12,6 +13,7 @@ from gallery import catalog, edits
 from gallery.catalog import Choice, ModelSpec
 from gallery.edits import Source
 from gallery.models import Generation, Image, PromptHistory
+from team import services as team_services
 
 RECENT_PROMPTS_KEPT = 20
 
@@ -60,6 +62,13 @@ def generation_start(
                 )
                 for position in range(count)
             )
+        # Refuses (rolling all of this back) before anything is queued if the run would go over
+        # the person's daily images or the team's monthly budget; concurrent runs queue here.
+        team_services.reserve_quota(
+            user=user,
+            image_count=len(images),
+            estimated_cost=sum((i.estimated_cost or Decimal(0) for i in images), Decimal(0)),
+        )
         Image.objects.bulk_create(images)
         if edit:
             edits.sources_record(generation=generation, sources=sources)
@@ -91,6 +100,12 @@ def image_retry(*, image: Image) -> Image:
     from gallery.tasks import run_generation
 
     with transaction.atomic():
+        # A failed tile cost nothing; queued again, it counts against the quotas once more.
+        team_services.reserve_quota(
+            user=image.generation.created_by,
+            image_count=1,
+            estimated_cost=image.estimated_cost or Decimal(0),
+        )
         updated = Image.objects.filter(
             pk=image.pk, status__in=(Image.Status.FAILED, Image.Status.INTERRUPTED)
         ).update(
@@ -165,6 +180,10 @@ def generation_delete(*, generation: Generation) -> None:
     Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
 
 
+def generation_share(*, generation: Generation) -> None:
+    Generation.objects.filter(pk=generation.pk).update(is_private=False)
+
+
 def generation_restore(*, generation: Generation) -> None:
     Generation.objects.filter(pk=generation.pk).update(deleted_at=None)
 
@@ -189,9 +208,7 @@ def prompt_forget(*, user, prompt_id: int) -> None:
 def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
     """Remove runs and images deleted longer ago than `older_than`, with their files."""
     cutoff = timezone.now() - older_than
-    images = Image.objects.filter(
-        Q(deleted_at__lt=cutoff) | Q(generation__deleted_at__lt=cutoff)
-    )
+    images = Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(generation__deleted_at__lt=cutoff))
     files = 0
     for file_name, thumb_name in images.values_list("file", "thumbnail").iterator():
         for name in (file_name, thumb_name):

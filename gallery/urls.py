@@ -7,6 +7,7 @@ urlpatterns = [
     path("setup/", account_views.setup, name="setup"),
     path("controls/", views.controls, name="controls"),
     path("suggestions/", views.suggestions, name="suggestions"),
+    path("estimate/", views.estimate, name="estimate"),
     path("generate/", views.generation_create, name="generation_create"),
     path("uploads/", views.upload_create, name="upload_create"),
     path("uploads/<int:pk>/thumbnail.webp", image_views.upload_thumbnail, name="upload_thumbnail"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", views.generation_progress, name="generation_progress"),
     path("runs/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
     path("runs/<int:pk>/restore/", views.generation_restore, name="generation_restore"),
+    path("runs/<int:pk>/share/", views.generation_share, name="generation_share"),
     path(
         "runs/<int:pk>/download/",
         image_views.generation_download_all,

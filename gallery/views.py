@@ -14,8 +14,15 @@ from gallery.forms import GalleryFilterForm, GenerateForm
 from gallery.models import Generation, Image
 from gallery.presenters import FormState, GalleryView, RunView
 from gallery.suggestions import pick_suggestions
+from team import selectors as team_selectors
+from team import services as team_services
 
 STUDIO = "gallery/studio.html"
+
+
+def offered_models():
+    """The catalog's models, narrowed to the team's allowlist."""
+    return team_services.allowed_models(catalog.available_models())
 
 
 def bad_request(request, message: str) -> HttpResponse:
@@ -48,6 +55,7 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
 
 
 def _studio_context(request, state: FormState, gallery: GalleryView) -> dict:
+    state.quota = team_selectors.quota_hint(user=request.user)
     return {
         "state": state,
         "gallery": gallery,
@@ -93,7 +101,7 @@ def studio(request):
         return bad_request(request, filters.error_message())
     try:
         query = _gallery_query(request, filters)
-        models = catalog.available_models()
+        models = offered_models()
         state = _initial_state(request, models)
     except ValueError as exc:
         return bad_request(request, str(exc))
@@ -123,7 +131,7 @@ def _studio_page(request, state: FormState, *, status: int = 200) -> HttpRespons
 def controls(request):
     """The model pickers and controls, re-rendered for the models now selected (and the images
     now attached: while there are any, only models that take images are offered)."""
-    models = catalog.available_models()
+    models = offered_models()
     try:
         sources = edits.sources_from_tokens(request.GET.getlist("source"), viewer=request.user)
     except edits.SourceError as exc:
@@ -131,6 +139,19 @@ def controls(request):
     changed = (request.htmx.trigger or "") if request.htmx else ""
     state = FormState.from_data(request.GET, models, changed=changed, sources=sources)
     return render(request, f"{STUDIO}#controls", {"state": state})
+
+
+@require_GET
+def estimate(request):
+    """The price of the run as the prompt box is set up now, and what the quotas leave."""
+    models = offered_models()
+    try:
+        sources = edits.sources_from_tokens(request.GET.getlist("source"), viewer=request.user)
+    except edits.SourceError:
+        sources = []
+    state = FormState.from_data(request.GET, models, sources=sources)
+    state.quota = team_selectors.quota_hint(user=request.user)
+    return render(request, f"{STUDIO}#estimate", {"state": state})
 
 
 @require_GET
@@ -157,7 +178,7 @@ def _attached_sources(request, data) -> list:
 
 @require_POST
 def generation_create(request):
-    models = catalog.available_models()
+    models = offered_models()
     data = request.POST.copy()
     if use_prompt := data.get("use_prompt", ""):
         # A suggestion or a recent prompt's "Generate again": that prompt, the box's settings.
@@ -178,15 +199,20 @@ def generation_create(request):
         return _form_error(request, FormState.from_data(data, models, form=form, sources=sources))
 
     cleaned = form.cleaned_data
-    generation = services.generation_start(
-        user=request.user,
-        prompt=cleaned["prompt"],
-        specs=cleaned["specs"],
-        choice=form.choice(),
-        count=cleaned["count"],
-        compare=cleaned["compare"],
-        sources=sources,
-    )
+    try:
+        generation = services.generation_start(
+            user=request.user,
+            prompt=cleaned["prompt"],
+            specs=cleaned["specs"],
+            choice=form.choice(),
+            count=cleaned["count"],
+            compare=cleaned["compare"],
+            sources=sources,
+            private=cleaned["private"],
+        )
+    except team_services.QuotaExceeded as exc:
+        state = FormState.from_data(data, models, message=exc.message, sources=sources)
+        return _form_error(request, state)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{generation.pk}")
     run = RunView(
@@ -195,6 +221,15 @@ def generation_create(request):
     )
     context = {"run": run, "recent_prompts": selectors.recent_prompts(user=request.user)}
     return render(request, "gallery/generation_created.html", context)
+
+
+def _refused_quota(request, message: str) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse(message, status=200, content_type="text/plain; charset=utf-8")
+        response["HX-Reswap"] = "none"
+        return trigger_client_event(response, "toast", {"message": message})
+    context = {"title": "Over the limit", "message": message}
+    return render(request, "message.html", context, status=403)
 
 
 def _form_error(request, state: FormState) -> HttpResponse:
@@ -258,7 +293,10 @@ def generation_progress(request, pk: int):
 def image_retry(request, pk: int):
     image = permissions.image_for_change(request, pk, Image.objects.all())
     if image.can_retry:  # otherwise already queued again (a double click): just redraw
-        services.image_retry(image=image)
+        try:
+            services.image_retry(image=image)
+        except team_services.QuotaExceeded as exc:
+            return _refused_quota(request, exc.message)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.generation_id}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
@@ -273,6 +311,17 @@ def generation_delete(request, pk: int):
         return redirect("studio")
     response = render(request, "gallery/deleted_toast.html", {"generation": generation})
     return trigger_client_event(response, "runDeleted", {"id": generation.pk})
+
+
+@require_POST
+def generation_share(request, pk: int):
+    """Make a private run visible to the whole team."""
+    generation = permissions.generation_for_change(request, pk)
+    services.generation_share(generation=generation)
+    if not request.htmx:
+        return redirect(f"{reverse('studio')}#run-{generation.pk}")
+    run = RunView(_visible_run(request, pk), viewer=request.user)
+    return render(request, f"{STUDIO}#run", {"run": run})
 
 
 @require_POST

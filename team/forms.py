@@ -53,9 +53,10 @@ class AccountForm(UserCreationForm):
             self.instance.email = fixed_email
         elif email_domain:
             email.required = True
+            email.label = "Email"
             email.help_text = f"An address ending in @{email_domain}."
         else:
-            email.help_text = "Optional."
+            email.label = "Email (optional)"
         if "email" in self.fields:
             self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["username"].widget.attrs["autocomplete"] = "username"

@@ -240,3 +240,11 @@ def next_month(first_day: date) -> date:
 
 def previous_month(first_day: date) -> date:
     return (first_day - timedelta(days=1)).replace(day=1)
+
+
+def quota_hint(*, user) -> dict | None:
+    """quota_status for the prompt box, or None (one query) when the team sets no limits."""
+    policy = TeamPolicy.current()
+    if policy.daily_image_limit is None and policy.monthly_budget_usd is None:
+        return None
+    return quota_status(user=user)

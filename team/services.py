@@ -90,7 +90,8 @@ def _locked_policy() -> TeamPolicy:
     """The policy row, locked until the surrounding transaction ends, so callers that check and
     then write go one at a time.
 
-    PostgreSQL (and others with row locks): SELECT ... FOR UPDATE on the row. SQLite has no row
+    PostgreSQL (and others with row locks): SELECT ... FOR UPDATE on the row; at the default READ
+    COMMITTED level, the queries after it see what the previous holder committed. SQLite has no row
     locks; the settings open every transaction with BEGIN IMMEDIATE, so the atomic block already
     holds the database's write lock, and reads made after it see every committed write. Should a
     SQLite database be configured otherwise, a no-op write takes that lock here instead.

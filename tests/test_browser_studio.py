@@ -16,7 +16,7 @@ def test_compare_three_models_two_images_each_at_16_9(page, user, fake_gateway, 
     pick_models(page, "gemini-3.1-flash-image-preview", "alibaba/qwen-image-plus", "gpt-image-2")
     page.get_by_role("combobox", name="Aspect ratio", exact=True).select_option("16:9")
     page.get_by_role("combobox", name="Images", exact=True).select_option("2")
-    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("button", name="Generate", exact=True).click()
 
     gallery = page.get_by_role("region", name="Gallery")
     run = gallery.locator("article").first
@@ -83,7 +83,7 @@ def test_a_failing_model_fails_its_own_tiles_and_retry_works(page, user, fake_ga
     sign_in(page)
     page.get_by_role("textbox", name="Prompt").fill("a red bicycle")
     pick_models(page, "gpt-image-2", "alibaba/qwen-image-plus")
-    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("button", name="Generate", exact=True).click()
 
     run = page.locator("article").first
     retry = run.get_by_role("button", name="Retry")
@@ -100,7 +100,7 @@ def test_a_failing_model_fails_its_own_tiles_and_retry_works(page, user, fake_ga
 
 def test_bad_input_shows_a_message_in_place(page, user, worker):  # noqa: F811
     sign_in(page)
-    page.get_by_role("button", name="Generate").click()
+    page.get_by_role("button", name="Generate", exact=True).click()
     alert = page.get_by_role("alert")
     alert.first.wait_for()
     assert "Write a prompt first" in alert.first.inner_text()

@@ -437,7 +437,7 @@ def test_gallery_query_count_does_not_grow_with_runs_or_images(
     for _ in range(3):
         make_generation(user, count=1)
     signed_in.get("/")  # warm per-process memos (does any account exist yet?)
-    with django_assert_max_num_queries(8) as few:
+    with django_assert_max_num_queries(9) as few:
         signed_in.get("/")
     for _ in range(20):
         generation = make_generation(

@@ -115,6 +115,8 @@
       imageId: currentView ? currentView.dataset.imageId || null : null,
       permalink: currentView ? currentView.dataset.permalink || null : null,
     };
+    const zoomer = currentView && zoomers.get(currentView);
+    if (zoomer) zoomer.destroy();
     currentView = null;
     body.replaceChildren();
     if (ownsEntry) {
@@ -175,8 +177,12 @@
       box.appendChild(link);
     }
     body.appendChild(box);
-    if (currentView) setTimeout(function () { box.remove(); }, 5000);
-    else (box.querySelector("a") || box).focus();
+    if (currentView) {
+      setTimeout(function () { box.remove(); }, 5000);
+    } else {
+      box.tabIndex = -1;
+      (box.querySelector("a") || box).focus();
+    }
   }
 
   function loadFailed(url, xhr) {
@@ -625,8 +631,9 @@
         opener = findTile(state.lightbox);
         openerHref = state.lightbox;
         show(state.lightbox);
-      } else if (state.lightbox !== location.href || !currentView) {
-        load(state.lightbox);
+      } else {
+        const shown = currentView && currentView.dataset.permalink;
+        if (!shown || new URL(shown, location.href).href !== state.lightbox) load(state.lightbox);
       }
       return;
     }

@@ -44,6 +44,15 @@
 (function () {
   "use strict";
   let lastMessage = "";
+  // The toast box is a popover: in the top layer it shows even over the open lightbox (a modal
+  // dialog). Showing it again moves it above whatever opened since.
+  function raiseToasts() {
+    const box = document.getElementById("toasts");
+    if (!box || !box.showPopover) return;
+    if (box.matches(":popover-open")) box.hidePopover();
+    if (box.children.length) box.showPopover();
+  }
+  window.studioRaiseToasts = raiseToasts;
   function toast(message) {
     const box = document.getElementById("toasts");
     if (!box || message === lastMessage) return;
@@ -53,7 +62,12 @@
     item.setAttribute("role", "status");
     item.textContent = message;
     box.appendChild(item);
-    setTimeout(function () { item.remove(); if (lastMessage === message) lastMessage = ""; }, 6000);
+    raiseToasts();
+    setTimeout(function () {
+      item.remove();
+      if (lastMessage === message) lastMessage = "";
+      raiseToasts();
+    }, 6000);
   }
   window.studioToast = toast;
   document.addEventListener("htmx:responseError", function (event) {
@@ -106,9 +120,11 @@
   document.body.addEventListener("htmx:oobAfterSwap", function () {
     document.querySelectorAll(".toast-undo:not([data-timer])").forEach(function (toast) {
       toast.dataset.timer = "1";
-      setTimeout(function () { toast.remove(); }, 10000);
-      toast.addEventListener("submit", function () { setTimeout(function () { toast.remove(); }, 300); });
+      function drop() { toast.remove(); window.studioRaiseToasts(); }
+      setTimeout(drop, 10000);
+      toast.addEventListener("submit", function () { setTimeout(drop, 300); });
     });
+    window.studioRaiseToasts();
   });
 
   // "Reuse settings" from the lightbox closes it; the prompt box gets focus, scrolled into view.

@@ -1,0 +1,191 @@
+"""The gallery and edits in a real headless Chromium, with the real worker."""
+
+import re
+from urllib.parse import unquote
+
+import pytest
+from PIL import Image as PILImage
+
+from gallery.models import EditSource, Generation, Image
+from tests.browser import browser, page, pick_models, sign_in, worker  # noqa: F401  (fixtures)
+from tests.factories import make_generation, make_succeeded_image, png_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def gallery_of(user, runs=3, count=2):
+    made = []
+    for i in range(runs):
+        generation = make_generation(user, prompt=f"run number {i}", count=count)
+        made.append([make_succeeded_image(image, width=96 + i, height=54) for image in generation.images.all()])
+    return made
+
+
+def test_lightbox_walks_with_arrow_keys_and_downloads(page, user, worker, tmp_path):  # noqa: F811
+    runs = gallery_of(user)
+    # Gallery order: newest run first, then its images in order.
+    order = [image for run in reversed(runs) for image in run]
+    sign_in(page)
+
+    page.locator(f"#image-{order[0].pk} a.tile-link").click()
+    page.get_by_role("dialog", name="run number 2").wait_for()  # named by the prompt
+    dialog = page.locator("#lightbox")
+    assert page.url.endswith(f"/images/{order[0].pk}/")
+    assert dialog.get_by_role("img", name="run number 2").first.get_attribute("src").startswith(
+        f"/images/{order[0].pk}/original"
+    )
+    for expected in order[1:]:
+        page.keyboard.press("ArrowRight")
+        page.wait_for_url(re.compile(rf"/images/{expected.pk}/$"))
+        page.locator(f'.lightbox-view[data-image-id="{expected.pk}"]').wait_for()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(re.compile(rf"/images/{order[-2].pk}/$"))
+    page.locator(f'.lightbox-view[data-image-id="{order[-2].pk}"]').wait_for()
+
+    # Download from the lightbox: the original bytes, under a useful name.
+    with page.expect_download() as info:
+        dialog.get_by_role("link", name="Download").click()
+    download = info.value
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    image = Image.objects.get(pk=order[-2].pk)
+    assert path.read_bytes() == image.file.open("rb").read()
+    assert re.fullmatch(r"run-number-0-offline-aurora-\d{8}-\d{6}-1\.png", download.suggested_filename)
+
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    page.wait_for_url(lambda url: "/images/" not in url)  # back to the gallery's address
+    assert page.evaluate("document.activeElement.closest('figure')?.id") == f"image-{order[0].pk}"
+
+
+def test_hover_download_on_a_tile(page, user, worker, tmp_path):  # noqa: F811
+    [[image, _]] = gallery_of(user, runs=1)
+    sign_in(page)
+    tile = page.locator(f"#image-{image.pk}")
+    tile.hover()
+    link = tile.get_by_role("link", name=re.compile("Download image 1"))
+    assert link.is_visible()
+    with page.expect_download() as info:
+        link.click()
+    assert info.value.suggested_filename.endswith("-1.png")
+
+
+def test_reusing_a_recent_prompt_and_generating_from_a_suggestion(page, user, worker):  # noqa: F811
+    sign_in(page)
+    # An empty gallery offers six suggestions; one click generates.
+    suggestions = page.get_by_role("region", name="Suggestions")
+    buttons = suggestions.get_by_role("button")
+    assert buttons.count() >= 6
+    first = buttons.first.inner_text()
+    buttons.first.click()
+    run = page.locator("article").first
+    run.wait_for()
+    page.wait_for_function("() => document.querySelectorAll('article img').length === 1", timeout=15_000)
+    assert Generation.objects.get().prompt == first
+
+    # The prompt is now a recent prompt: clicking it fills the prompt box.
+    recent = page.get_by_role("region", name="Recent prompts")
+    recent.get_by_role("link", name=first[:40]).click()
+    assert page.get_by_role("textbox", name="Prompt").input_value() == first
+    # Its second control generates again at once.
+    recent.get_by_role("button", name=re.compile("Generate again")).first.click()
+    page.wait_for_function("() => document.querySelectorAll('article').length === 2", timeout=15_000)
+    assert Generation.objects.filter(prompt=first).count() == 2
+
+
+def test_search_filters_and_star_from_the_tile(page, user, worker):  # noqa: F811
+    runs = gallery_of(user)
+    sign_in(page)
+    page.get_by_role("searchbox", name="Search prompts").fill("number 1")
+    page.wait_for_url(re.compile(r"\?.*q=number(\+|%20)1"))
+    page.wait_for_function("() => document.querySelectorAll('article').length === 1")
+    assert "run number 1" in page.locator("article").inner_text()
+
+    target = runs[1][0]
+    tile = page.locator(f"#image-{target.pk}")
+    tile.hover()
+    with page.expect_response(lambda r: "/star/" in r.url) as starred:
+        tile.get_by_role("button", name="Star").click()
+    assert starred.value.status == 200, starred.value.text()
+    page.wait_for_function(
+        f"() => document.querySelector('#image-{target.pk} .star-button').getAttribute('aria-pressed') === 'true'"
+    )
+    assert Image.objects.get(pk=target.pk).starred
+
+    page.get_by_role("searchbox", name="Search prompts").fill("")
+    page.get_by_role("checkbox", name="Starred only").check()
+    page.wait_for_url(re.compile(r"starred=on"))
+    page.wait_for_function("() => document.querySelectorAll('article').length === 1")
+    page.reload()  # the state lives in the URL
+    assert page.locator("article").count() == 1
+    assert page.get_by_role("checkbox", name="Starred only").is_checked()
+
+
+def test_delete_from_the_lightbox_with_undo(page, user, worker):  # noqa: F811
+    [[first, second]] = gallery_of(user, runs=1)
+    sign_in(page)
+    page.locator(f"#image-{first.pk} a.tile-link").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator(f'.lightbox-view[data-image-id="{first.pk}"]').wait_for()
+    dialog.get_by_role("button", name="Delete").click()
+    # The tile goes at once, the lightbox moves on, and an Undo toast appears.
+    page.locator(f"#image-{first.pk}").wait_for(state="detached")
+    dialog.locator(f'.lightbox-view[data-image-id="{second.pk}"]').wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Undo").click()
+    page.locator(f"#image-{first.pk}").wait_for()
+    assert Image.objects.get(pk=first.pk).deleted_at is None
+
+
+def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, tmp_path):  # noqa: F811
+    picture = tmp_path / "landscape.png"
+    picture.write_bytes(png_bytes(160, 90, (30, 120, 200)))
+    sign_in(page)
+
+    page.locator("#attach-files").set_input_files(str(picture))
+    chip = page.locator(".attachment")
+    chip.wait_for()
+    assert chip.get_by_role("img").get_attribute("alt") == "landscape.png"
+    page.get_by_role("textbox", name="Prompt").fill("turn it into a sunset")
+    pick_models(page, "offline/aurora", "offline/blueprint")
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+    run = page.locator("article").first
+    run.wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('article')[0].querySelectorAll('figure img').length === 2",
+        timeout=15_000,
+    )
+    assert "Edited from" in run.inner_text()
+    generation = Generation.objects.get()
+    assert generation.kind == "edit" and generation.model_ids == ["offline/aurora", "offline/blueprint"]
+    source = EditSource.objects.get(generation=generation).upload
+    assert source.original_name == "landscape.png"
+    result = generation.images.order_by("column").first()
+    with PILImage.open(result.file.open("rb")) as edited:
+        assert abs(edited.width / edited.height - 160 / 90) < 0.03  # "auto" kept the shape
+
+    # Edit the result again from the lightbox, then walk the lineage both ways.
+    page.locator(f"#image-{result.pk} a.tile-link").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("link", name="Edit", exact=True).click()
+    page.locator(f'.attachment[data-source="image:{result.pk}"]').wait_for()
+    page.get_by_role("textbox", name="Prompt").fill("add falling snow")
+    with page.expect_response(lambda r: "/generate/" in r.url):
+        page.get_by_role("button", name="Generate", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('article')[0].querySelectorAll('figure img').length >= 1",
+        timeout=15_000,
+    )
+    second = Generation.objects.latest("pk")
+    assert EditSource.objects.get(generation=second).image_id == result.pk
+    grandchild = second.images.first()
+    page.wait_for_function(f"() => document.querySelector('#image-{grandchild.pk} img')", timeout=15_000)
+
+    page.goto(f"/images/{result.pk}/")
+    page.get_by_role("link", name=re.compile("Edit: add falling snow")).click()
+    page.wait_for_url(re.compile(rf"/images/{grandchild.pk}/$"))
+    assert "edited from" in page.inner_text("body").lower()
+    page.locator(f'a[href="/images/{result.pk}/"]').first.click()
+    page.wait_for_url(re.compile(rf"/images/{result.pk}/$"))
+    assert unquote(page.url).endswith(f"/images/{result.pk}/")
