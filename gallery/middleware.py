@@ -1,5 +1,6 @@
 """Sign-in for every URL, and the one-time "create the admin account" page on a fresh install."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.shortcuts import redirect
@@ -46,3 +47,19 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
         if getattr(request, "htmx", False):
             return HttpResponseClientRedirect(reverse("login") + "?next=" + request.path)
         return super().handle_no_permission(request, view_func)
+
+
+class SecureCookiesOverHttpsMiddleware:
+    """Mark the session and CSRF cookies Secure whenever the request came over https, even
+    when SESSION_COOKIE_SECURE is not set (it must stay off for a plain-http local studio)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.is_secure():
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                if name in response.cookies:
+                    response.cookies[name]["secure"] = True
+        return response
