@@ -86,10 +86,10 @@ def sources_from_tokens(tokens: list[str], *, viewer) -> list[Source]:
             found[f"upload:{upload.pk}"] = _from_upload(upload)
     if wanted["image"]:
         images = Image.objects.select_related("generation").filter(
+            selectors.in_visible_run(viewer),
             pk__in=wanted["image"],
             status=Image.Status.SUCCEEDED,
             deleted_at__isnull=True,
-            generation__in=selectors.runs_visible_to(viewer),
         )
         for image in images:
             found[f"image:{image.pk}"] = _from_image(image)
@@ -142,7 +142,7 @@ def upload_from_link(*, user, url: str) -> Upload:
 def upload_visible_to(*, upload_id: int, viewer) -> Upload:
     """The uploader sees their uploads; others only once a run they can see used one."""
     used_in_visible_run = EditSource.objects.filter(
-        upload_id=upload_id, generation__in=selectors.runs_visible_to(viewer)
+        selectors.in_visible_run(viewer), upload_id=upload_id
     )
     uploads = Upload.objects.filter(pk=upload_id)
     if not viewer.is_staff:

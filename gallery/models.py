@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog
+from gallery import catalog, links
 
 
 class GenerationQuerySet(models.QuerySet):
@@ -75,7 +75,9 @@ class Image(models.Model):
     model = models.CharField(max_length=200)
     column = models.PositiveSmallIntegerField(default=0)
     position = models.PositiveSmallIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED, db_index=True)
+    # No plain index on status: almost every image is "succeeded", so such an index misleads
+    # the query planner; the partial index below finds the few pending ones.
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     # Exactly what this model was sent (after mapping to the nearest supported setting).
     request = models.JSONField(default=dict)
     # The shape the tile should have before the image exists (from the requested ratio/size).
@@ -146,6 +148,31 @@ class Image(models.Model):
         since = self.queued_at
         end = self.finished_at or timezone.now()
         return max(0, int((end - since).total_seconds())) if since else 0
+
+    # Links for the templates (gallery pages draw many tiles; see links.py).
+    @property
+    def detail_url(self) -> str:
+        return links.url_for("image_detail", self.pk)
+
+    @property
+    def thumb_url(self) -> str:
+        return f"{links.url_for('image_thumbnail', self.pk)}?v={self.version}"
+
+    @property
+    def original_url(self) -> str:
+        return f"{links.url_for('image_original', self.pk)}?v={self.version}"
+
+    @property
+    def download_url(self) -> str:
+        return links.url_for("image_download", self.pk)
+
+    @property
+    def star_url(self) -> str:
+        return links.url_for("image_star", self.pk)
+
+    @property
+    def retry_url(self) -> str:
+        return links.url_for("image_retry", self.pk)
 
     @property
     def version(self) -> str:

@@ -36,8 +36,7 @@ def image_for_change(request, pk: int, images=None, *, deleted: bool = False) ->
     """An image of a visible run, if the signed-in person may change it."""
     images = (images if images is not None else Image.objects.all()).filter(
         deleted_at__isnull=not deleted,
-        generation__in=selectors.runs_visible_to(request.user),
-    )
+    ).filter(selectors.in_visible_run(request.user))
     image = images.select_related("generation").filter(pk=pk).first()
     if image is None:
         raise Http404("No such image.")
@@ -52,8 +51,8 @@ def image_for_star(request, pk: int) -> Image:
         Image.objects.filter(
             status=Image.Status.SUCCEEDED,
             deleted_at__isnull=True,
-            generation__in=selectors.runs_visible_to(request.user),
         )
+        .filter(selectors.in_visible_run(request.user))
         .filter(pk=pk)
         .first()
     )

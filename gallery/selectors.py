@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from gallery.models import EditSource, Generation, Image, PromptHistory
@@ -36,6 +36,19 @@ def runs_visible_to(viewer) -> QuerySet:
     if not viewer.is_staff:
         runs = runs.filter(Q(is_private=False) | Q(created_by=viewer))
     return runs
+
+
+def in_visible_run(viewer, *, through: str = "generation") -> Q:
+    """A filter for rows (images, edit sources) that belong, by `through`, to a run the viewer
+    may see.
+
+    Joins rather than `generation__in=<visible runs>`: SQLite would build the whole list of
+    visible runs first, which costs ~10 ms at 25,000 runs for a single-image lookup."""
+    conditions = Q(**{f"{through}__deleted_at__isnull": True})
+    if not viewer.is_staff:
+        public = Q(**{f"{through}__is_private": False})
+        conditions &= public | Q(**{f"{through}__created_by": viewer})
+    return conditions
 
 
 def _local_midnight(day: date) -> datetime:
@@ -100,11 +113,7 @@ def image_for_display(*, image_id: int, viewer) -> Image:
     """A finished, visible image with its run and author (Image.DoesNotExist otherwise)."""
     return (
         Image.objects.select_related("generation__created_by")
-        .filter(
-            status=Image.Status.SUCCEEDED,
-            deleted_at__isnull=True,
-            generation__in=runs_visible_to(viewer),
-        )
+        .filter(in_visible_run(viewer), status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
         .get(pk=image_id)
     )
 
@@ -113,27 +122,38 @@ def image_neighbours(
     *, image: Image, viewer, query: GalleryQuery = GalleryQuery()
 ) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
     """The images before and after this one in gallery order (newest run first; within a run,
-    column then position), across runs and pages, within the same filters: (id, file name)."""
-    images = Image.objects.filter(
-        status=Image.Status.SUCCEEDED,
-        deleted_at__isnull=True,
-        generation__in=_filtered(runs_visible_to(viewer), query),
-    )
-    g, c, p = image.generation_id, image.column, image.position
-    later_in_run = Q(generation_id=g) & (Q(column__gt=c) | Q(column=c, position__gt=p))
-    earlier_in_run = Q(generation_id=g) & (Q(column__lt=c) | Q(column=c, position__lt=p))
-    following = (
-        images.filter(later_in_run | Q(generation_id__lt=g))
-        .order_by("-generation_id", "column", "position")
+    column then position), across runs and pages, within the same filters: (id, file name).
+
+    Three small queries that walk indexes: the run's own images, then, only if needed, the
+    first image of the nearest newer and older runs that match and have one."""
+    shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    siblings = list(
+        shown.filter(generation_id=image.generation_id)
+        .order_by("column", "position")
         .values_list("pk", "file")
-        .first()
     )
-    preceding = (
-        images.filter(earlier_in_run | Q(generation_id__gt=g))
-        .order_by("generation_id", "-column", "-position")
-        .values_list("pk", "file")
-        .first()
+    index = next((i for i, (pk, _) in enumerate(siblings) if pk == image.pk), None)
+    preceding = siblings[index - 1] if index else None
+    following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
+    runs = _filtered(runs_visible_to(viewer), query).filter(
+        Exists(shown.filter(generation=OuterRef("pk")))
     )
+    if following is None:
+        older = runs.filter(pk__lt=image.generation_id).order_by("-pk").values("pk")[:1]
+        following = (
+            shown.filter(generation_id=Subquery(older))
+            .order_by("column", "position")
+            .values_list("pk", "file")
+            .first()
+        )
+    if preceding is None:
+        newer = runs.filter(pk__gt=image.generation_id).order_by("pk").values("pk")[:1]
+        preceding = (
+            shown.filter(generation_id=Subquery(newer))
+            .order_by("-column", "-position")
+            .values_list("pk", "file")
+            .first()
+        )
     return preceding, following
 
 
@@ -149,10 +169,12 @@ def image_lineage(*, image: Image, viewer) -> tuple[list[EditSource], list[Image
             "image", "upload"
         )
     )
-    edit_runs = runs_visible_to(viewer).filter(sources__image=image)
     edits = list(
         Image.objects.filter(
-            generation__in=edit_runs, status=Image.Status.SUCCEEDED, deleted_at__isnull=True
+            in_visible_run(viewer),
+            generation__sources__image=image,
+            status=Image.Status.SUCCEEDED,
+            deleted_at__isnull=True,
         )
         .order_by("-generation_id", "column", "position")
         .select_related("generation")

@@ -148,7 +148,9 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
     assert chip.get_by_role("img").get_attribute("alt") == "landscape.png"
     page.get_by_role("textbox", name="Prompt").fill("turn it into a sunset")
     pick_models(page, "offline/aurora", "offline/blueprint")
-    page.get_by_role("button", name="Generate", exact=True).click()
+    with page.expect_response(lambda r: "/generate/" in r.url) as generated:
+        page.get_by_role("button", name="Generate", exact=True).click()
+    assert generated.value.status == 200, generated.value.text()[:2000]
 
     run = page.locator("article").first
     run.wait_for()
@@ -171,12 +173,14 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
     dialog.get_by_role("link", name="Edit", exact=True).click()
     page.locator(f'.attachment[data-source="image:{result.pk}"]').wait_for()
     page.get_by_role("textbox", name="Prompt").fill("add falling snow")
+    page.evaluate("window.samePage = true")
     with page.expect_response(lambda r: "/generate/" in r.url):
         page.get_by_role("button", name="Generate", exact=True).click()
     page.wait_for_function(
-        "() => document.querySelectorAll('article')[0].querySelectorAll('figure img').length >= 1",
+        "() => document.querySelector('article') && document.querySelector('article').querySelectorAll('figure img').length >= 1",
         timeout=15_000,
     )
+    assert page.evaluate("window.samePage") is True  # no reload: the run was added in place
     second = Generation.objects.latest("pk")
     assert EditSource.objects.get(generation=second).image_id == result.pk
     grandchild = second.images.first()

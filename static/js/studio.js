@@ -48,7 +48,7 @@
   // dialog). Showing it again moves it above whatever opened since.
   function raiseToasts() {
     const box = document.getElementById("toasts");
-    if (!box || !box.showPopover) return;
+    if (!box || !box.showPopover || !box.hasAttribute("popover")) return;
     if (box.matches(":popover-open")) box.hidePopover();
     if (box.children.length) box.showPopover();
   }
