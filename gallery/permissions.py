@@ -34,9 +34,13 @@ def generation_for_change(request, pk: int, *, deleted: bool = False) -> Generat
 
 def image_for_change(request, pk: int, images=None, *, deleted: bool = False) -> Image:
     """An image of a visible run, if the signed-in person may change it."""
-    images = (images if images is not None else Image.objects.all()).filter(
-        deleted_at__isnull=not deleted,
-    ).filter(selectors.in_visible_run(request.user))
+    images = (
+        (images if images is not None else Image.objects.all())
+        .filter(
+            deleted_at__isnull=not deleted,
+        )
+        .filter(selectors.in_visible_run(request.user))
+    )
     image = images.select_related("generation").filter(pk=pk).first()
     if image is None:
         raise Http404("No such image.")

@@ -17,7 +17,12 @@ def gallery_of(user, runs=3, count=2):
     made = []
     for i in range(runs):
         generation = make_generation(user, prompt=f"run number {i}", count=count)
-        made.append([make_succeeded_image(image, width=96 + i, height=54) for image in generation.images.all()])
+        made.append(
+            [
+                make_succeeded_image(image, width=96 + i, height=54)
+                for image in generation.images.all()
+            ]
+        )
     return made
 
 
@@ -31,8 +36,10 @@ def test_lightbox_walks_with_arrow_keys_and_downloads(page, user, worker, tmp_pa
     page.get_by_role("dialog", name="run number 2").wait_for()  # named by the prompt
     dialog = page.locator("#lightbox")
     assert page.url.endswith(f"/images/{order[0].pk}/")
-    assert dialog.get_by_role("img", name="run number 2").first.get_attribute("src").startswith(
-        f"/images/{order[0].pk}/original"
+    assert (
+        dialog.get_by_role("img", name="run number 2")
+        .first.get_attribute("src")
+        .startswith(f"/images/{order[0].pk}/original")
     )
     for expected in order[1:]:
         page.keyboard.press("ArrowRight")
@@ -50,7 +57,9 @@ def test_lightbox_walks_with_arrow_keys_and_downloads(page, user, worker, tmp_pa
     download.save_as(path)
     image = Image.objects.get(pk=order[-2].pk)
     assert path.read_bytes() == image.file.open("rb").read()
-    assert re.fullmatch(r"run-number-0-offline-aurora-\d{8}-\d{6}-1\.png", download.suggested_filename)
+    assert re.fullmatch(
+        r"run-number-0-offline-aurora-\d{8}-\d{6}-1\.png", download.suggested_filename
+    )
 
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
@@ -80,7 +89,9 @@ def test_reusing_a_recent_prompt_and_generating_from_a_suggestion(page, user, wo
     buttons.first.click()
     run = page.locator("article").first
     run.wait_for()
-    page.wait_for_function("() => document.querySelectorAll('article img').length === 1", timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('article img').length === 1", timeout=15_000
+    )
     assert Generation.objects.get().prompt == first
 
     # The prompt is now a recent prompt: clicking it fills the prompt box.
@@ -89,7 +100,9 @@ def test_reusing_a_recent_prompt_and_generating_from_a_suggestion(page, user, wo
     assert page.get_by_role("textbox", name="Prompt").input_value() == first
     # Its second control generates again at once.
     recent.get_by_role("button", name=re.compile("Generate again")).first.click()
-    page.wait_for_function("() => document.querySelectorAll('article').length === 2", timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('article').length === 2", timeout=15_000
+    )
     assert Generation.objects.filter(prompt=first).count() == 2
 
 
@@ -160,7 +173,10 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
     )
     assert "Edited from" in run.inner_text()
     generation = Generation.objects.get()
-    assert generation.kind == "edit" and generation.model_ids == ["offline/aurora", "offline/blueprint"]
+    assert generation.kind == "edit" and generation.model_ids == [
+        "offline/aurora",
+        "offline/blueprint",
+    ]
     source = EditSource.objects.get(generation=generation).upload
     assert source.original_name == "landscape.png"
     result = generation.images.order_by("column").first()
@@ -184,7 +200,9 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
     second = Generation.objects.latest("pk")
     assert EditSource.objects.get(generation=second).image_id == result.pk
     grandchild = second.images.first()
-    page.wait_for_function(f"() => document.querySelector('#image-{grandchild.pk} img')", timeout=15_000)
+    page.wait_for_function(
+        f"() => document.querySelector('#image-{grandchild.pk} img')", timeout=15_000
+    )
 
     page.goto(f"/images/{result.pk}/")
     page.get_by_role("link", name=re.compile("Edit: add falling snow")).click()

@@ -34,10 +34,17 @@ def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims a huge canvas (a decompression bomb)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def upload(client, data: bytes, name="photo.png"):
@@ -146,7 +153,9 @@ def test_with_images_attached_only_models_that_take_images_are_offered(signed_in
     assert ">Background</label>" in html and ">Input fidelity</label>" in html
     assert ">Output format</label>" in html and ">Compression</label>" in html
     plain = signed_in.get("/controls/", {"model": "gpt-image-2"}).content.decode()
-    assert 'value="alibaba/qwen-image-edit-plus"' not in plain and ">Background</label>" not in plain
+    assert (
+        'value="alibaba/qwen-image-edit-plus"' not in plain and ">Background</label>" not in plain
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,7 +183,8 @@ def test_bad_edits_are_refused_before_anything_goes_upstream(
 def test_the_edit_only_model_can_only_edit(signed_in, fake_gateway):
     fake_gateway.models = []
     response = signed_in.post(
-        "/generate/", {"prompt": "x", "model": ["alibaba/qwen-image-edit-plus"], "size": "1024x1024"}
+        "/generate/",
+        {"prompt": "x", "model": ["alibaba/qwen-image-edit-plus"], "size": "1024x1024"},
     )
     assert "only edits images" in response.content.decode()
 
@@ -207,7 +217,8 @@ def test_json_edits_carry_the_cleaned_images_as_data_urls(signed_in, fake_gatewa
     )
     assert generation.kind == "edit"
     assert [s.upload_id for s in generation.sources.all()] == [
-        int(first.split(":")[1]), int(second.split(":")[1])
+        int(first.split(":")[1]),
+        int(second.split(":")[1]),
     ]
     runner.generation_run(generation_id=generation.pk)
     calls = fake_gateway.calls(path="images/edits")

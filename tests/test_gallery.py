@@ -187,7 +187,10 @@ def test_the_permalink_page_works_without_javascript(signed_in, user):
     page = signed_in.get(f"/images/{image.pk}/")
     html = page.content.decode()
     assert page.status_code == 200 and "<html" in html and 'class="lightbox-view"' in html
-    assert f'href="/?reuse={generation.pk}"' in html and "hx-get" not in html.split("lightbox-actions")[1].split("</div>")[0]
+    assert (
+        f'href="/?reuse={generation.pk}"' in html
+        and "hx-get" not in html.split("lightbox-actions")[1].split("</div>")[0]
+    )
 
 
 def test_unknown_pending_or_deleted_images_are_404(signed_in, user):
@@ -215,7 +218,10 @@ def test_reuse_settings_fills_the_prompt_box(signed_in, user):
     for html in (page, fragment):
         assert ">reuse me</textarea>" in html
         assert 'id="compare" name="compare" value="on" checked' in html
-        assert 'value="offline/aurora" selected' in html and 'value="offline/blueprint" selected' in html
+        assert (
+            'value="offline/aurora" selected' in html
+            and 'value="offline/blueprint" selected' in html
+        )
         assert 'value="9:16" selected' in html and 'value="2K" selected' in html
         assert 'value="high" selected' in html and '<option value="3" selected>' in html
     assert "<html" not in fragment and "<article" not in fragment
@@ -255,7 +261,9 @@ def test_jpeg_downloads_end_in_jpg(signed_in, user):
 
 
 def test_download_all_streams_a_zip_of_the_originals(signed_in, user):
-    generation = finished_run(user, prompt="zip me", count=2, models=["offline/aurora", "offline/mosaic"])
+    generation = finished_run(
+        user, prompt="zip me", count=2, models=["offline/aurora", "offline/mosaic"]
+    )
     response = signed_in.get(f"/runs/{generation.pk}/download/")
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "application/zip"
@@ -371,7 +379,11 @@ def test_recent_prompts_keep_20_distinct_newest_first(signed_in, user):
     for i in range(25):
         services.prompt_remember(user=user, prompt=f"prompt {i}")
     services.prompt_remember(user=user, prompt="prompt 7")  # reused: moves to the top
-    prompts = list(PromptHistory.objects.filter(user=user).order_by("-used_at").values_list("prompt", flat=True))
+    prompts = list(
+        PromptHistory.objects.filter(user=user)
+        .order_by("-used_at")
+        .values_list("prompt", flat=True)
+    )
     assert len(prompts) == 20 and prompts[0] == "prompt 7" and prompts[1] == "prompt 24"
     html = signed_in.get("/").content.decode()
     section = html.split('id="recent-prompts"')[1].split("</section>")[0]

@@ -27,7 +27,9 @@ def clients(user, other_user, admin_user):
 
 
 def run_of(user, *, private: bool):
-    generation = make_generation(user, prompt="private plans" if private else "team picture", count=2)
+    generation = make_generation(
+        user, prompt="private plans" if private else "team picture", count=2
+    )
     first, second = generation.images.all()
     make_succeeded_image(first)
     Image.objects.filter(pk=second.pk).update(status="failed", error="The provider failed (502).")
@@ -104,7 +106,9 @@ def test_public_runs_are_seen_by_all_but_changed_only_by_author_or_admin(clients
     assert Image.objects.get(pk=image.pk).starred
     # The buttons are not offered either (but the checks above do not rely on that).
     html = clients["member"].get("/").content.decode()
-    assert f"/runs/{generation.pk}/delete/" not in html and f"/images/{failed.pk}/retry/" not in html
+    assert (
+        f"/runs/{generation.pk}/delete/" not in html and f"/images/{failed.pk}/retry/" not in html
+    )
     assert clients["admin"].post(f"/images/{failed.pk}/retry/").status_code == 302
     assert clients["admin"].post(f"/runs/{generation.pk}/delete/").status_code == 302
 
@@ -176,13 +180,23 @@ def test_a_run_over_the_budget_is_refused_and_the_box_shows_the_estimate(clients
     TeamPolicy.objects.update_or_create(pk=1, defaults={"monthly_budget_usd": Decimal("0.10")})
     page = clients["owner"].get("/").content.decode()
     assert "of $0.10 left this month" in page
-    estimate = clients["owner"].get(
-        "/estimate/", {"model": "gemini-3.1-flash-image-preview", "resolution": "4K", "count": "2"}
-    ).content.decode()
+    estimate = (
+        clients["owner"]
+        .get(
+            "/estimate/",
+            {"model": "gemini-3.1-flash-image-preview", "resolution": "4K", "count": "2"},
+        )
+        .content.decode()
+    )
     assert "≈ $0.302" in estimate
     refused = clients["owner"].post(
         "/generate/",
-        {"prompt": "pricey", "model": ["gemini-3.1-flash-image-preview"], "resolution": "4K", "count": "1"},
+        {
+            "prompt": "pricey",
+            "model": ["gemini-3.1-flash-image-preview"],
+            "resolution": "4K",
+            "count": "1",
+        },
     )
     assert refused.status_code == 400
     assert "would cost about $0.15" in refused.content.decode()
@@ -208,5 +222,7 @@ def test_session_cookies_are_secure_over_https(user):
     )
     assert response.status_code == 302
     assert response.cookies["sessionid"]["secure"] is True
-    plain = Client().post("/accounts/login/", {"username": "ada", "password": "a-long-passphrase-1"})
+    plain = Client().post(
+        "/accounts/login/", {"username": "ada", "password": "a-long-passphrase-1"}
+    )
     assert not plain.cookies["sessionid"]["secure"]
