@@ -465,7 +465,9 @@ class ImageView:
         ]
         if image.latency is not None:
             rows.append(("Took", f"{image.latency:.1f} s"))
-        if image.cost is not None:
+        if model_is_offline(image.model):
+            rows.append(("Cost", "Free (offline renderer)"))
+        elif image.cost is not None:
             note = "" if image.cost_from_gateway else " (catalog price)"
             rows.append(("Cost", f"${image.cost:.4f}".rstrip("0").rstrip(".") + note))
         rows.append(("By", self.generation.created_by.get_username()))
