@@ -211,3 +211,46 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
     page.locator(f'a[href="/images/{result.pk}/"]').first.click()
     page.wait_for_url(re.compile(rf"/images/{result.pk}/$"))
     assert unquote(page.url).endswith(f"/images/{result.pk}/")
+
+
+def test_paste_and_drop_attach_images_and_bad_files_are_refused(page, user, worker):  # noqa: F811
+    sign_in(page)
+    make_file = """([name, type, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], name, {type}));
+        return data;
+    }"""
+    import base64
+
+    png = base64.b64encode(png_bytes(80, 60, (200, 40, 40))).decode()
+    # Paste (a screenshot on the clipboard).
+    page.evaluate(
+        f"""([b64]) => {{ const data = ({make_file})(['pasted.png', 'image/png', b64]);
+        document.getElementById('prompt').dispatchEvent(new ClipboardEvent('paste', {{clipboardData: data, bubbles: true}})); }}""",
+        [png],
+    )
+    page.locator(".attachment").first.wait_for()
+    # Drop onto the prompt box.
+    page.evaluate(
+        f"""([b64]) => {{ const data = ({make_file})(['dropped.png', 'image/png', b64]);
+        const form = document.getElementById('generate-form');
+        form.dispatchEvent(new DragEvent('dragover', {{dataTransfer: data, bubbles: true, cancelable: true}}));
+        form.dispatchEvent(new DragEvent('drop', {{dataTransfer: data, bubbles: true, cancelable: true}})); }}""",
+        [png],
+    )
+    page.wait_for_function("() => document.querySelectorAll('.attachment').length === 2")
+    # The model list now offers only models that take images, and edit settings appear.
+    page.get_by_role("combobox", name="Output format").wait_for()
+    # A file that is not an image (whatever its name) is refused with a message; nothing attached.
+    fake = base64.b64encode(b"%PDF-1.4 not a picture").decode()
+    page.evaluate(
+        f"""([b64]) => {{ const data = ({make_file})(['report.png', 'image/png', b64]);
+        document.getElementById('prompt').dispatchEvent(new ClipboardEvent('paste', {{clipboardData: data, bubbles: true}})); }}""",
+        [fake],
+    )
+    page.get_by_role("status").filter(has_text="not an image").wait_for()
+    assert page.locator(".attachment").count() == 2
+    # Remove one: its chip goes.
+    page.locator(".attachment").first.get_by_role("button").click()
+    page.wait_for_function("() => document.querySelectorAll('.attachment').length === 1")

@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from team.models import Invite, TeamPolicy
-from tests.browser import browser, page, sign_in  # noqa: F401  (fixtures)
+from gallery.models import Generation
+from tests.browser import browser, page, sign_in, worker  # noqa: F401  (fixtures)
 from tests.test_team_quotas import run_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,6 +16,7 @@ def test_an_admin_invites_someone_who_joins_with_the_copied_link(
     browser,  # noqa: F811
     live_server,
     admin_user,
+    worker,  # noqa: F811
 ):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_in(page, "root", "a-long-passphrase-3")
@@ -41,11 +43,23 @@ def test_an_admin_invites_someone_who_joins_with_the_copied_link(
         joining.get_by_label("Password confirmation").fill("tulip-harbour-47")
         joining.get_by_role("button", name="Create account and start").click()
         joining.get_by_role("region", name="Gallery").wait_for()
+        # Signed in, the new member generates; the run is theirs and fills in.
+        joining.get_by_role("textbox", name="Prompt").fill("my first picture")
+        joining.get_by_role("button", name="Generate", exact=True).click()
+        run = joining.locator("article").first
+        run.wait_for()
+        assert "lin" in run.locator(".run-author").inner_text()
+        joining.wait_for_function(
+            "() => document.querySelector('article img')?.complete", timeout=20_000
+        )
     finally:
         guest.close()
     member = get_user_model().objects.get(username="lin")
     assert member.email == "lin@example.com"
     assert Invite.objects.get().used_by == member
+    generation = Generation.objects.get()
+    assert generation.created_by == member and generation.prompt == "my first picture"
+    assert generation.images.get().status == "succeeded"
 
 
 def test_an_admin_deactivates_a_member_and_saves_the_policy(page, admin_user, user):  # noqa: F811
