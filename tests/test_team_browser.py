@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from team.models import Invite, TeamPolicy
 from gallery.models import Generation
+from team.models import Invite, TeamPolicy
 from tests.browser import browser, page, sign_in, worker  # noqa: F401  (fixtures)
 from tests.test_team_quotas import run_of
 
