@@ -170,12 +170,12 @@ def test_lightbox_walk_stays_inside_the_filters(signed_in, user):
 
 
 def test_lightbox_shows_the_details_and_actions(signed_in, user):
-    generation = finished_run(user, prompt='Quotes "and" <tags>', count=1)
+    generation = finished_run(user, prompt='Quotes "and" <tags>', count=1, models=["gpt-image-2"])
     image = generation.images.get()
     Image.objects.filter(pk=image.pk).update(revised_prompt="A revised take", cost="0.0123")
     html = lightbox(signed_in, image).content.decode()
     assert "Quotes &quot;and&quot; &lt;tags&gt;" in html and "<tags>" not in html
-    for text in ("A revised take", "Aurora (offline)", "64 × 36 px", "PNG", "1.5 s", "$0.0123",
+    for text in ("A revised take", "GPT Image 2", "64 × 36 px", "PNG", "1.5 s", "$0.0123",
                  "ada", "Download", "Copy prompt", "Reuse settings", "Star", "Delete"):  # fmt: skip
         assert text in html, text
     assert f'hx-get="/?reuse={generation.pk}"' in html  # in the dialog, fills the form in place
@@ -432,3 +432,9 @@ def test_the_curated_list_has_at_least_30_distinct_prompts():
 
     assert len(set(SUGGESTIONS)) == len(SUGGESTIONS) >= 30
     assert len(set(pick_suggestions())) == 6
+
+
+def test_offline_images_say_they_were_free(signed_in, user):
+    image = finished_run(user, count=1).images.get()
+    html = lightbox(signed_in, image).content.decode()
+    assert "Free (offline renderer)" in html and "Aurora (offline)" in html
