@@ -165,6 +165,17 @@ def generic_spec(model_id: str, name: str = "", *, accepts_images: bool = False)
     )
 
 
+def label_for(model_id: str) -> str:
+    """A model's name for people; its id when the catalog does not know it."""
+    spec = known_models().get(model_id)
+    return spec.label if spec else model_id
+
+
+def is_offline(model_id: str) -> bool:
+    spec = known_models().get(model_id)
+    return spec is not None and spec.offline
+
+
 def offline_mode() -> bool:
     return not settings.LLM_GATEWAY_API_KEY
 

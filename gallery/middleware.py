@@ -1,5 +1,7 @@
 """Sign-in for every URL, and the one-time "create the admin account" page on a fresh install."""
 
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
@@ -45,7 +47,9 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
 
     def handle_no_permission(self, request, view_func):
         if getattr(request, "htmx", False):
-            return HttpResponseClientRedirect(reverse("login") + "?next=" + request.path)
+            # Come back to the page the fragment was on, not to the fragment itself.
+            page = urlsplit(request.htmx.current_url or "/").path or "/"
+            return HttpResponseClientRedirect(f"{reverse('login')}?{urlencode({'next': page})}")
         return super().handle_no_permission(request, view_func)
 
 

@@ -11,16 +11,6 @@ from django.utils import timezone
 from gallery import catalog, links
 
 
-class GenerationQuerySet(models.QuerySet):
-    def visible(self):
-        """Runs not deleted (deleted runs wait for the purge command, for undo)."""
-        return self.filter(deleted_at__isnull=True)
-
-    def newest_first(self):
-        # Ids grow with time, so the primary key orders runs and keys the gallery's pages.
-        return self.order_by("-id")
-
-
 class Generation(models.Model):
     """One press of Generate: a prompt sent to one model, or to up to three in compare mode."""
 
@@ -48,15 +38,8 @@ class Generation(models.Model):
     # Deleting hides at once (with undo); `manage.py purge_deleted` removes rows and files later.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
-    objects = GenerationQuerySet.as_manager()
-
     def __str__(self) -> str:
         return f"#{self.pk} {self.prompt[:40]}"
-
-
-class ImageQuerySet(models.QuerySet):
-    def pending(self):
-        return self.filter(status__in=Image.PENDING)
 
 
 class Image(models.Model):
@@ -106,8 +89,6 @@ class Image(models.Model):
     starred = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ImageQuerySet.as_manager()
-
     class Meta:
         ordering = ["column", "position"]
         constraints = [
@@ -140,8 +121,7 @@ class Image(models.Model):
 
     @property
     def model_label(self) -> str:
-        spec = catalog.known_models().get(self.model)
-        return spec.label if spec else self.model
+        return catalog.label_for(self.model)
 
     @property
     def elapsed_seconds(self) -> int:

@@ -13,16 +13,6 @@ from gallery.forms import MAX_COMPARE_MODELS, MAX_IMAGES
 from gallery.models import Generation, Image
 
 
-def model_label(model_id: str) -> str:
-    spec = catalog.known_models().get(model_id)
-    return spec.label if spec else model_id
-
-
-def model_is_offline(model_id: str) -> bool:
-    spec = catalog.known_models().get(model_id)
-    return bool(spec and spec.offline)
-
-
 def _without_repeats(selected: list[str], generators: list[str], *, changed: str) -> list[str]:
     """Replace repeated (or empty) picks with models not picked yet, keeping the changed one."""
     keep_first = int(changed.removeprefix("model-")) if changed.startswith("model-") else -1
@@ -305,8 +295,8 @@ class RunView:
             columns.append(
                 Column(
                     model_id=model_id,
-                    label=model_label(model_id),
-                    offline=model_is_offline(model_id),
+                    label=catalog.label_for(model_id),
+                    offline=catalog.is_offline(model_id),
                     tiles=tiles,
                     request=tiles[0].request if tiles else {},
                 )
@@ -350,7 +340,7 @@ class RunView:
 
     @property
     def offline(self) -> bool:
-        return any(model_is_offline(m) for m in self.generation.model_ids)
+        return any(catalog.is_offline(m) for m in self.generation.model_ids)
 
     @property
     def settings_summary(self) -> list[str]:
@@ -465,7 +455,7 @@ class ImageView:
         ]
         if image.latency is not None:
             rows.append(("Took", f"{image.latency:.1f} s"))
-        if model_is_offline(image.model):
+        if catalog.is_offline(image.model):
             rows.append(("Cost", "Free (offline renderer)"))
         elif image.cost is not None:
             note = "" if image.cost_from_gateway else " (catalog price)"

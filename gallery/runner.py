@@ -105,7 +105,7 @@ async def _run_images(
     try:
         async with contextlib.AsyncExitStack() as stack:
             client = None
-            if any(not _is_offline(image.model) for image in images):
+            if any(not catalog.is_offline(image.model) for image in images):
                 client = await stack.enter_async_context(gateway.async_client(config))
             await asyncio.gather(
                 *(_run_one(client, config, generation, image, inputs) for image in images)
@@ -126,16 +126,11 @@ def _record_heartbeat(generation_id: int) -> None:
     Generation.objects.filter(pk=generation_id).update(heartbeat_at=timezone.now())
 
 
-def _is_offline(model_id: str) -> bool:
-    spec = catalog.known_models().get(model_id)
-    return spec is not None and spec.offline
-
-
 async def _run_one(
     client, config, generation: Generation, image: Image, inputs: list[gateway.InputImage]
 ) -> None:
     try:
-        if _is_offline(image.model):
+        if catalog.is_offline(image.model):
             result = await _render_offline(generation, image, inputs)
         elif inputs:
             result = await gateway.edit_image(

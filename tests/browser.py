@@ -1,6 +1,7 @@
 """Fixtures for browser tests: Debian's Chromium driven by Playwright, the live studio and a real
 worker process sharing the test database."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -125,9 +126,19 @@ def sign_in(page, username: str = "ada", password: str = "a-long-passphrase-1") 
     page.get_by_role("region", name="Gallery").wait_for()
 
 
+@contextlib.contextmanager
 def controls_refresh(page):
-    """Wait for the prompt box's controls to be redrawn (after a model or Compare change)."""
-    return page.expect_response(lambda response: "/controls/" in response.url)
+    """Wait until the prompt box's controls have been redrawn (after a model or Compare change):
+    not just the answer, but htmx having swapped and settled it, so the next control found is
+    the new one."""
+    page.evaluate(
+        """() => { if (window.settledControls === undefined) { window.settledControls = 0;
+        document.body.addEventListener('htmx:afterSettle', e => {
+            if (e.detail.target && e.detail.target.id === 'controls') window.settledControls++; }); } }"""
+    )
+    before = page.evaluate("window.settledControls")
+    yield
+    page.wait_for_function(f"() => window.settledControls > {before}")
 
 
 def pick_models(page, *model_ids: str) -> None:

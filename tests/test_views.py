@@ -75,8 +75,9 @@ def test_every_page_fragment_and_file_needs_sign_in(client, user, url):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
-    htmx = client.get(url, headers=htmx_headers())
-    assert htmx["HX-Redirect"].startswith("/accounts/login/")
+    htmx = client.get(url, headers=htmx_headers("/?q=fox"))
+    # Back to the page the fragment was on after signing in, not to the fragment.
+    assert htmx["HX-Redirect"] == "/accounts/login/?next=%2F"
     assert b"<img" not in htmx.content
 
 
