@@ -11,6 +11,7 @@ from gallery import catalog, permissions, selectors
 from gallery.catalog import Controls, ModelSpec
 from gallery.forms import MAX_COMPARE_MODELS, MAX_IMAGES
 from gallery.models import Generation, Image
+from team import services as team_services
 
 
 def _without_repeats(selected: list[str], generators: list[str], *, changed: str) -> list[str]:
@@ -248,18 +249,35 @@ class FormState:
     # The person's quota status (team.selectors.quota_status), when the view looked it up.
     quota: dict | None = None
 
+    def _planned_images(self) -> list[tuple[ModelSpec, Decimal | None]]:
+        """(model, catalog price) for each image the run would queue, as the team's check
+        takes them."""
+        choice = catalog.Choice(self.aspect_ratio, self.resolution, self.size, self.quality)
+        planned = []
+        for spec in self.specs:
+            params = catalog.request_for(spec, choice, edit=self.is_edit).params
+            planned.extend([(spec, catalog.estimated_price(spec, params))] * self.count)
+        return planned
+
     @property
     def estimate(self) -> Decimal | None:
         """The catalog's price for this run as set up, when every selected model has one."""
-        total = Decimal(0)
-        choice = catalog.Choice(self.aspect_ratio, self.resolution, self.size, self.quality)
-        for spec in self.specs:
-            params = catalog.request_for(spec, choice, edit=self.is_edit).params
-            price = catalog.estimated_price(spec, params)
-            if price is None:
-                return None
-            total += price * self.count
-        return total
+        prices = [price for _, price in self._planned_images()]
+        if None in prices:
+            return None
+        return sum(prices, Decimal(0))
+
+    @property
+    def budget_refusal(self) -> str:
+        """Why the month's budget would refuse this run as set up (the team's own sentence), or
+        "" when it would not, or no budget is set."""
+        quota = self.quota
+        if not quota or quota["budget"] is None:
+            return ""
+        refusal = team_services.budget_refusal(
+            budget=quota["budget"], left=quota["budget_left"], images=self._planned_images()
+        )
+        return refusal or ""
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Writes: starting a run, retrying a tile, remembering prompts, marking stuck work interrupted."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -47,8 +46,10 @@ def generation_start(
             settings=_settings_of(choice, edit=edit),
         )
         images = []
+        planned = []  # (model, estimated price) for each image, for the team's check
         for column, spec in enumerate(specs):
             request = catalog.request_for(spec, choice, edit=edit)
+            price = catalog.estimated_price(spec, request.params)
             images.extend(
                 Image(
                     generation=generation,
@@ -58,17 +59,15 @@ def generation_start(
                     request=request.params,
                     expected_width=request.width,
                     expected_height=request.height,
-                    estimated_cost=catalog.estimated_price(spec, request.params),
+                    estimated_cost=price,
                 )
                 for position in range(count)
             )
-        # Refuses (rolling all of this back) before anything is queued if the run would go over
-        # the person's daily images or the team's monthly budget; concurrent runs queue here.
-        team_services.reserve_quota(
-            user=user,
-            image_count=len(images),
-            estimated_cost=sum((i.estimated_cost or Decimal(0) for i in images), Decimal(0)),
-        )
+            planned.extend([(spec, price)] * count)
+        # Refuses (rolling all of this back) before anything is queued if a model is no longer
+        # allowed or the run would go over the person's daily images or the team's monthly
+        # budget; concurrent runs queue here.
+        team_services.run_permit(user=user, images=planned)
         Image.objects.bulk_create(images)
         if edit:
             edits.sources_record(generation=generation, sources=sources)
@@ -96,21 +95,28 @@ def _settings_of(choice: Choice, *, edit: bool) -> dict:
 
 
 def image_retry(*, image: Image) -> Image:
-    """Queue a failed or interrupted tile again, as a run of its own."""
+    """Queue a failed or interrupted tile again, as a run of its own.
+
+    It is checked exactly as a new run is, against the model as the studio offers it now: the
+    allowlist or the gateway may have dropped it, or its price changed, since the tile was made.
+    """
     from gallery.tasks import run_generation
 
+    spec = catalog.available_models().get(image.model)
+    if spec is None:
+        raise team_services.ModelNotAllowed(
+            f"{catalog.label_for(image.model)} is not offered any more, so it can't run again."
+        )
+    price = catalog.estimated_price(spec, image.request)
     with transaction.atomic():
         # A failed tile cost nothing; queued again, it counts against the quotas once more.
-        team_services.reserve_quota(
-            user=image.generation.created_by,
-            image_count=1,
-            estimated_cost=image.estimated_cost or Decimal(0),
-        )
+        team_services.run_permit(user=image.generation.created_by, images=[(spec, price)])
         updated = Image.objects.filter(
             pk=image.pk, status__in=(Image.Status.FAILED, Image.Status.INTERRUPTED)
         ).update(
             status=Image.Status.QUEUED,
             error="",
+            estimated_cost=price,
             queued_at=timezone.now(),
             started_at=None,
             finished_at=None,

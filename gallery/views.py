@@ -210,7 +210,7 @@ def generation_create(request):
             sources=sources,
             private=cleaned["private"],
         )
-    except team_services.QuotaExceeded as exc:
+    except team_services.RunRefused as exc:
         state = FormState.from_data(data, models, message=exc.message, sources=sources)
         return _form_error(request, state)
     if not request.htmx:
@@ -223,12 +223,15 @@ def generation_create(request):
     return render(request, "gallery/generation_created.html", context)
 
 
-def _refused_quota(request, message: str) -> HttpResponse:
+def _refused(request, refusal: team_services.RunRefused) -> HttpResponse:
+    """A Retry the team's rules refused: a toast over htmx (the tile stays as it was), else a
+    page saying why."""
+    message = refusal.message
     if request.htmx:
         response = HttpResponse(message, status=200, content_type="text/plain; charset=utf-8")
         response["HX-Reswap"] = "none"
         return trigger_client_event(response, "toast", {"message": message})
-    context = {"title": "Over the limit", "message": message}
+    context = {"title": refusal.title, "message": message}
     return render(request, "message.html", context, status=403)
 
 
@@ -295,8 +298,8 @@ def image_retry(request, pk: int):
     if image.can_retry:  # otherwise already queued again (a double click): just redraw
         try:
             services.image_retry(image=image)
-        except team_services.QuotaExceeded as exc:
-            return _refused_quota(request, exc.message)
+        except team_services.RunRefused as exc:
+            return _refused(request, exc)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.generation_id}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)

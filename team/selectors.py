@@ -5,7 +5,8 @@ moment its run is queued, whatever happens to it later, except when it fails or 
 (the gateway charges nothing for a call that failed). Deleting an image does not give its quota or
 money back: it was made and paid for, and a limit that deleting resets would be no limit. Its cost
 is the gateway's `usage.cost` once known, else the catalog price recorded when it was queued (an
-estimate; a model the catalog has no price for counts as $0 until the gateway reports a cost).
+estimate; a model the catalog has no price for counts as $0 until the gateway reports a cost,
+which is why `run_permit` lets it start only while some of the budget is left).
 Days and months are local (settings.TIME_ZONE) and follow the run's `created_at`.
 """
 

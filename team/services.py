@@ -1,11 +1,13 @@
 """Writes and checks for sharing one gateway key: the model allowlist, quotas and the budget,
 invites, sign-up by email domain, members, and the team policy.
 
-The gallery calls `allowed_models` to filter what the prompt box offers and `reserve_quota` inside
-the transaction that writes a run. What counts towards quotas is described in team/selectors.py.
+The gallery calls `allowed_models` to filter what the prompt box offers, and `run_permit` inside
+the transaction that queues images, for a new run and a Retry alike: it alone decides whether
+images may be queued. What counts towards quotas is described in team/selectors.py.
 """
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -29,10 +31,13 @@ from team.selectors import (
 
 __all__ = [
     "InviteUnusable",
+    "ModelNotAllowed",
     "QuotaExceeded",
+    "RunRefused",
     "TeamError",
     "UsageReport",
     "allowed_models",
+    "budget_refusal",
     "invite_accept",
     "invite_create",
     "invite_for_token",
@@ -40,7 +45,7 @@ __all__ = [
     "member_set_active",
     "policy_update",
     "quota_status",
-    "reserve_quota",
+    "run_permit",
     "signup_create",
     "usage_for_month",
 ]
@@ -56,8 +61,22 @@ class TeamError(Exception):
         self.message = message
 
 
-class QuotaExceeded(TeamError):
+class RunRefused(TeamError):
+    """A run (or a Retry) the team's rules do not let start; `title` heads the message's page."""
+
+    title = "Can't run this"
+
+
+class QuotaExceeded(RunRefused):
     """A run that would go over the daily image limit or the monthly budget."""
+
+    title = "Over the limit"
+
+
+class ModelNotAllowed(RunRefused):
+    """A run of a model the team no longer offers (the allowlist, or the gateway, dropped it)."""
+
+    title = "Model not available"
 
 
 class InviteUnusable(TeamError):
@@ -75,12 +94,12 @@ def allowed_models(models: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
     """The models the team may use, in the given order. An empty allowlist allows every model;
     the offline renderer is always allowed (it costs nothing). A model the gateway lists but the
     catalog does not know is hidden once an allowlist is set: admins choose from the catalog."""
-    chosen = set(TeamPolicy.current().allowed_models)
-    if not chosen:
-        return dict(models)
-    return {
-        model_id: spec for model_id, spec in models.items() if spec.offline or model_id in chosen
-    }
+    policy = TeamPolicy.current()
+    return {model_id: spec for model_id, spec in models.items() if _allows(policy, spec)}
+
+
+def _allows(policy: TeamPolicy, spec: ModelSpec) -> bool:
+    return not policy.allowed_models or spec.offline or spec.id in policy.allowed_models
 
 
 # --- quotas and the budget --------------------------------------------------------------------
@@ -98,7 +117,7 @@ def _locked_policy() -> TeamPolicy:
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
-        raise RuntimeError("reserve_quota must be called inside transaction.atomic().")
+        raise RuntimeError("run_permit must be called inside transaction.atomic().")
     if connection.features.has_select_for_update:
         policy, _ = TeamPolicy.objects.select_for_update().get_or_create(pk=1)
         return policy
@@ -113,23 +132,33 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def reserve_quota(*, user, image_count: int, estimated_cost: Decimal) -> None:
-    """Refuse a run that would take `user` over the daily image limit or the team over this
-    month's budget; otherwise return, holding the lock until the caller's transaction commits.
+def run_permit(*, user, images: Sequence[tuple[ModelSpec, Decimal | None]]) -> None:
+    """Refuse images that may not be queued for `user`; otherwise return, holding the lock until
+    the caller's transaction commits. The one check before a new run and before a Retry.
 
-    Call it inside `transaction.atomic()`, before writing the run's images: concurrent callers
-    are serialised, so each sees the images the previous one wrote, and runs that together would
-    cross a limit cannot both pass.
+    `images` has one (model, estimated price) pair per image to queue; the price is None when
+    nothing knows it. In order: a model the allowlist no longer has (ModelNotAllowed), the
+    person's daily image limit, then the team's monthly budget (QuotaExceeded).
+
+    Call it inside `transaction.atomic()`, before writing the images: concurrent callers are
+    serialised, so each sees the images (and the allowlist) the previous one wrote, and runs
+    that together would cross a limit cannot both pass.
     """
     policy = _locked_policy()
+    for spec in {spec.id: spec for spec, _ in images}.values():
+        if not _allows(policy, spec):
+            raise ModelNotAllowed(
+                f"An admin has removed {spec.label} from the team's models, so it can't run any "
+                "more."
+            )
     now = timezone.now()
     limit = policy.daily_image_limit
     if limit is not None:
         left = max(0, limit - images_today(user=user, now=now))
-        if image_count > left:
+        if len(images) > left:
             have = "none" if left == 0 else str(left)
             message = (
-                f"This run needs {_plural(image_count, 'image')} but you have {have} left today "
+                f"This run needs {_plural(len(images), 'image')} but you have {have} left today "
                 f"(limit {limit} a day)."
             )
             if left == 0:
@@ -139,16 +168,39 @@ def reserve_quota(*, user, image_count: int, estimated_cost: Decimal) -> None:
     if budget is not None:
         local = timezone.localtime(now)
         left = max(Decimal(0), budget - spent_in_month(year=local.year, month=local.month))
-        if estimated_cost > left:
-            if left == 0:
-                raise QuotaExceeded(
-                    f"This run would cost about {usd(estimated_cost)} but this month's "
-                    f"{usd(budget)} budget is used up."
-                )
-            raise QuotaExceeded(
-                f"This run would cost about {usd(estimated_cost)} but only {usd(left)} of this "
-                f"month's {usd(budget)} budget is left."
+        if message := budget_refusal(budget=budget, left=left, images=images):
+            raise QuotaExceeded(message)
+
+
+def budget_refusal(
+    *, budget: Decimal, left: Decimal, images: Sequence[tuple[ModelSpec, Decimal | None]]
+) -> str | None:
+    """Why `left` of the month's `budget` cannot pay for `images` ((model, price) pairs), or None.
+
+    A model with no known price may run while some budget is left (its images then count at the
+    gateway's reported cost); once the budget is used up it must not slip past it as if free.
+    The prompt box shows the same sentence before Generate is pressed."""
+    cost = sum((price for _, price in images if price is not None), Decimal(0))
+    if cost > left:
+        if left <= 0:
+            return (
+                f"This run would cost about {usd(cost)} but this month's {usd(budget)} budget is "
+                "used up."
             )
+        return (
+            f"This run would cost about {usd(cost)} but only {usd(left)} of this month's "
+            f"{usd(budget)} budget is left."
+        )
+    unpriced = list(dict.fromkeys(spec.label for spec, price in images if price is None))
+    if unpriced and left <= 0:
+        one = len(unpriced) == 1
+        return (
+            f"{' and '.join(unpriced)} {'has' if one else 'have'} no known price and this "
+            f"month's {usd(budget)} budget is used up, so this run can't start. An admin can "
+            f"raise the budget on the Team page, or give {'the model' if one else 'them'} a "
+            "price in gallery/catalog.toml."
+        )
+    return None
 
 
 # --- the policy -------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def make_generation(
         settings={"aspect_ratio": choice.aspect_ratio, "resolution": choice.resolution},
     )
     for column, model_id in enumerate(models):
-        spec = catalog.known_models()[model_id]
+        # A model only the gateway lists gets its generic controls, as the studio gives it.
+        spec = catalog.known_models().get(model_id) or catalog.generic_spec(model_id)
         request = catalog.request_for(spec, choice)
         for position in range(count):
             Image.objects.create(

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connections, transaction
 
+from gallery import catalog
 from gallery.models import Generation, Image
 from team import services
 from team.models import TeamPolicy
@@ -16,12 +17,13 @@ from team.services import QuotaExceeded
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 6
+GPT_IMAGE = catalog.known_models()["gpt-image-2"]
 
 
 def start_run(user, *, images: int, price: Decimal) -> None:
     """What the gallery does for one Generate: check, then write the run, in one transaction."""
     with transaction.atomic():
-        services.reserve_quota(user=user, image_count=images, estimated_cost=price * images)
+        services.run_permit(user=user, images=[(GPT_IMAGE, price)] * images)
         # Widen the window between the check and the write, where an unserialised check races.
         time.sleep(0.05)
         generation = Generation.objects.create(
@@ -99,4 +101,4 @@ def test_the_policy_row_is_made_on_first_use_even_under_a_race(team_of_six):
 
 def test_reserving_outside_a_transaction_is_a_programming_error(team_of_six):
     with pytest.raises(RuntimeError, match=r"inside transaction.atomic\(\)"):
-        services.reserve_quota(user=team_of_six[0], image_count=1, estimated_cost=Decimal("0.01"))
+        services.run_permit(user=team_of_six[0], images=[(GPT_IMAGE, Decimal("0.01"))])

@@ -48,8 +48,14 @@ def set_policy(**fields) -> TeamPolicy:
 
 
 def reserve(user, count: int, cost: str = "0") -> None:
+    """Ask to queue `count` images of a catalog model costing `cost` in all."""
+    spec = catalog.known_models()["gpt-image-2"]
+    permit(user, [(spec, Decimal(cost) / count)] * count)
+
+
+def permit(user, images) -> None:
     with transaction.atomic():
-        services.reserve_quota(user=user, image_count=count, estimated_cost=Decimal(cost))
+        services.run_permit(user=user, images=images)
 
 
 def local_midnight() -> datetime:
@@ -206,6 +212,39 @@ def test_the_daily_limit_is_checked_before_the_budget(user):
         reserve(user, 2, "0.20")
 
 
+def test_an_unpriced_model_runs_while_budget_is_left_but_not_once_it_is_used_up(user):
+    unpriced = catalog.generic_spec("acme/photon-1", "Acme Photon")
+    permit(user, [(unpriced, None)] * 4)  # no budget: nothing to guard
+    set_policy(monthly_budget_usd=Decimal("0.10"))
+    run_of(user, 1, estimated="0.09")
+    permit(user, [(unpriced, None)] * 4)  # $0.01 left: it may run, and counts once priced
+    run_of(user, 1, estimated=None, cost="0.01")  # what the gateway charged for one
+    with pytest.raises(QuotaExceeded) as refused:
+        permit(user, [(unpriced, None)])
+    assert refused.value.message == (
+        "Acme Photon has no known price and this month's $0.10 budget is used up, so this run "
+        "can't start. An admin can raise the budget on the Team page, or give the model a price "
+        "in gallery/catalog.toml."
+    )
+    offline = catalog.known_models()["offline/aurora"]
+    permit(user, [(offline, Decimal(0))])  # a known price of nothing still runs
+
+
+def test_a_run_with_priced_and_unpriced_models_names_those_without_a_price(user):
+    set_policy(monthly_budget_usd=Decimal("0"))
+    gpt = catalog.known_models()["gpt-image-2"]
+    photon = catalog.generic_spec("acme/photon-1", "Acme Photon")
+    nova = catalog.generic_spec("acme/nova", "Acme Nova")
+    with pytest.raises(QuotaExceeded, match=r"about \$0.04 but this month's \$0.00 budget"):
+        permit(user, [(gpt, Decimal("0.04")), (photon, None)])
+    with pytest.raises(QuotaExceeded) as refused:
+        permit(user, [(photon, None), (nova, None), (photon, None)])
+    assert refused.value.message.startswith(
+        "Acme Photon and Acme Nova have no known price and this month's $0.00 budget is used up"
+    )
+    assert refused.value.message.endswith("or give them a price in gallery/catalog.toml.")
+
+
 def test_quota_status_reports_what_is_left(user, other_user):
     assert services.quota_status(user=user) == {
         "images_left_today": None,
@@ -248,3 +287,16 @@ def test_a_model_the_catalog_does_not_know_is_hidden_once_an_allowlist_is_set():
     assert services.allowed_models(models) == models
     set_policy(allowed_models=["gpt-image-2"])
     assert services.allowed_models(models) == {}
+
+
+def test_a_model_taken_off_the_allowlist_is_refused_before_any_limit(user):
+    set_policy(allowed_models=["zai/cogview-4"], daily_image_limit=0)
+    gpt = catalog.known_models()["gpt-image-2"]
+    with pytest.raises(services.ModelNotAllowed) as refused:
+        permit(user, [(gpt, Decimal("0.04"))])
+    assert refused.value.message == (
+        "An admin has removed GPT Image 2 from the team's models, so it can't run any more."
+    )
+    set_policy(daily_image_limit=None)
+    permit(user, [(catalog.known_models()["zai/cogview-4"], Decimal("0.01"))])
+    permit(user, [(catalog.known_models()["offline/mosaic"], Decimal(0))])  # always allowed
