@@ -23,7 +23,7 @@ def setup(request):
     form = SetupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user)
         return redirect("studio")
     return render(request, "gallery/setup.html", {"form": form})
 

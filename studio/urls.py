@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from team.views import SignInView
+from team.views import SignInView, admin_sign_in
 
 urlpatterns = [
     path("", include("gallery.urls")),
     path("", include("team.urls")),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Before the admin's own URLs: its sign-in page sends people to the studio's.
+    path("admin/login/", admin_sign_in),
     path("admin/", admin.site.urls),
 ]
 

@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
 from gallery import catalog
-from team import signin_limit
+from team import backends
 from team.services import email_in_domain
 
 INVITE_DAYS = [(1, "1 day"), (7, "7 days"), (30, "30 days")]
@@ -17,22 +17,13 @@ DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]
 
 
 class RateLimitedAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form, refusing outright (no password check) after too many failures."""
+    """Django's sign-in form, saying so when the rate limit refused the attempt (the limit
+    itself is in the authentication backend, team/backends.py, which every form goes through)."""
 
-    def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        address = signin_limit.client_address(self.request) if self.request else None
-        if refusal := signin_limit.signin_refusal(username=username, address=address):
-            raise ValidationError(refusal, code="rate_limited")
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if username:
-                signin_limit.signin_failed(username=username, address=address)
-            raise
-        if username:
-            signin_limit.signin_succeeded(username=username)
-        return cleaned
+    def get_invalid_login_error(self) -> ValidationError:
+        if refusal := backends.signin_refusal(self.request):
+            return ValidationError(refusal, code="rate_limited")
+        return super().get_invalid_login_error()
 
 
 class AccountForm(UserCreationForm):

@@ -98,8 +98,8 @@ class Invite(models.Model):
 
 
 class LoginAttempt(models.Model):
-    """A failed sign-in, kept for the rate limit's window. In the database, not the cache: the
-    cache is per process, and the limit must hold across every web process."""
+    """A sign-in attempt, recorded before the password is checked and deleted when it succeeds,
+    so what stays are failures, kept for the rate limit's window (team/signin_limit.py)."""
 
     username = models.CharField(max_length=150)  # lower-cased, as typed
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -15,10 +15,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from gallery.catalog import ModelSpec
+from team import locks
 from team.models import Invite, TeamPolicy
 from team.money import usd
 from team.selectors import (
@@ -106,25 +106,9 @@ def _allows(policy: TeamPolicy, spec: ModelSpec) -> bool:
 
 
 def _locked_policy() -> TeamPolicy:
-    """The policy row, locked until the surrounding transaction ends, so callers that check and
-    then write go one at a time.
-
-    PostgreSQL (and others with row locks): SELECT ... FOR UPDATE on the row; at the default READ
-    COMMITTED level, the queries after it see what the previous holder committed. SQLite has no row
-    locks; the settings open every transaction with BEGIN IMMEDIATE, so the atomic block already
-    holds the database's write lock, and reads made after it see every committed write. Should a
-    SQLite database be configured otherwise, a no-op write takes that lock here instead.
-    """
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("run_permit must be called inside transaction.atomic().")
-    if connection.features.has_select_for_update:
-        policy, _ = TeamPolicy.objects.select_for_update().get_or_create(pk=1)
-        return policy
-    options = connection.settings_dict.get("OPTIONS", {})
-    if connection.vendor == "sqlite" and options.get("transaction_mode") != "IMMEDIATE":
-        # Write before reading, so the transaction's snapshot starts once it holds the lock.
-        TeamPolicy.objects.filter(pk=1).update(updated_at=F("updated_at"))
+    """The policy, read after taking its lock (team/locks.py), which is held until the
+    surrounding transaction ends, so callers that check and then write go one at a time."""
+    locks.serialise("team policy")
     return TeamPolicy.current()
 
 

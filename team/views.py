@@ -6,11 +6,11 @@ import csv
 import re
 from datetime import date, datetime
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.views import LoginView
-from django.core.exceptions import ValidationError
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,7 +32,6 @@ from team.presenters import UsagePage
 
 TEAM = "team/team.html"
 NEW_INVITE = "team-new-invite"
-BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 class SignInView(LoginView):
@@ -45,6 +44,18 @@ class SignInView(LoginView):
         context = super().get_context_data(**kwargs)
         context["signup_domain"] = TeamPolicy.current().signup_domain
         return context
+
+
+@login_not_required
+def admin_sign_in(request):
+    """Django admin's sign-in page is the studio's, so there is one page to sign in on.
+
+    Signed-in members who are not admins are told so: sending them to the sign-in page would
+    bounce them straight back to the admin, and round again.
+    """
+    if request.user.is_authenticated and not admin.site.has_permission(request):
+        raise PermissionDenied("Only the studio's admins can open the admin pages.")
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
 
 
 def _message_page(request, title: str, message: str, *, status: int) -> HttpResponse:
@@ -267,7 +278,7 @@ def invite_accept(request, token: str):
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            login(request, user, backend=BACKEND)
+            login(request, user)
             return redirect("studio")
     return render(request, "team/invite.html", {"form": form, "invite": invite})
 
@@ -295,6 +306,6 @@ def signup(request):
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            login(request, user, backend=BACKEND)
+            login(request, user)
             return redirect("studio")
     return render(request, "team/signup.html", {"form": form, "domain": domain})
