@@ -47,6 +47,7 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # hold a worker for the gateway's 10-minute budget.
 URL_FETCH_TIMEOUT = httpx.Timeout(10.0)
 URL_FETCH_DEADLINE_SECONDS = 60.0
+# Longest text kept from the gateway: its error messages, error codes and model names.
 MAX_DETAIL_CHARS = 500
 MAX_CODE_CHARS = 100
 MAX_NAME_CHARS = 200
@@ -56,7 +57,7 @@ REDACTED = "[redacted]"
 # An echo of the key that the gateway itself cut short still carries a long run of it; runs this
 # long are redacted too. Shorter ones (a masked "sk-…1234") are what providers show on purpose.
 KEY_FRAGMENT_CHARS = 12
-# The model list of the real gateway is well under 1 MB; error bodies are a sentence or two.
+# Generous for a list of a few hundred models; error bodies are a sentence or two.
 MAX_MODEL_LIST_BYTES = 8 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
 # Compressed bodies are inflated at most this much at a time (see _decoded_chunks).

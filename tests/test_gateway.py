@@ -900,10 +900,13 @@ def test_config_from_settings(settings):
     settings.GATEWAY_READ_TIMEOUT = 42.0
     settings.GATEWAY_MAX_RETRIES = 1
     settings.GATEWAY_EDITS_MULTIPART = True
+    settings.GATEWAY_CALL_DEADLINE = 90.0
+    settings.GATEWAY_MAX_RESPONSE_BYTES = 1234
 
     config = GatewayConfig.from_settings()
 
     assert config.base_url == "http://gateway.internal:8080/v1"
     assert config.api_key == "settings-key"
     assert (config.read_timeout, config.max_retries, config.edits_multipart) == (42.0, 1, True)
+    assert (config.call_deadline, config.max_response_bytes) == (90.0, 1234)
     assert "settings-key" not in repr(config)
