@@ -42,7 +42,7 @@ Scripting faults: `fake.add_rule(...)`
         bad_base64   200 with b64_json that is not base64
         not_image    200 with valid base64 of bytes that are not an image
         bomb         200 with a tiny PNG whose header declares 30000x30000 pixels
-        gzip_bomb    200 with Content-Encoding: gzip: about 0.5 MB on the wire that inflates
+        gzip_bomb    200 (or `status`), Content-Encoding: gzip: about 0.5 MB on the wire that inflates
                      to a 512 MB image answer ({"data": [{"b64_json": "AAAA…"}]}); `gzip_bomb()`
         nested_json  200 (or `status`) with 200,000 nested JSON arrays ("[[[…]]]"), for any path
         echo_key     200 success whose revised_prompt repeats the API key
