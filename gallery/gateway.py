@@ -3,6 +3,11 @@
 All outbound HTTP of the studio goes through here, with explicit timeouts and one error type,
 `GatewayError`, whose message is a sentence a person understands and is safe to show in the UI.
 Pure Python and httpx: no ORM, and Django settings are read only by `GatewayConfig.from_settings`.
+
+The gateway is not trusted to be well behaved. Every answer is read as a stream with a size limit
+(`_read_body`), every exchange has an overall deadline as well as per-phase timeouts, every body
+is parsed by `_parse_json` (whose failures are GatewayErrors), and every string taken from an
+answer passes `_gateway_text`, which redacts the key before anything is clipped, kept or shown.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import ipaddress
 import json
 import logging
 import math
+import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -40,8 +47,23 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # hold a worker for the gateway's 10-minute budget.
 URL_FETCH_TIMEOUT = httpx.Timeout(10.0)
 URL_FETCH_DEADLINE_SECONDS = 60.0
+# Longest text kept from the gateway: its error messages, error codes and model names.
 MAX_DETAIL_CHARS = 500
+MAX_CODE_CHARS = 100
+MAX_NAME_CHARS = 200
+# A rewritten prompt is longer than the 4,000-character prompt it came from, but not a book.
+MAX_REVISED_PROMPT_CHARS = 8000
 REDACTED = "[redacted]"
+# An echo of the key that the gateway itself cut short still carries a long run of it; runs this
+# long are redacted too. Shorter ones (a masked "sk-…1234") are what providers show on purpose.
+KEY_FRAGMENT_CHARS = 12
+# Generous for a list of a few hundred models; error bodies are a sentence or two.
+MAX_MODEL_LIST_BYTES = 8 * 1024 * 1024
+MAX_ERROR_BODY_BYTES = 64 * 1024
+# Compressed bodies are inflated at most this much at a time (see _decoded_chunks), and only
+# in the encodings it reads: httpx would also offer br or zstd if their packages were installed.
+INFLATE_PIECE_BYTES = 1024 * 1024
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,8 @@ class GatewayConfig:
     verify: ssl.SSLContext | bool = True
     edits_multipart: bool = False
     models_timeout: float = 3.0
+    call_deadline: float = 630.0
+    max_response_bytes: int = 48 * 1024 * 1024
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:
@@ -78,6 +102,8 @@ class GatewayConfig:
             allow_private_urls=settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE,
             edits_multipart=settings.GATEWAY_EDITS_MULTIPART,
             models_timeout=settings.GATEWAY_MODELS_TIMEOUT,
+            call_deadline=settings.GATEWAY_CALL_DEADLINE,
+            max_response_bytes=settings.GATEWAY_MAX_RESPONSE_BYTES,
             verify=_tls_with_ca(settings.GATEWAY_URL_FETCH_CA_FILE),
         )
 
@@ -139,7 +165,7 @@ def async_client(config: GatewayConfig) -> httpx.AsyncClient:
     """The client every concurrent call of one run shares (one connection pool)."""
     return httpx.AsyncClient(
         base_url=config.base_url,
-        headers=_auth_headers(config),
+        headers=_gateway_headers(config),
         timeout=httpx.Timeout(
             connect=config.connect_timeout,
             read=config.read_timeout,
@@ -185,47 +211,57 @@ async def edit_image(
 
 
 def list_image_models(config: GatewayConfig) -> list[dict]:
-    """The gateway's image models: [{"id", "name", "input_modalities"}]. Fails fast."""
+    """The gateway's image models: [{"id", "name", "input_modalities"}].
+
+    Fails fast: `models_timeout` bounds the whole exchange, body included, because the page waits
+    for it. An event loop of its own gives a deadline that can stop a read already under way.
+    """
     with _redacting(config):
+        return asyncio.run(_list_image_models(config))
+
+
+async def _list_image_models(config: GatewayConfig) -> list[dict]:
+    late = f"The gateway did not list its models within {config.models_timeout:g} s."
+    async with _deadline(config.models_timeout, late):
         try:
-            with httpx.Client(
+            async with httpx.AsyncClient(
                 base_url=config.base_url,
-                headers=_auth_headers(config),
+                headers=_gateway_headers(config),
                 timeout=config.models_timeout,
                 verify=_default_tls(),
             ) as client:
-                response = client.get("/models")
+                answer = await _exchange(
+                    client,
+                    client.build_request("GET", "/models"),
+                    limit=MAX_MODEL_LIST_BYTES,
+                    what="The gateway's model list",
+                )
         except httpx.TimeoutException as exc:
-            raise GatewayError(
-                f"The gateway did not list its models within {config.models_timeout:g} s.",
-                code="timeout",
-                retryable=True,
-            ) from exc
+            raise _timeout_error(late) from exc
         except httpx.HTTPError as exc:
             raise _transport_error(exc, config) from exc
-        if not response.is_success:
-            raise _status_error(response, attempts=1)
-        payload = _json_or_none(response)
-        if payload is None:
-            raise GatewayError(
-                "The gateway's model list is not JSON; is the base URL right?",
-                code="bad_response",
-            )
-        entries = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(entries, list):
-            raise GatewayError(
-                "The gateway's model list is not in the expected shape (no data list).",
-                code="bad_response",
-            )
-        return [
-            {
-                "id": entry["id"],
-                "name": entry.get("name") if isinstance(entry.get("name"), str) else entry["id"],
-                "input_modalities": _string_list(entry["architecture"].get("input_modalities")),
-            }
-            for entry in entries
-            if _is_image_model(entry)
-        ]
+    if not answer.is_success:
+        raise _status_error(answer, attempts=1, config=config)
+    payload = _parse_json(answer.body, what="The gateway's model list")
+    entries = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        raise GatewayError(
+            "The gateway's model list is not in the expected shape (no data list).",
+            code="bad_response",
+        )
+    return [
+        {
+            "id": _redact(entry["id"], config.api_key),  # kept whole: it is sent back as is
+            "name": _gateway_text(
+                entry["name"] if isinstance(entry.get("name"), str) else entry["id"],
+                config,
+                limit=MAX_NAME_CHARS,
+            ),
+            "input_modalities": _string_list(entry["architecture"].get("input_modalities")),
+        }
+        for entry in entries
+        if _is_image_model(entry)
+    ]
 
 
 # --- The images call ----------------------------------------------------------------------------
@@ -235,51 +271,63 @@ async def _images_call(
     client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
 ) -> GatewayResult:
     started = time.perf_counter()
-    response, attempts = await _post_with_retries(client, config, path, request)
-    if not response.is_success:
-        raise _status_error(response, attempts=attempts)
-    payload = _json_or_none(response)
-    if not isinstance(payload, dict):
-        raise GatewayError(
-            "The gateway's answer is not JSON; is the base URL right?",
-            code="bad_response",
-        )
-    items = payload.get("data")
-    if not isinstance(items, list):
-        detail = _gateway_detail(payload)
-        raise GatewayError(
-            _with_detail("The gateway's answer holds no image list.", detail),
-            code="bad_response",
-        )
-    if not items:
-        raise GatewayError(
-            "The gateway returned no image — usually the provider's content filter blocked "
-            "the prompt. Try rewording it or another model.",
-            code="content_filtered",
-        )
-    images = [
-        ImageData(data=await _image_bytes(item, config), revised_prompt=_revised_prompt(item))
-        for item in items
-    ]
+    late = f"The gateway did not finish answering within {config.call_deadline:g} s."
+    # The deadline covers every try, the waits between them, reading the answer and fetching
+    # data[].url results: the per-phase timeouts alone let a trickling answer run for ever.
+    async with _deadline(config.call_deadline, late):
+        answer, attempts = await _post_with_retries(client, config, path, request)
+        if not answer.is_success:
+            raise _status_error(answer, attempts=attempts, config=config)
+        payload = _parse_json(answer.body, what="The gateway's answer")
+        if not isinstance(payload, dict):
+            raise GatewayError(
+                "The gateway's answer is not JSON; is the base URL right?",
+                code="bad_response",
+            )
+        items = payload.get("data")
+        if not isinstance(items, list):
+            detail = _gateway_detail(payload, config)
+            raise GatewayError(
+                _with_detail("The gateway's answer holds no image list.", detail),
+                code="bad_response",
+            )
+        if not items:
+            raise GatewayError(
+                "The gateway returned no image — usually the provider's content filter blocked "
+                "the prompt. Try rewording it or another model.",
+                code="content_filtered",
+            )
+        images = [
+            ImageData(
+                data=await _image_bytes(item, config),
+                revised_prompt=_revised_prompt(item, config),
+            )
+            for item in items
+        ]
     return GatewayResult(images=images, cost=_cost(payload), latency=time.perf_counter() - started)
 
 
 async def _post_with_retries(
     client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
-) -> tuple[httpx.Response, int]:
+) -> tuple[_Answer, int]:
     attempt = 1
     while True:
         try:
-            response = await client.post(path, **request)
+            answer = await _exchange(
+                client,
+                client.build_request("POST", path, **request),
+                limit=config.max_response_bytes,
+                what="The gateway's answer",
+            )
         except httpx.HTTPError as exc:
             # Not retried: the gateway may already be working on (and charging for) the image.
             raise _transport_error(exc, config) from exc
-        if response.status_code not in RETRY_STATUSES or attempt > config.max_retries:
-            return response, attempt
-        delay = _retry_delay(response, attempt=attempt, config=config)
+        if answer.status not in RETRY_STATUSES or attempt > config.max_retries:
+            return answer, attempt
+        delay = _retry_delay(answer, attempt=attempt, config=config)
         logger.info(
             "Gateway answered %s to %s (try %d of %d); trying again in %.1f s",
-            response.status_code,
+            answer.status,
             path,
             attempt,
             config.max_retries + 1,
@@ -289,8 +337,8 @@ async def _post_with_retries(
         attempt += 1
 
 
-def _retry_delay(response: httpx.Response, *, attempt: int, config: GatewayConfig) -> float:
-    header = response.headers.get("retry-after")
+def _retry_delay(answer: _Answer, *, attempt: int, config: GatewayConfig) -> float:
+    header = answer.headers.get("retry-after")
     wait = _parse_retry_after(header) if header else None
     if wait is None:
         return RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
@@ -331,7 +379,7 @@ def _decode_b64(text: str, config: GatewayConfig) -> bytes:
     compact = "".join(text.split())  # some servers wrap base64 in lines
     # Refuse an oversized image before spending memory on decoding it.
     if len(compact) // 4 * 3 > config.max_image_bytes + 2:
-        raise _too_large(config)
+        raise _too_large("The image", config.max_image_bytes)
     try:
         data = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -341,13 +389,17 @@ def _decode_b64(text: str, config: GatewayConfig) -> bytes:
     if not data:
         raise GatewayError("The gateway returned an empty image.", code="bad_image_data")
     if len(data) > config.max_image_bytes:
-        raise _too_large(config)
+        raise _too_large("The image", config.max_image_bytes)
     return data
 
 
-def _revised_prompt(item: object) -> str:
+def _revised_prompt(item: object, config: GatewayConfig) -> str:
     value = item.get("revised_prompt") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else ""
+    return (
+        _gateway_text(value, config, limit=MAX_REVISED_PROMPT_CHARS)
+        if isinstance(value, str)
+        else ""
+    )
 
 
 def _cost(payload: dict) -> Decimal | None:
@@ -401,13 +453,16 @@ async def _fetch_image_url(
     except httpx.TimeoutException as exc:
         raise _url_error(f"The image host {host} did not answer in time.") from exc
     except httpx.HTTPError as exc:
-        raise _url_error(f"Could not download the image from {host} ({_reason(exc)}).") from exc
+        raise _url_error(
+            f"Could not download the image from {host} ({_reason(exc, config)})."
+        ) from exc
 
 
 async def fetch_image(url: str, config: GatewayConfig) -> bytes:
     """Download an image from a link a person gave (to edit it), with the same guards as a
     data[].url result: https only, never a private or local address, size-capped."""
-    return await _fetch_image_url(url, config, what="The image link")
+    with _redacting(config):
+        return await _fetch_image_url(url, config, what="The image link")
 
 
 async def _resolve(host: str, port: int) -> list[str]:
@@ -448,7 +503,11 @@ async def _download(target: httpx.URL, addresses: list[str], config: GatewayConf
             request = fetcher.build_request(
                 "GET",
                 target.copy_with(host=address),
-                headers={"Host": target.netloc.decode("ascii"), "Accept": "image/*"},
+                headers={
+                    "Host": target.netloc.decode("ascii"),
+                    "Accept": "image/*",
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                },
                 extensions={"sni_hostname": target.raw_host.decode("ascii")},
             )
             try:
@@ -466,19 +525,123 @@ async def _download(target: httpx.URL, addresses: list[str], config: GatewayConf
 async def _read_capped(response: httpx.Response, config: GatewayConfig) -> bytes:
     if response.status_code != 200:
         raise _url_error(f"The image URL answered with HTTP {response.status_code}.")
+    data = await _read_body(response, limit=config.max_image_bytes, what="The image")
+    if not data:
+        raise _url_error("The image URL returned an empty file.")
+    return data
+
+
+# --- Reading answers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A gateway answer read in full, within its size limit: what the rest of the module parses."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+
+async def _exchange(
+    client: httpx.AsyncClient, request: httpx.Request, *, limit: int, what: str
+) -> _Answer:
+    """Send `request` and read its answer: a success body up to `limit` bytes, an error body up
+    to MAX_ERROR_BODY_BYTES (a longer or garbled one adds no detail; the status still speaks)."""
+    response = await client.send(request, stream=True)
+    try:
+        if response.is_success:
+            body = await _read_body(response, limit=limit, what=what)
+        else:
+            try:
+                body = await _read_body(
+                    response, limit=MAX_ERROR_BODY_BYTES, what="The gateway's error message"
+                )
+            except GatewayError:
+                body = b""
+    finally:
+        await response.aclose()
+    return _Answer(status=response.status_code, headers=response.headers, body=body)
+
+
+async def _read_body(response: httpx.Response, *, limit: int, what: str) -> bytes:
+    """The body, decoded, refused as soon as it passes `limit` bytes: every answer is read here,
+    so none can take more memory than its limit, however small it was on the wire."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > config.max_image_bytes:
-        raise _too_large(config)
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(what, limit)
     chunks: list[bytes] = []
     received = 0
-    async for chunk in response.aiter_bytes():
-        received += len(chunk)
-        if received > config.max_image_bytes:
-            raise _too_large(config)
-        chunks.append(chunk)
-    if not received:
-        raise _url_error("The image URL returned an empty file.")
+    try:
+        async for chunk in _decoded_chunks(response, what=what):
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(what, limit)
+            chunks.append(chunk)
+    except zlib.error as exc:
+        raise GatewayError(f"{what} is not valid compressed data.", code="bad_response") from exc
     return b"".join(chunks)
+
+
+async def _decoded_chunks(response: httpx.Response, *, what: str) -> AsyncIterator[bytes]:
+    """The body as it arrives, inflated at most INFLATE_PIECE_BYTES at a time.
+
+    Not httpx's own decoding: it inflates a whole network read at once, so 64 KB of a gzip bomb
+    becomes a single 64 MB chunk before any limit can look at it.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        async for chunk in response.aiter_raw():
+            yield chunk
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise GatewayError(
+            f"{what} uses a compression the studio cannot read ({_clip(encoding, 40)}).",
+            code="bad_response",
+        )
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # zlib tells gzip and deflate apart
+    async for chunk in response.aiter_raw():
+        while chunk:
+            yield inflater.decompress(chunk, INFLATE_PIECE_BYTES)
+            chunk = inflater.unconsumed_tail
+    yield inflater.flush()  # at most the tail of one back-reference once the input is used up
+
+
+def _parse_json(body: bytes, *, what: str) -> Any:
+    """The body as JSON. Any way that can fail is the gateway's fault and a GatewayError, including
+    nesting deep enough to exhaust Python's recursion limit (a RecursionError, not a ValueError)."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise GatewayError(
+            f"{what} is nested too deeply to be read as JSON.", code="bad_response"
+        ) from exc
+    except ValueError as exc:  # also undecodable bytes (UnicodeDecodeError)
+        raise GatewayError(
+            f"{what} is not JSON; is the base URL right?", code="bad_response"
+        ) from exc
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return _parse_json(body, what="The body")
+    except GatewayError:
+        return None
+
+
+@asynccontextmanager
+async def _deadline(seconds: float, message: str) -> AsyncIterator[None]:
+    """A limit on a whole exchange. Per-phase timeouts bound each wait, not their sum: an answer
+    trickling in a byte at a time restarts the read timeout with every byte."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise _timeout_error(message) from exc
 
 
 # --- Errors -------------------------------------------------------------------------------------
@@ -499,23 +662,25 @@ _STATUS_SENTENCES = {
 }
 
 
-def _status_error(response: httpx.Response, *, attempts: int) -> GatewayError:
-    status = response.status_code
+def _status_error(answer: _Answer, *, attempts: int, config: GatewayConfig) -> GatewayError:
+    status = answer.status
     sentence = _STATUS_SENTENCES.get(status, "The gateway answered with an error")
     sentence += f" (HTTP {status})."
     if attempts > 1:
         sentence += f" Gave up after {attempts} tries."
-    payload = _json_or_none(response)
-    detail = _plain_text_detail(response) if payload is None else _gateway_detail(payload)
+    payload = _json_or_none(answer.body)
+    detail = (
+        _plain_text_detail(answer, config) if payload is None else _gateway_detail(payload, config)
+    )
     return GatewayError(
         _with_detail(sentence, detail),
         status=status,
-        code=_gateway_code(payload),
+        code=_gateway_code(payload, config),
         retryable=status in TRANSIENT_STATUSES,
     )
 
 
-def _gateway_detail(payload: object) -> str:
+def _gateway_detail(payload: object, config: GatewayConfig) -> str:
     """The gateway's own message from either envelope:
     {"error": {"message": ...}} (current) or {"error": true, "message": ...} (older)."""
     if not isinstance(payload, dict):
@@ -528,34 +693,81 @@ def _gateway_detail(payload: object) -> str:
     ]
     for value in candidates:
         if isinstance(value, str) and value.strip():
-            return _clip(value)
+            return _gateway_text(value, config)
     return ""
 
 
-def _gateway_code(payload: object) -> str | None:
+def _gateway_code(payload: object, config: GatewayConfig) -> str | None:
     error = payload.get("error") if isinstance(payload, dict) else None
     if isinstance(error, dict):
         for key in ("code", "type"):
             if isinstance(error.get(key), str) and error[key]:
-                return error[key]
+                return _gateway_text(error[key], config, limit=MAX_CODE_CHARS)
     return None
 
 
-def _plain_text_detail(response: httpx.Response) -> str:
-    # A proxy's HTML error page says nothing a person can act on; a short text body may.
-    text = response.text.strip()
-    if not text or text.startswith("<") or "html" in response.headers.get("content-type", ""):
+def _plain_text_detail(answer: _Answer, config: GatewayConfig) -> str:
+    # A proxy's HTML error page says nothing a person can act on, nor does JSON that would not
+    # parse; a short text body may.
+    text = answer.body.decode("utf-8", "replace").strip()
+    content_type = answer.headers.get("content-type", "")
+    if not text or text.startswith("<") or "html" in content_type or "json" in content_type:
         return ""
-    return _clip(text)
+    return _gateway_text(text, config)
 
 
 def _with_detail(sentence: str, detail: str) -> str:
     return f"{sentence} The gateway said: {detail}" if detail else sentence
 
 
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+def _gateway_text(value: str, config: GatewayConfig, *, limit: int = MAX_DETAIL_CHARS) -> str:
+    """A string taken from the gateway, made safe to show and store: the key redacted, then clipped.
+
+    In that order: a cut first could leave a piece of an echoed key that redaction no longer
+    recognises, while a cut after it can only shorten "[redacted]".
+    """
+    return _clip(_redact(value, config.api_key), limit)
+
+
+def _redact(text: str, key: str) -> str:
+    """`text` with the key, and any run of KEY_FRAGMENT_CHARS or more of its characters, replaced
+    by [redacted]."""
+    if not key or not text:
+        return text
+    width = min(len(key), KEY_FRAGMENT_CHARS)
+    windows = {key[start : start + width] for start in range(len(key) - width + 1)}
+    spans: list[list[int]] = []
+    for start in sorted(found for window in windows for found in _find_all(text, window)):
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = start + width  # overlapping runs of the key: one redaction
+        else:
+            spans.append([start, start + width])
+    pieces, position = [], 0
+    for start, end in spans:
+        pieces += [text[position:start], REDACTED]
+        position = end
+    return "".join(pieces) + text[position:]
+
+
+def _find_all(text: str, part: str) -> Iterator[int]:
+    found = text.find(part)
+    while found != -1:
+        yield found
+        found = text.find(part, found + 1)
+
+
+def _clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters. Only the words that fit are looked at, so a
+    megabyte of text costs no more than a sentence."""
+    words: list[str] = []
+    length = -1
+    for match in re.finditer(r"\S+", text):
+        words.append(match[0])
+        length += 1 + len(match[0])
+        if length > limit:
+            break
+    line = " ".join(words)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _transport_error(exc: httpx.HTTPError, config: GatewayConfig) -> GatewayError:
@@ -577,43 +789,49 @@ def _transport_error(exc: httpx.HTTPError, config: GatewayConfig) -> GatewayErro
                 "(too many requests at once)."
             )
         case httpx.ConnectError():
-            message = f"Could not reach the gateway at {host} ({_reason(exc)})."
+            message = f"Could not reach the gateway at {host} ({_reason(exc, config)})."
         case httpx.RemoteProtocolError():
             message = "The gateway closed the connection without a complete answer."
         case httpx.NetworkError():
-            message = f"The connection to the gateway broke ({_reason(exc)})."
+            message = f"The connection to the gateway broke ({_reason(exc, config)})."
         case _:
-            message = f"Talking to the gateway failed ({_reason(exc)})."
+            message = f"Talking to the gateway failed ({_reason(exc, config)})."
     code = "timeout" if isinstance(exc, httpx.TimeoutException) else "unreachable"
     return GatewayError(message, code=code, retryable=True)
 
 
-def _reason(exc: Exception) -> str:
-    return _clip(str(exc)) or type(exc).__name__
+def _reason(exc: Exception, config: GatewayConfig) -> str:
+    return _gateway_text(str(exc), config) or type(exc).__name__
 
 
 def _url_error(message: str) -> GatewayError:
     return GatewayError(message, code="url_fetch")
 
 
-def _too_large(config: GatewayConfig) -> GatewayError:
-    megabytes = config.max_image_bytes / (1024 * 1024)
-    return GatewayError(f"The image is larger than the {megabytes:g} MB limit.", code="too_large")
+def _too_large(what: str, limit: int) -> GatewayError:
+    megabytes = limit / (1024 * 1024)
+    return GatewayError(f"{what} is larger than the {megabytes:g} MB limit.", code="too_large")
+
+
+def _timeout_error(message: str) -> GatewayError:
+    return GatewayError(message, code="timeout", retryable=True)
 
 
 @contextmanager
 def _redacting(config: GatewayConfig) -> Iterator[None]:
-    """Whatever fails below, the key never leaves in a message (upstream may echo it)."""
+    """Whatever fails below, the key never leaves in a message (upstream may echo it).
+
+    A net under `_gateway_text`, which already redacts each string where it is taken from an
+    answer; this catches the rest, such as a host name taken from a data[].url.
+    """
     try:
         yield
     except GatewayError as exc:
-        key = config.api_key
-        if key and (key in exc.message or key in (exc.code or "")):
+        message = _redact(exc.message, config.api_key)
+        code = _redact(exc.code, config.api_key) if exc.code else None
+        if (message, code) != (exc.message, exc.code):
             raise GatewayError(
-                exc.message.replace(key, REDACTED),
-                status=exc.status,
-                code=exc.code.replace(key, REDACTED) if exc.code else None,
-                retryable=exc.retryable,
+                message, status=exc.status, code=code, retryable=exc.retryable
             ) from None
         raise
 
@@ -627,15 +845,8 @@ def _default_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _auth_headers(config: GatewayConfig) -> dict[str, str]:
-    return {"Authorization": f"Bearer {config.api_key}"}
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:  # also covers undecodable text
-        return None
+def _gateway_headers(config: GatewayConfig) -> dict[str, str]:
+    return {"Authorization": f"Bearer {config.api_key}", "Accept-Encoding": ACCEPT_ENCODING}
 
 
 def _data_url(image: InputImage) -> str:

@@ -211,10 +211,24 @@ GATEWAY_WRITE_TIMEOUT = env_float("GATEWAY_WRITE_TIMEOUT", 60.0)
 GATEWAY_POOL_TIMEOUT = env_float("GATEWAY_POOL_TIMEOUT", 30.0)
 GATEWAY_MAX_RETRIES = env_int("GATEWAY_MAX_RETRIES", 2, minimum=0)
 GATEWAY_MAX_RETRY_AFTER = env_float("GATEWAY_MAX_RETRY_AFTER", 30.0)
+# The whole of GET /v1/models, connecting to the last byte: the page waits for it.
 GATEWAY_MODELS_TIMEOUT = env_float("GATEWAY_MODELS_TIMEOUT", 3.0)
+# The whole of one image call: connecting, sending, the gateway's work, retries and their waits,
+# reading the answer and fetching a data[].url result. The timeouts above bound each wait, not
+# their sum, so an answer trickling in a byte at a time would run for ever. The default is the
+# gateway's own 10-minute limit plus 30 s to send and download; it is never below the read
+# timeout, so raising that (a slow self-hosted server) does not silently cut calls short.
+GATEWAY_CALL_DEADLINE = env_float(
+    "GATEWAY_CALL_DEADLINE",
+    max(630.0, GATEWAY_READ_TIMEOUT + 30),
+    minimum=GATEWAY_READ_TIMEOUT,
+)
 GATEWAY_MODELS_CACHE_SECONDS = env_int("GATEWAY_MODELS_CACHE_SECONDS", 600, minimum=0)
 # Largest image accepted from the gateway (decoded bytes) and when fetching a data[].url result.
 GATEWAY_MAX_IMAGE_BYTES = env_int("GATEWAY_MAX_IMAGE_BYTES", 50 * 1024 * 1024, minimum=1)
+# Largest answer read from an image call (decoded: a compressed body counts at its full size).
+# The largest real answer, a 4K PNG as base64 JSON, is about 35 MB; 48 MB leaves a third again.
+GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 48 * 1024 * 1024, minimum=1)
 # Whether a data[].url result may point at a private or loopback address (tests only).
 GATEWAY_URL_FETCH_ALLOW_PRIVATE = env_bool("GATEWAY_URL_FETCH_ALLOW_PRIVATE", False)
 # A PEM file of extra certificate authorities trusted when fetching data[].url results.

@@ -29,6 +29,9 @@ Scripting faults: `fake.add_rule(...)`
     answers `status` with `body` (dict/list as JSON, str as text, bytes raw; None gives a normal
     success for 200 and the current error envelope with a stock message otherwise) plus
     `headers`, e.g. add_rule(status=429, headers={"Retry-After": "1"}, times=1).
+    `trickle=(n, seconds)` sends the rule's answer (any of them) slowly: the status line and
+    headers at once, then the body n bytes at a time with `seconds` before each piece, until it
+    is done or reset() / stop() drops the connection.
 
     Canned answers, by name (`response=`):
         error_new    {"error": {"message", "type", "param", "code"}}; status 400 unless given;
@@ -39,6 +42,10 @@ Scripting faults: `fake.add_rule(...)`
         bad_base64   200 with b64_json that is not base64
         not_image    200 with valid base64 of bytes that are not an image
         bomb         200 with a tiny PNG whose header declares 30000x30000 pixels
+        gzip_bomb    200 (or `status`), Content-Encoding: gzip: about 0.5 MB on the wire that inflates
+                     to a 512 MB image answer ({"data": [{"b64_json": "AAAA…"}]}); `gzip_bomb()`
+        nested_json  200 (or `status`) with 200,000 nested JSON arrays ("[[[…]]]"), for any path
+        echo_key     200 success whose revised_prompt repeats the API key
         url          200 with data[].url: body str is the URL, else an https URL on the
                      built-in HTTPS image host (started on demand) serving the usual PNG
         no_usage     200 success without "usage"
@@ -90,6 +97,8 @@ from urllib.parse import urlsplit
 DEFAULT_API_KEY = "fake-gateway-key-4f9c2d71"
 IMAGE_PATHS = ("/v1/images/generations", "/v1/images/edits")
 HANG_SECONDS = 3600.0
+NESTED_JSON_DEPTH = 200_000
+GZIP_BOMB_BYTES = 512 * 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pixel side of a square image at each resolution tier (1K is about one megapixel).
 TIER_SIDES = {"0.5K": 512, "1K": 1024, "2K": 2048, "4K": 4096}
@@ -103,6 +112,9 @@ CANNED_RESPONSES = frozenset(
         "bad_base64",
         "not_image",
         "bomb",
+        "gzip_bomb",
+        "nested_json",
+        "echo_key",
         "url",
         "no_usage",
         "hang",
@@ -200,6 +212,7 @@ class Rule:
     delay: float = 0.0
     times: int | None = None
     response: str | None = None
+    trickle: tuple[int, float] | None = None
     hits: int = 0
 
     def matches(self, request: RecordedRequest) -> bool:
@@ -218,6 +231,7 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     chunked: bool = False
+    trickle: tuple[int, float] | None = None  # (bytes, seconds before each piece)
 
 
 class FakeGateway:
@@ -302,6 +316,7 @@ class FakeGateway:
         delay: float = 0.0,
         times: int | None = None,
         response: str | None = None,
+        trickle: tuple[int, float] | None = None,
     ) -> Rule:
         if response is not None and response not in CANNED_RESPONSES:
             raise ValueError(
@@ -316,6 +331,7 @@ class FakeGateway:
             delay=delay,
             times=times,
             response=response,
+            trickle=trickle,
         )
         with self._lock:
             self.rules.append(rule)
@@ -469,13 +485,20 @@ class FakeGateway:
                 else "<html><body>Upstream hiccup</body></html>"
             )
             reply = Reply(rule.status, page.encode(), content_type="text/html; charset=utf-8")
+        elif rule.response == "nested_json":
+            depth = NESTED_JSON_DEPTH
+            reply = Reply(rule.status, b"[" * depth + b"]" * depth)
+        elif rule.response == "gzip_bomb":
+            reply = Reply(rule.status, gzip_bomb(), headers={"Content-Encoding": "gzip"})
         else:
             reply = json_reply(rule.status, self._canned_success(rule, request))
         return Reply(
             reply.status,
             reply.body,
             content_type=rule.headers.get("Content-Type", reply.content_type),
-            headers={k: v for k, v in rule.headers.items() if k.lower() != "content-type"},
+            headers=reply.headers
+            | {k: v for k, v in rule.headers.items() if k.lower() != "content-type"},
+            trickle=rule.trickle,
         )
 
     def _canned_success(self, rule: Rule, request: RecordedRequest) -> dict[str, Any]:
@@ -490,6 +513,8 @@ class FakeGateway:
                 item["b64_json"] = base64.b64encode(b"just some text, not an image").decode()
             case "bomb":
                 item["b64_json"] = base64.b64encode(bomb_png()).decode()
+            case "echo_key":
+                item["revised_prompt"] = f"{item['revised_prompt']} (sent with key {self.api_key})"
             case "url":
                 png = base64.b64decode(item.pop("b64_json"))
                 item["url"] = rule.body if isinstance(rule.body, str) else self.https_url_for(png)
@@ -686,6 +711,30 @@ def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
 
 
+@functools.cache
+def gzip_bomb(size: int = GZIP_BOMB_BYTES) -> bytes:
+    """A gzip body that inflates to an image answer of about `size` bytes, its b64_json all "A".
+
+    Made in a fraction of a second rather than by compressing `size` bytes: after a full flush
+    the compressor starts afresh, so every 1 MB block of "A"s compresses to the same bytes and
+    one compressed block can simply be repeated. The gzip trailer's CRC is computed alongside.
+    """
+    head, tail, block = b'{"data": [{"b64_json": "', b'"}]}', b"A" * (1024 * 1024)
+    blocks = (size - len(head) - len(tail)) // len(block)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate: we add the frame
+    start = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    middle = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.compress(tail) + deflate.flush()
+    crc = zlib.crc32(head)
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(tail, crc)
+    length = len(head) + blocks * len(block) + len(tail)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, no time
+    trailer = struct.pack("<II", crc, length & 0xFFFFFFFF)
+    return header + start + middle * blocks + end + trailer
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -766,12 +815,23 @@ class _Handler(BaseHTTPRequestHandler):
             sni=getattr(self.connection, "fake_sni", None),
         )
 
-    def send(self, reply: Reply) -> None:
+    def send(self, reply: Reply, release: threading.Event | None = None) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        if reply.chunked:
+        if reply.trickle:
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.flush()
+            size, seconds = reply.trickle
+            for start in range(0, len(reply.body), size):
+                if (release or self.server.fake._stopping).wait(seconds):
+                    self.close_connection = True  # reset() or stop(): drop it half-sent
+                    return
+                self.wfile.write(reply.body[start : start + size])
+                self.wfile.flush()
+        elif reply.chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             for start in range(0, len(reply.body), 16 * 1024):
@@ -803,7 +863,7 @@ class _GatewayHandler(_Handler):
         if isinstance(reply, str):  # hang (now over) or close: drop the connection unanswered
             self.close_connection = True
             return
-        self.send(reply)
+        self.send(reply, release)
 
 
 class _ImageHostHandler(_Handler):

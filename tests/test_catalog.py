@@ -72,6 +72,34 @@ def test_the_model_list_is_cached_so_a_slow_gateway_costs_one_call(fake_gateway)
     assert len(fake_gateway.calls(path="models")) == 1
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("fault", ["nested_json", "gzip_bomb", "hang"])
+def test_a_broken_model_list_falls_back_and_is_not_fetched_again(
+    signed_in, fake_gateway, settings, fault
+):
+    settings.GATEWAY_MODELS_TIMEOUT = 0.3
+    fake_gateway.add_rule(path="models", response=fault)
+    first = signed_in.get("/")
+    second = signed_in.get("/")
+    assert first.status_code == second.status_code == 200
+    # The catalog alone: a model the gateway's default list does not name is offered.
+    assert b'value="bytedance/seedream-4-5"' in first.content
+    # The failure is remembered like any other, so the second page load does not ask again.
+    assert len(fake_gateway.calls(path="models")) == 1
+
+
+@pytest.mark.django_db
+def test_a_trickling_model_list_does_not_hold_the_page(signed_in, fake_gateway, settings):
+    # A byte every 0.4 s never trips the read timeout; the models timeout is the total.
+    settings.GATEWAY_MODELS_TIMEOUT = 1.0
+    fake_gateway.add_rule(path="models", body={"data": []}, trickle=(1, 0.4))
+    started = time.perf_counter()
+    response = signed_in.get("/")
+    assert time.perf_counter() - started < 2
+    assert response.status_code == 200
+    assert b'value="gpt-image-2"' in response.content
+
+
 def test_a_hanging_model_list_does_not_hold_the_page_for_long(fake_gateway, settings):
     settings.GATEWAY_MODELS_TIMEOUT = 0.3
     fake_gateway.add_rule(path="models", response="hang")

@@ -12,6 +12,7 @@ import logging
 import socket
 import threading
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
@@ -95,6 +96,15 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+def with_memory_peak(call):
+    """What `call()` returns, and the most memory Python held meanwhile (bytes, tracemalloc)."""
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def gaps(fake: FakeGateway) -> list[float]:
     times = [call.received_at for call in fake.calls(path="images/generations")]
     return [later - earlier for earlier, later in itertools.pairwise(times)]
@@ -109,6 +119,7 @@ def test_generate_sends_one_b64_image_request_with_the_key(fake):
     [call] = fake.requests
     assert (call.method, call.path) == ("POST", "/v1/images/generations")
     assert call.headers["authorization"] == f"Bearer {fake.api_key}"
+    assert call.headers["accept-encoding"] == "gzip, deflate"  # what _read_body can inflate
     assert call.json == {
         "model": "gpt-image-2",
         "prompt": "a red fox",
@@ -383,6 +394,14 @@ def test_dropped_connection_is_a_clear_message(fake):
             {"body": {"data": [{"revised_prompt": "x"}]}},
             "The gateway's answer holds an image entry with neither b64_json nor url.",
         ),
+        (
+            {"response": "nested_json"},
+            "The gateway's answer is nested too deeply to be read as JSON.",
+        ),
+        (
+            {"body": b"\xff\xfe not utf-8 \xc3"},
+            "The gateway's answer is not JSON; is the base URL right?",
+        ),
     ],
 )
 def test_unusable_success_bodies_are_clear_errors(fake, rule, message):
@@ -396,6 +415,65 @@ def test_decoded_image_over_the_cap_is_refused(fake):
 
     assert "larger than" in error.message
     assert error.code == "too_large"
+
+
+@pytest.mark.parametrize("response", ["nested_json", "gzip_bomb"])
+def test_an_error_body_that_cannot_be_read_adds_no_detail(fake, response):
+    fake.add_rule(status=500, response=response)
+
+    error, peak = with_memory_peak(lambda: generate_error(config_for(fake)))
+
+    assert error.message == "The gateway had an internal error (HTTP 500)."
+    assert error.status == 500
+    assert peak < 20 * 1024 * 1024  # an error body is read only up to 64 KB
+
+
+# --- Answers too large or too slow --------------------------------------------------------------
+
+
+def test_a_gzip_bomb_is_refused_at_the_limit_without_inflating_the_rest(fake):
+    fake.add_rule(response="gzip_bomb")  # 0.5 MB on the wire, 512 MB inflated
+
+    error, peak = with_memory_peak(lambda: generate_error(config_for(fake)))  # 48 MB limit
+
+    assert error.message == "The gateway's answer is larger than the 48 MB limit."
+    assert error.code == "too_large"
+    # The 48 MB read before the limit and a piece being inflated, not the 512 MB.
+    assert peak < 100 * 1024 * 1024
+
+
+def test_an_answer_declared_larger_than_the_limit_is_not_read(fake):
+    fake.add_rule(body=b"x" * (2 * 1024 * 1024))
+
+    error = generate_error(config_for(fake, max_response_bytes=1024 * 1024))
+
+    assert error.message == "The gateway's answer is larger than the 1 MB limit."
+    assert error.code == "too_large"
+
+
+def test_an_answer_trickling_in_is_cut_off_at_the_call_deadline(fake):
+    # One byte every 0.5 s never trips the 2 s read timeout; only an overall deadline ends it.
+    fake.add_rule(body={"data": []}, trickle=(1, 0.5))
+
+    started = time.perf_counter()
+    error = generate_error(config_for(fake, read_timeout=2, call_deadline=3))
+    elapsed = time.perf_counter() - started
+
+    assert error.message == "The gateway did not finish answering within 3 s."
+    assert (error.code, error.retryable) == ("timeout", True)
+    assert 2.9 < elapsed < 4
+    assert len(fake.requests) == 1
+
+
+def test_the_call_deadline_covers_the_waits_between_tries(fake):
+    fake.add_rule(status=503, headers={"Retry-After": "5"})
+
+    started = time.perf_counter()
+    error = generate_error(config_for(fake, max_retry_after=10, call_deadline=1))
+
+    assert time.perf_counter() - started < 2
+    assert error.message == "The gateway did not finish answering within 1 s."
+    assert len(fake.requests) == 1
 
 
 # --- The key stays secret -----------------------------------------------------------------------
@@ -430,6 +508,48 @@ def test_key_never_in_code_repr_or_retry_logs(fake, caplog):
     assert fake.api_key not in repr(config)
     assert "Trying again" in caplog.text or "trying again" in caplog.text
     assert fake.api_key not in caplog.text
+
+
+def test_key_echoed_in_the_revised_prompt_is_redacted(fake):
+    fake.add_rule(response="echo_key")
+
+    [image] = generate(config_for(fake)).images
+
+    assert image.revised_prompt == "A picture of a red fox (sent with key [redacted])"
+
+
+def test_key_echoed_at_the_message_limit_is_redacted_before_it_is_clipped(fake):
+    # The key starts at character 490 of the gateway's message, clipped at 500: clipping first
+    # would keep its first 9 characters, which redaction of the whole key no longer finds.
+    said = "Incorrect API key provided: ".ljust(490, ".") + fake.api_key
+    fake.add_rule(status=401, response="error_new", body=said)
+
+    error = generate_error(config_for(fake))
+
+    assert error.message.endswith("The gateway said: " + said[:490] + "[redacted]")
+    assert fake.api_key[:8] not in error.message
+
+
+def test_an_echo_of_the_key_cut_short_upstream_is_redacted_too(fake):
+    fake.add_rule(status=401, response="error_old", body=f"Bad key {fake.api_key[:16]}...")
+
+    error = generate_error(config_for(fake))
+
+    assert error.message.endswith("The gateway said: Bad key [redacted]...")
+
+
+def test_key_echoed_in_a_model_name_is_redacted(fake):
+    fake.models = [
+        {
+            "id": "flux",
+            "name": f"Flux for {fake.api_key}",
+            "architecture": {"output_modalities": ["image"]},
+        }
+    ]
+
+    [model] = list_image_models(config_for(fake))
+
+    assert model["name"] == "Flux for [redacted]"
 
 
 def test_wrong_key_is_refused_by_the_gateway(fake):
@@ -662,6 +782,16 @@ def test_list_image_models_keeps_only_image_output_models(fake):
         ),
         ({"body": [1, 2]}, "The gateway's model list is not in the expected shape (no data list)."),
         ({"response": "hang"}, "The gateway did not list its models within 0.3 s."),
+        (
+            {"response": "nested_json"},
+            "The gateway's model list is nested too deeply to be read as JSON.",
+        ),
+        ({"response": "gzip_bomb"}, "The gateway's model list is larger than the 8 MB limit."),
+        (
+            # One byte every 0.1 s never trips the 0.3 s read timeout: the total must.
+            {"body": {"data": []}, "trickle": (1, 0.1)},
+            "The gateway did not list its models within 0.3 s.",
+        ),
     ],
 )
 def test_list_image_models_failures_are_gateway_errors(fake, rule, message):
@@ -771,10 +901,13 @@ def test_config_from_settings(settings):
     settings.GATEWAY_READ_TIMEOUT = 42.0
     settings.GATEWAY_MAX_RETRIES = 1
     settings.GATEWAY_EDITS_MULTIPART = True
+    settings.GATEWAY_CALL_DEADLINE = 90.0
+    settings.GATEWAY_MAX_RESPONSE_BYTES = 1234
 
     config = GatewayConfig.from_settings()
 
     assert config.base_url == "http://gateway.internal:8080/v1"
     assert config.api_key == "settings-key"
     assert (config.read_timeout, config.max_retries, config.edits_multipart) == (42.0, 1, True)
+    assert (config.call_deadline, config.max_response_bytes) == (90.0, 1234)
     assert "settings-key" not in repr(config)

@@ -109,6 +109,8 @@ FAULTS = [
     ({"response": "bad_base64"}, "base64"),
     ({"response": "not_image"}, "not a usable image"),
     ({"response": "bomb"}, "not a usable image"),
+    ({"response": "nested_json"}, "nested too deeply to be read as JSON"),
+    ({"response": "gzip_bomb"}, "The gateway's answer is larger than the 48 MB limit"),
     ({"response": "close"}, ""),
     ({"response": "url", "body": "http://example.com/image.png"}, "https"),
     ({"response": "url", "body": "https://127.0.0.1/image.png"}, "private"),
@@ -156,6 +158,20 @@ def test_a_timeout_fails_the_tile_with_a_clear_message(user, fake_gateway, setti
     assert by_model["alibaba/qwen-image"].status == "succeeded"
 
 
+def test_an_answer_trickling_in_fails_its_tile_at_the_call_deadline(user, fake_gateway, settings):
+    settings.GATEWAY_READ_TIMEOUT = 2
+    settings.GATEWAY_CALL_DEADLINE = 3
+    fake_gateway.add_rule(model="gpt-image-2", body={"data": []}, trickle=(1, 0.5))
+    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"])
+    started = time.perf_counter()
+    by_model = {i.model: i for i in run(generation).values()}
+    assert time.perf_counter() - started < 4.5
+    assert by_model["gpt-image-2"].status == "failed"
+    assert by_model["gpt-image-2"].error == "The gateway did not finish answering within 3 s."
+    assert by_model["gpt-image-2"].finished_at
+    assert by_model["alibaba/qwen-image"].status == "succeeded"
+
+
 def test_an_unreachable_gateway_fails_every_tile_clearly(user, fake_gateway, settings):
     settings.LLM_GATEWAY_BASE_URL = "http://127.0.0.1:9/v1"
     generation = make_generation(user, models=["gpt-image-2"], count=2)
@@ -173,6 +189,33 @@ def test_the_key_never_lands_in_a_stored_error(user, fake_gateway):
     [image] = run(generation).values()
     assert image.status == "failed"
     assert fake_gateway.api_key not in image.error
+
+
+def test_a_key_echoed_at_the_message_limit_leaves_no_piece_of_it(user, fake_gateway):
+    key = fake_gateway.api_key
+    said = "Incorrect API key provided: ".ljust(490, ".") + key  # clipped at 500 characters
+    fake_gateway.add_rule(model="gpt-image-2", status=401, response="error_new", body=said)
+    generation = make_generation(user, models=["gpt-image-2"])
+    [image] = run(generation).values()
+    assert image.status == "failed"
+    assert image.error.endswith("[redacted]")
+    assert key[:8] not in image.error
+
+
+def test_a_key_echoed_in_the_revised_prompt_is_stored_and_shown_redacted(
+    user, fake_gateway, signed_in
+):
+    key = fake_gateway.api_key
+    fake_gateway.add_rule(model="gpt-image-2", response="echo_key")
+    generation = make_generation(user, models=["gpt-image-2"])
+    [image] = run(generation).values()
+    assert image.status == "succeeded", image.error
+    assert image.revised_prompt.endswith("(sent with key [redacted])")
+    assert key not in image.revised_prompt
+    lightbox = signed_in.get(f"/images/{image.pk}/")
+    assert lightbox.status_code == 200
+    assert b"(sent with key [redacted])" in lightbox.content
+    assert key.encode() not in lightbox.content
 
 
 def test_a_url_result_over_https_is_fetched(user, fake_gateway, settings, tmp_path):
