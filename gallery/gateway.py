@@ -865,8 +865,15 @@ def _string_list(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
+# The longest model id the studio stores (gallery.models.Image.model); a longer one, or one with
+# control characters, is not a model anyone could pick.
+MAX_MODEL_ID_CHARS = 200
+
+
 def _is_image_model(entry: object) -> bool:
-    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+    if not isinstance(entry, dict) or not isinstance(model_id := entry.get("id"), str):
+        return False
+    if not 0 < len(model_id) <= MAX_MODEL_ID_CHARS or not model_id.isprintable():
         return False
     architecture = entry.get("architecture")
     if not isinstance(architecture, dict):

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog, links
+from gallery import catalog, gateway, links
 
 
 class Generation(models.Model):
@@ -55,7 +55,7 @@ class Image(models.Model):
     PENDING = (Status.QUEUED, Status.RUNNING)
 
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
-    model = models.CharField(max_length=200)
+    model = models.CharField(max_length=gateway.MAX_MODEL_ID_CHARS)
     column = models.PositiveSmallIntegerField(default=0)
     position = models.PositiveSmallIntegerField(default=0)
     # No plain index on status: almost every image is "succeeded", so such an index misleads

@@ -747,6 +747,10 @@ def test_list_image_models_keeps_only_image_output_models(fake):
         {"id": "no-architecture"},
         {"id": "odd", "architecture": {"output_modalities": "image"}},
         {"id": "flux", "architecture": {"output_modalities": ["image"]}},
+        # Ids nobody could pick: too long to store, or carrying control characters.
+        {"id": "x" * 201, "architecture": {"output_modalities": ["image"]}},
+        {"id": "", "architecture": {"output_modalities": ["image"]}},
+        {"id": "evil\nmodel", "architecture": {"output_modalities": ["image"]}},
         "not an object",
     ]
 
