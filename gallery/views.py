@@ -26,12 +26,12 @@ def offered_models():
     return team_services.allowed_models(catalog.available_models())
 
 
-def bad_request(request, message: str, *, status: int = 400) -> HttpResponse:
+def bad_request(request, message: str) -> HttpResponse:
     """A clear message, never a 500: plain text for htmx (shown as a toast), a page otherwise."""
     if request.htmx:
-        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
     context = {"title": "That didn't work", "message": message}
-    return render(request, "message.html", context, status=status)
+    return render(request, "message.html", context, status=400)
 
 
 def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuery:

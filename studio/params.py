@@ -11,8 +11,8 @@ for an id no row can have) instead of a 500 from somewhere deeper.
   the one shown, local midnight in UTC (hours either way). A year to spare at each end keeps every
   such computation valid without a check at each one.
 
-Views turn BadParameter into its `status` with its `message`; forms use the same functions
-(gallery.forms.ParsedField), so each rule is written once.
+Views answer BadParameter with its `message`, forms read with the same functions (ParsedField in
+gallery/forms.py) and URL paths take ids through IdConverter, so each rule is written once.
 """
 
 import re
@@ -28,9 +28,7 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 class BadParameter(ValueError):
-    """A request value that cannot be used; `message` says why, to a person."""
-
-    status = 400
+    """A request value that cannot be used (a 400); `message` says why, to a person."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -38,14 +36,13 @@ class BadParameter(ValueError):
 
 
 class NoSuchId(BadParameter):
-    """A well-formed id that no row can have (0, or beyond the database's range)."""
-
-    status = 404
+    """A well-formed id that no row can have (0, or beyond the database's range): a 404, like
+    any id that matches nothing."""
 
 
 def _shown(text: str) -> str:
     """The value as a message may quote it: printable characters, not too many."""
-    printable = "".join(c for c in text if c.isprintable())
+    printable = "".join(c for c in text[:100] if c.isprintable())
     return printable if len(printable) <= 24 else f"{printable[:24]}…"
 
 

@@ -187,7 +187,7 @@ def _month(request) -> date:
 
 
 def _bad_month(request, exc: params.BadParameter) -> HttpResponse:
-    return _message_page(request, "That month doesn't work", exc.message, status=exc.status)
+    return _message_page(request, "That month doesn't work", exc.message, status=400)
 
 
 @require_GET

@@ -40,7 +40,6 @@ HOSTILE = (
     "",
     "9" * 5000,
     "\x00",
-    "1,²,99999999999999999999",
     "9999-12-31",
     "0001-01-01",
     "9999-12",
@@ -48,7 +47,6 @@ HOSTILE = (
     "image:99999999999999999999",
     "upload:²",
     "remove_model:²",
-    "model-²",
 )
 # For <id:pk> and <str:token> in paths; the hostile ones that are all digits reach the converter.
 HOSTILE_PATH = (
@@ -141,13 +139,14 @@ class Walker:
         )
 
     def send(self, method: str, url: str, data: dict, *, who=None, target=None, trigger=""):
-        """One request; without `who`, the next of the variants in turn."""
+        """One request; without `who`, the next of the variants in turn. Over htmx, `trigger`
+        names the picker that changed ("model-<trigger>"), as the prompt box's pickers do."""
         if who is None:
             who, target = next(self._variants)
         client = self.clients[who]
         headers = {}
         if target is not None:
-            headers = {**htmx_headers(url), "HX-Target": target, "HX-Trigger": trigger}
+            headers = {**htmx_headers(url), "HX-Target": target, "HX-Trigger": f"model-{trigger}"}
         cookies = copy.deepcopy(client.cookies)
         try:
             with transaction.atomic():
@@ -207,7 +206,9 @@ def real_values(route: str, real: dict) -> list[str]:
     return [str(value) for value in real[prefix]]
 
 
-BASELINE = {"prompt": "a red fox", "model": "offline/aurora"}
+# An ordinary request to build each hostile one on: a compare run, so the prompt box's compare
+# branches (remove a model, keep the picker that changed) are reached too.
+BASELINE = {"prompt": "a red fox", "model": ["offline/aurora", "offline/mosaic"], "compare": "on"}
 
 
 @pytest.mark.django_db
@@ -229,9 +230,9 @@ def test_every_url_survives_hostile_ids_and_tokens_in_its_path(world):
 @pytest.mark.django_db
 def test_every_parameter_a_view_reads_survives_hostile_values(world):
     """Each name a view reads (found by asking it politely first), alone with each hostile
-    value, then all of them at once (a view may stop at the first bad one)."""
+    value: alone, since a view may stop at the first bad one it meets."""
     walker, real = world
-    assert BASELINE["model"] in catalog.known_models()  # or the prompt box stops at the model
+    assert set(BASELINE["model"]) <= set(catalog.known_models())  # or the prompt box stops there
     all_routes = routes()
     assert "usage.csv" in all_routes and "team/policy/" in all_routes
     recorded: set[str] = set()
@@ -240,8 +241,7 @@ def test_every_parameter_a_view_reads_survives_hostile_values(world):
         for method in ("GET", "POST"):
             with names_read() as names:
                 answers = [
-                    walker.send(method, url, BASELINE, who=who, target=target).status_code
-                    for who in walker.clients
+                    walker.send(method, url, BASELINE, who="admin", target=target).status_code
                     for target in (None, "")
                 ]
             if set(answers) == {405}:
@@ -251,6 +251,5 @@ def test_every_parameter_a_view_reads_survives_hostile_values(world):
             for value in HOSTILE:
                 for name in sorted(names):
                     walker.send(method, url, {**BASELINE, name: value}, trigger=value)
-                walker.send(method, url, dict.fromkeys(names, value), trigger=value)
 
     assert recorded >= NAMED, f"never read: {NAMED - recorded}"
