@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from gallery import gateway, imaging, selectors
 from gallery.models import EditSource, Generation, Image, Upload
+from studio import params
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_SOURCES = 16  # the gateway's limit for one edit
@@ -77,9 +78,12 @@ def sources_from_tokens(tokens: list[str], *, viewer) -> list[Source]:
     wanted: dict[str, list[int]] = {"upload": [], "image": []}
     for token in tokens:
         kind, _, pk = token.partition(":")
-        if kind not in wanted or not pk.isdigit():
-            raise SourceError("An attached image could not be read. Remove it and attach it again.")
-        wanted[kind].append(int(pk))
+        try:
+            wanted[kind].append(params.parse_id(pk, what="image"))
+        except (KeyError, params.BadParameter):
+            raise SourceError(
+                "An attached image could not be read. Remove it and attach it again."
+            ) from None
     found: dict[str, Source] = {}
     if wanted["upload"]:
         for upload in Upload.objects.filter(pk__in=wanted["upload"], created_by=viewer):

@@ -1,10 +1,14 @@
-"""The prompt box, validated against the catalog of models on offer."""
+"""The prompt box, validated against the catalog of models on offer; the gallery's filters."""
+
+from collections.abc import Callable
+from functools import partial
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
 from gallery.catalog import Choice, Controls, ModelSpec
+from studio import params
 
 MAX_PROMPT_LENGTH = 4000
 MAX_COMPARE_MODELS = 3
@@ -177,27 +181,33 @@ class SetupForm(UserCreationForm):
         return user
 
 
+class ParsedField(forms.Field):
+    """An optional value read from the URL with one of studio.params' parsers, so a form and a
+    view that read the same kind of value apply the same rule, with the same message."""
+
+    def __init__(self, *, parse: Callable[[str], object], **kwargs):
+        super().__init__(required=False, **kwargs)
+        self.parse = parse
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return self.parse(str(value).strip())
+        except params.BadParameter as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 class GalleryFilterForm(forms.Form):
     """The gallery's search box, filters and page cursor, read from the URL (GET)."""
 
     q = forms.CharField(required=False, max_length=200, strip=True)
     model = forms.CharField(required=False, max_length=200)
     starred = forms.BooleanField(required=False)
-    date_from = forms.DateField(
-        required=False, error_messages={"invalid": "“From” must be a date like 2026-11-23."}
-    )
-    date_to = forms.DateField(
-        required=False, error_messages={"invalid": "“To” must be a date like 2026-11-23."}
-    )
+    date_from = ParsedField(parse=partial(params.parse_date, label="“From”"))
+    date_to = ParsedField(parse=partial(params.parse_date, label="“To”"))
     who = forms.CharField(required=False, max_length=150)
-    before = forms.IntegerField(
-        required=False,
-        min_value=1,
-        error_messages={
-            "invalid": "That page link is broken (the cursor is not a run number).",
-            "min_value": "That page link is broken (the cursor is not a run number).",
-        },
-    )
+    before = ParsedField(parse=params.parse_cursor)
 
     def clean(self):
         cleaned = super().clean()

@@ -1,6 +1,6 @@
 """One image: its lightbox and permalink page, its files and downloads, star and delete."""
 
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -98,11 +98,12 @@ def generation_download_all(request, pk: int):
     return response
 
 
-def _back(request, fallback: str):
+def _back(request, fallback: str) -> HttpResponseRedirect:
+    """Back to the page the form was on (`next`), if it is a path on this site. Not through
+    redirect(), which takes a bare word ("studio") for the name of a view to look up."""
     target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(fallback)
+    on_this_site = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return HttpResponseRedirect(target if on_this_site and target.startswith("/") else fallback)
 
 
 @require_POST

@@ -11,12 +11,24 @@ from gallery import catalog, permissions, selectors
 from gallery.catalog import Controls, ModelSpec
 from gallery.forms import MAX_COMPARE_MODELS, MAX_IMAGES
 from gallery.models import Generation, Image
+from studio import params
 from team import services as team_services
+
+
+def _position(text: str, *, length: int) -> int | None:
+    """A position in a list as a request names it (a picker, a model to remove); None when the
+    request names none: it is a hint from the page, so a broken one is ignored."""
+    try:
+        return params.parse_index(text, length=length)
+    except params.BadParameter:
+        return None
 
 
 def _without_repeats(selected: list[str], generators: list[str], *, changed: str) -> list[str]:
     """Replace repeated (or empty) picks with models not picked yet, keeping the changed one."""
-    keep_first = int(changed.removeprefix("model-")) if changed.startswith("model-") else -1
+    keep_first = None
+    if changed.startswith("model-"):
+        keep_first = _position(changed.removeprefix("model-"), length=len(selected))
     order = sorted(range(len(selected)), key=lambda i: (i != keep_first, i))
     result = list(selected)
     taken: set[str] = set()
@@ -106,9 +118,9 @@ class FormState:
         elif action == "add_model" and len(selected) < MAX_COMPARE_MODELS:
             selected.append("")
         elif action.startswith("remove_model:") and len(selected) > 1:
-            index = action.removeprefix("remove_model:")
-            if index.isdigit() and int(index) < len(selected):
-                del selected[int(index)]
+            index = _position(action.removeprefix("remove_model:"), length=len(selected))
+            if index is not None:
+                del selected[index]
         if compare and len(selected) == 1 and data.get("compare_toggled") == "1":
             selected.append("")  # turning Compare on offers a second picker straight away
         selected = _without_repeats(selected[:MAX_COMPARE_MODELS], candidates, changed=changed)
@@ -206,7 +218,10 @@ class FormState:
     @property
     def compression(self) -> str:
         value = self.values.get("output_compression", "")
-        return value if value.isdigit() and int(value) <= 100 else "90"
+        try:
+            return str(params.parse_int(value, minimum=0, maximum=100, what="Compression"))
+        except params.BadParameter:
+            return "90"
 
     @property
     def max_sources(self) -> int | None:

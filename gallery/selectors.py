@@ -13,7 +13,8 @@ GALLERY_PAGE_SIZE = 20
 
 @dataclass(frozen=True)
 class GalleryQuery:
-    """What the gallery is narrowed to; it lives in the URL so a view can be shared."""
+    """What the gallery is narrowed to; it lives in the URL so a view can be shared. The dates
+    come from studio.params.parse_date, whose range leaves room for the day after `date_to`."""
 
     q: str = ""
     model: str = ""

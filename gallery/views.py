@@ -14,6 +14,7 @@ from gallery.forms import GalleryFilterForm, GenerateForm
 from gallery.models import Generation, Image
 from gallery.presenters import FormState, GalleryView, RunView
 from gallery.suggestions import pick_suggestions
+from studio import params
 from team import selectors as team_selectors
 from team import services as team_services
 
@@ -68,24 +69,31 @@ def _studio_context(request, state: FormState, gallery: GalleryView) -> dict:
     }
 
 
+def _id_from_link(text: str, *, what: str, link: str) -> int:
+    """The id a link carries. A number no row can have is a 404 like any id that matches
+    nothing; anything else is a broken link (ValueError, a 400 naming the link)."""
+    try:
+        return params.parse_id(text, what=what)
+    except params.NoSuchId:
+        raise Http404(f"No such {what}.") from None
+    except params.BadParameter:
+        raise ValueError(f"That {link} link is broken.") from None
+
+
 def _initial_state(request, models) -> FormState:
     """The prompt box as a link asks for it: reuse a run's settings, edit an image, or start
     from a prompt."""
     if edit := request.GET.get("edit", ""):
-        if not edit.isdigit():
-            raise ValueError("That “Edit” link is broken.")
+        image_id = _id_from_link(edit, what="image", link="“Edit”")
         try:
-            sources = edits.sources_from_tokens([f"image:{edit}"], viewer=request.user)
+            sources = edits.sources_from_tokens([f"image:{image_id}"], viewer=request.user)
         except edits.SourceError:
             raise Http404("No such image.") from None
         return FormState.initial(models, sources=sources)
     if reuse := request.GET.get("reuse", ""):
-        if not reuse.isdigit():
-            raise ValueError("That “Reuse settings” link is broken.")
+        run_id = _id_from_link(reuse, what="run", link="“Reuse settings”")
         try:
-            generation = selectors.generation_for_display(
-                generation_id=int(reuse), viewer=request.user
-            )
+            generation = selectors.generation_for_display(generation_id=run_id, viewer=request.user)
         except Generation.DoesNotExist:
             raise Http404("No such run.") from None
         return FormState.from_generation(generation, models)
@@ -283,9 +291,9 @@ def generation_detail(request, pk: int):
 def generation_progress(request, pk: int):
     """What a run's poller asks once a second: the tiles it still shows as pending, re-rendered."""
     try:
-        pending_ids = {int(v) for v in request.GET.get("pending", "").split(",") if v}
-    except ValueError:
-        return bad_request(request, "pending must be a comma-separated list of image ids.")
+        pending_ids = set(params.parse_id_list(request.GET.get("pending", ""), what="image"))
+    except params.BadParameter as exc:
+        return bad_request(request, exc.message)
     services.images_reap_stale(generation_id=pk)
     run = RunView(_visible_run(request, pk), viewer=request.user)
     tiles = [image for image in run.images if image.pk in pending_ids]

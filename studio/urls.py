@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
+from studio.params import IdConverter
 from team.views import SignInView, admin_sign_in
+
+# Before the apps' patterns are read: they use <id:pk>.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", include("gallery.urls")),

@@ -5,8 +5,8 @@ from team import views
 urlpatterns = [
     path("team/", views.team, name="team"),
     path("team/invites/", views.invite_create, name="team_invite_create"),
-    path("team/invites/<int:pk>/revoke/", views.invite_revoke, name="team_invite_revoke"),
-    path("team/members/<int:pk>/active/", views.member_set_active, name="team_member_active"),
+    path("team/invites/<id:pk>/revoke/", views.invite_revoke, name="team_invite_revoke"),
+    path("team/members/<id:pk>/active/", views.member_set_active, name="team_member_active"),
     path("team/policy/", views.policy_update, name="team_policy"),
     path("usage/", views.usage, name="usage"),
     path("usage.csv", views.usage_csv, name="usage_csv"),

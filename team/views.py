@@ -3,7 +3,6 @@ invite, sign-up and sign-in pages. Each view parses with a form, calls one servi
 renders; an htmx request gets the section it changed, a plain POST a redirect."""
 
 import csv
-import re
 from datetime import date, datetime
 
 from django.contrib import admin, messages
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from studio import params
 from team import selectors, services
 from team.forms import (
     AccountForm,
@@ -189,26 +189,24 @@ def policy_update(request):
 
 # --- /usage/ ----------------------------------------------------------------------------------
 
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
 
 def _month(request) -> date:
-    raw = request.GET.get("month", "")
-    if not raw:
-        return timezone.localdate().replace(day=1)
-    match = MONTH.match(raw)
-    if match and 1 <= int(match[2]) <= 12 and int(match[1]) >= 1:
-        return date(int(match[1]), int(match[2]), 1)
-    shown = raw[:20]
-    raise ValueError(f"“{shown}” is not a month. Write it as year-month, like 2026-11.")
+    """The month the URL asks for (params.BadParameter if it is not one), else this month."""
+    if raw := request.GET.get("month", ""):
+        return params.parse_month(raw)
+    return timezone.localdate().replace(day=1)
+
+
+def _bad_month(request, exc: params.BadParameter) -> HttpResponse:
+    return _message_page(request, "That month doesn't work", exc.message, status=400)
 
 
 @require_GET
 def usage(request):
     try:
         first_day = _month(request)
-    except ValueError as exc:
-        return _message_page(request, "That month doesn't work", str(exc), status=400)
+    except params.BadParameter as exc:
+        return _bad_month(request, exc)
     report = services.usage_for_month(year=first_day.year, month=first_day.month)
     page = UsagePage.build(
         report=report,
@@ -229,8 +227,8 @@ def _csv_cell(value) -> str:
 def usage_csv(request):
     try:
         first_day = _month(request)
-    except ValueError as exc:
-        return _message_page(request, "That month doesn't work", str(exc), status=400)
+    except params.BadParameter as exc:
+        return _bad_month(request, exc)
     report = services.usage_for_month(year=first_day.year, month=first_day.month)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{report.slug}.csv"'
