@@ -47,8 +47,9 @@ Scripting faults: `fake.add_rule(...)`
 
 HTTPS image host (for data[].url): `start_https()` serves registered bytes over TLS on
 127.0.0.1 with a throwaway `trustme` CA; `https_url_for(data)` registers bytes and returns their
-URL (host "localhost" by default, so TLS checks the name via SNI); `ssl_context` is a client
-context trusting the CA (pass it as GatewayConfig.verify). `https_requests` records its requests.
+URL (host "localhost" by default, so TLS checks the name via SNI; `trickle=` seconds sends the
+body one byte at a time, a host that never quite stops); `ssl_context` is a client context
+trusting the CA (pass it as GatewayConfig.verify). `https_requests` records its requests.
 
 Every request is recorded (`fake.requests`, `fake.calls(path=..., model=...)`) as a
 RecordedRequest: method, path, lower-case headers, json body or multipart fields/files
@@ -218,6 +219,7 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     chunked: bool = False
+    trickle: float = 0.0  # seconds between single bytes of the body (a slow-drip host)
 
 
 class FakeGateway:
@@ -400,13 +402,15 @@ class FakeGateway:
         content_type: str = "image/png",
         host: str = "localhost",
         chunked: bool = False,
+        trickle: float = 0.0,
     ) -> str:
-        """Serve `data` from the HTTPS image host; `chunked` leaves out Content-Length."""
+        """Serve `data` from the HTTPS image host; `chunked` leaves out Content-Length;
+        `trickle` sends the body one byte every that many seconds (until reset() or stop())."""
         port = self.https_port
         token = secrets.token_hex(8)
         with self._lock:
             self._blobs[f"/files/{token}"] = Reply(
-                200, data, content_type=content_type, chunked=chunked
+                200, data, content_type=content_type, chunked=chunked, trickle=trickle
             )
         return f"https://{host}:{port}/files/{token}"
 
@@ -781,8 +785,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            self.wfile.write(reply.body)
+            if reply.trickle:
+                self._trickle(reply)
+            else:
+                self.wfile.write(reply.body)
         self.wfile.flush()
+
+    def _trickle(self, reply: Reply) -> None:
+        release = self.server.fake._release_hangs  # set by reset() and stop(): give up then
+        for index in range(len(reply.body)):
+            self.wfile.write(reply.body[index : index + 1])
+            self.wfile.flush()
+            if release.wait(reply.trickle):
+                self.close_connection = True
+                return
 
 
 class _GatewayHandler(_Handler):
