@@ -81,7 +81,7 @@ def _from_upload(upload: Upload) -> Source:
             width=0,
             height=0,
             thumb_url="",
-            label=link_host(upload.source_url),
+            label=_link_host(upload.source_url),
             state=state,
             problem=upload.problem,
         )
@@ -95,7 +95,7 @@ def _from_upload(upload: Upload) -> Source:
     )
 
 
-def link_host(url: str) -> str:
+def _link_host(url: str) -> str:
     return urlsplit(url).hostname or "the link"
 
 
@@ -240,7 +240,7 @@ async def _fetch_within(url: str, *, seconds: float) -> bytes:
             return await gateway.fetch_image(url, gateway.GatewayConfig.from_settings())
     except TimeoutError:
         raise SourceError(
-            f"The image from {link_host(url)} did not arrive within {max(1, round(seconds))} s, "
+            f"The image from {_link_host(url)} did not arrive within {max(1, round(seconds))} s, "
             "so it was given up. Try another link, or save the image and attach the file."
         ) from None
     except gateway.GatewayError as exc:
