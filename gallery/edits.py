@@ -113,7 +113,8 @@ def _from_image(image: Image) -> Source:
 def sources_from_tokens(tokens: list[str], *, viewer) -> list[Source]:
     """Resolve `upload:<id>` / `image:<id>` values, keeping their order (two queries at most).
 
-    Uploads must be the viewer's own; gallery images must be finished and visible to them."""
+    Uploads must be the viewer's own; gallery images must be finished and visible to them. A
+    link may still be fetching or have failed: `sources_check_usable` says whether it can run."""
     tokens = list(dict.fromkeys(t for t in tokens if t))
     if len(tokens) > MAX_SOURCES:
         raise SourceError(
