@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from gallery import edits
 from gallery.catalog import Choice, Controls, ModelSpec
 from studio import params
 
@@ -82,6 +83,10 @@ class GenerateForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        try:
+            edits.sources_check_usable(self.sources)
+        except edits.SourceError as exc:
+            raise forms.ValidationError(exc.message) from None
         ids = self.selected_model_ids()
         compare = cleaned.get("compare", False)
         if not ids:

@@ -426,25 +426,15 @@ async def _fetch_image_url(
     address (TLS still verifies the name through SNI), so DNS rebinding cannot swap in a private
     address between the check and the connect.
     """
-    try:
-        target = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise _url_error(f"{what} is not a valid URL.") from exc
-    if target.scheme != "https":
-        raise _url_error(f"{what} is not https; only https image URLs are fetched.")
+    target = checked_image_url(url, config, what=what)
     host = target.raw_host.decode("ascii")
-    if not host:
-        raise _url_error(f"{what} has no host.")
     try:
         async with asyncio.timeout(URL_FETCH_DEADLINE_SECONDS):
             addresses = await _resolve(host, target.port or 443)
             if not config.allow_private_urls:
                 for address in addresses:
                     if _is_private(address):
-                        raise _url_error(
-                            f"{what} points at a private or local address "
-                            f"({host}); it was not fetched."
-                        )
+                        raise _private_url_error(what, host)
             return await _download(target, addresses, config)
     except TimeoutError as exc:
         raise _url_error(
@@ -456,6 +446,31 @@ async def _fetch_image_url(
         raise _url_error(
             f"Could not download the image from {host} ({_reason(exc, config)})."
         ) from exc
+
+
+def checked_image_url(
+    url: str, config: GatewayConfig, *, what: str = "The image link"
+) -> httpx.URL:
+    """The checks on an image URL that need no network: valid, https, with a host, and not a
+    private address written as a number. Fetching repeats them, then checks every address the
+    host resolves to; callers use this to refuse a bad link at once, before queueing a fetch."""
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise _url_error(f"{what} is not a valid URL.") from exc
+    if target.scheme != "https":
+        raise _url_error(f"{what} is not https; only https image URLs are fetched.")
+    host = target.raw_host.decode("ascii")
+    if not host:
+        raise _url_error(f"{what} has no host.")
+    if not config.allow_private_urls:
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None  # a name: checked once it is resolved
+        if literal is not None and _is_private(str(literal)):
+            raise _private_url_error(what, host)
+    return target
 
 
 async def fetch_image(url: str, config: GatewayConfig) -> bytes:
@@ -815,6 +830,10 @@ def _too_large(what: str, limit: int) -> GatewayError:
 
 def _timeout_error(message: str) -> GatewayError:
     return GatewayError(message, code="timeout", retryable=True)
+
+
+def _private_url_error(what: str, host: str) -> GatewayError:
+    return _url_error(f"{what} points at a private or local address ({host}); it was not fetched.")
 
 
 @contextmanager

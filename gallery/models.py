@@ -1,6 +1,7 @@
 """The studio's records: a run (`Generation`) and its images, and the prompts people reuse."""
 
 import hashlib
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -192,28 +193,70 @@ class PromptHistory(models.Model):
 
 class Upload(models.Model):
     """An image a person attached to edit: checked, turned upright and stripped of metadata
-    (location included) before it was stored, and before it is ever sent upstream."""
+    (location included) before it was stored, and before it is ever sent upstream.
+
+    A link is fetched by the worker, never on a web thread: until then the row is "fetching",
+    with no file yet."""
+
+    class Status(models.TextChoices):
+        FETCHING = "fetching", "Fetching"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    # How long past the fetch deadline a "fetching" row may stay so: time for the worker to pick
+    # the task up and store the image. After that it reads as failed (the worker died or is not
+    # running), so no chip says "fetching…" forever.
+    FETCH_GRACE_SECONDS = 30
+    FETCH_TOO_LONG = (
+        "Fetching the image took too long, so it was given up. Remove it and attach it again, "
+        "or save the image and attach the file."
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    file = models.FileField(upload_to="uploads/%Y/%m/")
-    thumbnail = models.FileField(upload_to="uploads/thumbs/%Y/%m/")
+    status = models.CharField(max_length=16, choices=Status, default=Status.READY)
+    # The https link it was attached from (empty for files), and why fetching it failed.
+    source_url = models.CharField(max_length=2048, blank=True)
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to="uploads/%Y/%m/", blank=True)
+    thumbnail = models.FileField(upload_to="uploads/thumbs/%Y/%m/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    thumb_width = models.PositiveIntegerField()
-    thumb_height = models.PositiveIntegerField()
-    bytes = models.PositiveBigIntegerField()
-    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumb_width = models.PositiveIntegerField(null=True, blank=True)
+    thumb_height = models.PositiveIntegerField(null=True, blank=True)
+    bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=16, blank=True)
 
     def __str__(self) -> str:
-        return f"upload {self.pk} ({self.original_name or self.format})"
+        return f"upload {self.pk} ({self.original_name or self.format or self.status})"
 
     @property
     def mime(self) -> str:
         return f"image/{self.format}"
+
+    @property
+    def fetch_expires_at(self):
+        """When a link still not fetched counts as failed."""
+        grace = settings.LINK_FETCH_DEADLINE_SECONDS + self.FETCH_GRACE_SECONDS
+        return self.created_at + timedelta(seconds=grace)
+
+    @property
+    def state(self) -> str:
+        """The status as people see it: the one place a fetch that outlived its deadline turns
+        into a failure."""
+        if self.status == self.Status.FETCHING and timezone.now() >= self.fetch_expires_at:
+            return self.Status.FAILED
+        return self.status
+
+    @property
+    def problem(self) -> str:
+        """Why this upload cannot be used, when it failed."""
+        if self.state != self.Status.FAILED:
+            return ""
+        return self.error or self.FETCH_TOO_LONG
 
 
 class EditSource(models.Model):

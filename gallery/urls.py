@@ -10,6 +10,7 @@ urlpatterns = [
     path("estimate/", views.estimate, name="estimate"),
     path("generate/", views.generation_create, name="generation_create"),
     path("uploads/", views.upload_create, name="upload_create"),
+    path("uploads/<id:pk>/", views.upload_detail, name="upload_detail"),
     path("uploads/<id:pk>/thumbnail.webp", image_views.upload_thumbnail, name="upload_thumbnail"),
     path("prompts/<id:pk>/forget/", views.prompt_forget, name="prompt_forget"),
     path("runs/<id:pk>/", views.generation_detail, name="generation_detail"),

@@ -175,7 +175,9 @@ def _attached_sources(request, data) -> list:
         stored = edits.upload_store(user=request.user, data=upload.read(), name=upload.name)
         tokens.append(f"upload:{stored.pk}")
     if link := data.get("image_link", "").strip():
-        tokens.append(f"upload:{edits.upload_from_link(user=request.user, url=link).pk}")
+        # Fetched by the worker, as with JavaScript: the page comes back with the chip
+        # "fetching…", and Generate is refused until it is ready.
+        tokens.append(f"upload:{edits.upload_link_start(user=request.user, url=link).pk}")
     action = data.get("action", "")
     if action.startswith("remove_source:"):
         tokens = [t for t in tokens if t != action.removeprefix("remove_source:")]
@@ -254,7 +256,8 @@ def _form_error(request, state: FormState) -> HttpResponse:
 @require_POST
 def upload_create(request):
     """Attach images to the prompt box: files (picked, pasted, dropped) or an https link. Each
-    is checked and cleaned before it is stored; the answer is one chip per image."""
+    is checked and cleaned before it is stored; the answer is one chip per image. A link's chip
+    says "fetching…" and polls `upload_detail` while the worker fetches it."""
     if int(request.META.get("CONTENT_LENGTH") or 0) > 4 * edits.MAX_UPLOAD_BYTES:
         return bad_request(request, "That is too much at once: attach images up to 20 MB each.")
     try:
@@ -263,12 +266,23 @@ def upload_create(request):
             for f in request.FILES.getlist("image")
         ]
         if link := request.POST.get("url", "").strip():
-            uploads.append(edits.upload_from_link(user=request.user, url=link))
+            uploads.append(edits.upload_link_start(user=request.user, url=link))
     except (edits.SourceError, imaging.ImageRejected) as exc:
         return bad_request(request, exc.message)
     if not uploads:
         return bad_request(request, "Choose an image file, or paste a link to one.")
     sources = edits.sources_from_tokens([f"upload:{u.pk}" for u in uploads], viewer=request.user)
+    return render(request, "gallery/attachments_added.html", {"sources": sources})
+
+
+@require_GET
+def upload_detail(request, pk: int):
+    """An attached image's chip as it is now: what a "fetching…" chip polls until the worker
+    has stored the image (the thumbnail) or given up (the reason, with Remove)."""
+    try:
+        sources = edits.sources_from_tokens([f"upload:{pk}"], viewer=request.user)
+    except edits.SourceError:
+        raise Http404("No such image.") from None
     return render(request, "gallery/attachments_added.html", {"sources": sources})
 
 

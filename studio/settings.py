@@ -247,6 +247,9 @@ WORKER_POLL_INTERVAL = env_float("WORKER_POLL_INTERVAL", 0.05)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=5)
 # A queued image no worker has picked up for this long is marked interrupted.
 QUEUE_TIMEOUT_SECONDS = env_int("QUEUE_TIMEOUT_SECONDS", 900, minimum=10)
+# An attached image link is fetched by the worker, and must arrive whole within this many
+# seconds (a host sending one byte at a time is given up on, not waited for).
+LINK_FETCH_DEADLINE_SECONDS = env_float("LINK_FETCH_DEADLINE_SECONDS", 20.0, minimum=1.0)
 CSRF_FAILURE_VIEW = "gallery.account_views.csrf_failure"
 # Deleted runs and images can be restored (Undo) until `manage.py purge_deleted` removes them.
 DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)

@@ -1,5 +1,5 @@
 """Fixtures for browser tests: Debian's Chromium driven by Playwright, the live studio and a real
-worker process sharing the test database."""
+worker process sharing the test database (and gunicorn, for tests that need its bounded threads)."""
 
 import contextlib
 import os
@@ -79,6 +79,8 @@ def worker_env(settings, **extra) -> dict:
         "LLM_GATEWAY_BASE_URL": settings.LLM_GATEWAY_BASE_URL,
         "OFFLINE_RENDER_DELAY": str(settings.OFFLINE_RENDER_DELAY),
         "GATEWAY_URL_FETCH_ALLOW_PRIVATE": "1" if settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE else "0",
+        "GATEWAY_URL_FETCH_CA_FILE": str(settings.GATEWAY_URL_FETCH_CA_FILE or ""),
+        "LINK_FETCH_DEADLINE_SECONDS": str(settings.LINK_FETCH_DEADLINE_SECONDS),
         "GATEWAY_MAX_RETRY_AFTER": str(settings.GATEWAY_MAX_RETRY_AFTER),
         "WORKER_STALE_SECONDS": str(settings.WORKER_STALE_SECONDS),
         "QUEUE_TIMEOUT_SECONDS": str(settings.QUEUE_TIMEOUT_SECONDS),
@@ -99,6 +101,22 @@ def start_worker(settings, **extra) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def start_web(settings, port: int, *, threads: int, **extra) -> subprocess.Popen:
+    """gunicorn as `./studio.sh run` starts it (gthread), with one process of `threads` threads,
+    on the test database: unlike live_server, its threads are a bounded pool, as in production.
+    DEBUG serves pages without collected static files."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "studio.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--threads", str(threads), "--worker-class", "gthread",
+         "--graceful-timeout", "1", "--log-level", "warning"],
+        cwd=BASE_DIR,
+        env=worker_env(settings, DEBUG="1", **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
 
 
 def stop_worker(process: subprocess.Popen) -> str:

@@ -54,8 +54,9 @@ Scripting faults: `fake.add_rule(...)`
 
 HTTPS image host (for data[].url): `start_https()` serves registered bytes over TLS on
 127.0.0.1 with a throwaway `trustme` CA; `https_url_for(data)` registers bytes and returns their
-URL (host "localhost" by default, so TLS checks the name via SNI); `ssl_context` is a client
-context trusting the CA (pass it as GatewayConfig.verify). `https_requests` records its requests.
+URL (host "localhost" by default, so TLS checks the name via SNI; `trickle=` seconds sends the
+body one byte at a time, a host that never quite stops); `ssl_context` is a client context
+trusting the CA (pass it as GatewayConfig.verify). `https_requests` records its requests.
 
 Every request is recorded (`fake.requests`, `fake.calls(path=..., model=...)`) as a
 RecordedRequest: method, path, lower-case headers, json body or multipart fields/files
@@ -416,13 +417,19 @@ class FakeGateway:
         content_type: str = "image/png",
         host: str = "localhost",
         chunked: bool = False,
+        trickle: float = 0.0,
     ) -> str:
-        """Serve `data` from the HTTPS image host; `chunked` leaves out Content-Length."""
+        """Serve `data` from the HTTPS image host; `chunked` leaves out Content-Length;
+        `trickle` sends the body one byte every that many seconds (until reset() or stop())."""
         port = self.https_port
         token = secrets.token_hex(8)
         with self._lock:
             self._blobs[f"/files/{token}"] = Reply(
-                200, data, content_type=content_type, chunked=chunked
+                200,
+                data,
+                content_type=content_type,
+                chunked=chunked,
+                trickle=(1, trickle) if trickle else None,
             )
         return f"https://{host}:{port}/files/{token}"
 

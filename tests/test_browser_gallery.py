@@ -6,8 +6,16 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image as PILImage
 
-from gallery.models import EditSource, Generation, Image
-from tests.browser import browser, page, pick_models, sign_in, worker  # noqa: F401  (fixtures)
+from gallery.models import EditSource, Generation, Image, Upload
+from tests.browser import (  # noqa: F401  (fixtures)
+    browser,
+    page,
+    pick_models,
+    sign_in,
+    start_worker,
+    stop_worker,
+    worker,
+)
 from tests.factories import make_generation, make_succeeded_image, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -254,3 +262,48 @@ def test_paste_and_drop_attach_images_and_bad_files_are_refused(page, user, work
     # Remove one: its chip goes.
     page.locator(".attachment").first.get_by_role("button").click()
     page.wait_for_function("() => document.querySelectorAll('.attachment').length === 1")
+
+
+def test_a_link_shows_fetching_then_its_thumbnail_and_a_bad_one_says_why(
+    page,  # noqa: F811
+    user,
+    fake_gateway,
+    settings,
+    tmp_path,
+):
+    settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True  # the test's HTTPS host is on loopback
+    settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
+    fake_gateway.models = []
+    fetcher = start_worker(settings)  # after the settings above: it fetches the link
+    try:
+        sign_in(page)
+        link = page.get_by_label("Image link")
+        link.fill(fake_gateway.https_url_for(png_bytes(90, 60, (30, 160, 90))))
+        page.get_by_role("button", name="Attach", exact=True).click()
+        # At once: a chip saying it is being fetched, named by the link's host.
+        fetching = page.get_by_role("status").filter(has_text="Fetching…")
+        fetching.wait_for()
+        assert "localhost" in fetching.inner_text()
+        assert fetching.get_attribute("aria-busy") == "true"
+        assert not page.get_by_role("button", name="Check again").is_visible()  # <noscript>
+        # Then the worker has it: the chip becomes its thumbnail, and edit settings appear.
+        upload = Upload.objects.get()
+        thumb = page.locator(f'.attachment[data-source="upload:{upload.pk}"] img')
+        thumb.wait_for()
+        assert thumb.get_attribute("src") == f"/uploads/{upload.pk}/thumbnail.webp"
+        page.wait_for_function("() => document.querySelector('.attachment img').naturalWidth > 0")
+        assert fetching.count() == 0
+        # Attached from the start: the models offered are those that edit (edit-only ones too).
+        page.locator('#controls option[value="alibaba/qwen-image-edit-plus"]').wait_for(
+            state="attached"
+        )
+        # A link that leads nowhere: the chip says why, and can be removed.
+        link.fill(fake_gateway.https_url_for(png_bytes(20, 20))[:-4] + "gone")
+        page.get_by_role("button", name="Attach", exact=True).click()
+        failed = page.locator(".attachment.is-failed")
+        failed.get_by_role("alert").filter(has_text="HTTP 404").wait_for()
+        failed.get_by_role("button", name="Remove the image from localhost").click()
+        page.wait_for_function("() => document.querySelectorAll('.attachment').length === 1")
+    finally:
+        output = stop_worker(fetcher)
+    assert "Traceback" not in output, output

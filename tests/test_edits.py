@@ -8,10 +8,12 @@ import zlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
 from gallery import runner
 from gallery.models import EditSource, Generation, Image, Upload
+from gallery.tasks import fetch_upload
 from tests.conftest import htmx_headers
 from tests.factories import make_generation, make_succeeded_image, png_bytes
 
@@ -111,14 +113,25 @@ def test_links_to_private_addresses_or_without_https_are_refused(signed_in, url,
     assert not Upload.objects.exists()
 
 
-def test_an_https_link_is_fetched_and_cleaned(signed_in, fake_gateway, settings, tmp_path):
+def test_an_https_link_is_fetched_and_cleaned(
+    signed_in, fake_gateway, settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True  # the test's HTTPS host is on loopback
     settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
     url = fake_gateway.https_url_for(jpeg_with_gps_and_rotation(), content_type="image/jpeg")
-    response = signed_in.post("/uploads/", {"url": url}, headers=htmx_headers())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in.post("/uploads/", {"url": url}, headers=htmx_headers())
     assert response.status_code == 200, response.content
+    run_queued_fetches()  # the worker's part
     stored = Upload.objects.get()
+    assert stored.status == "ready" and stored.source_url == url
     assert (stored.width, stored.height) == (40, 60) and b"GPS" not in stored.file.open("rb").read()
+
+
+def run_queued_fetches() -> None:
+    """What the worker does with the queued link fetches."""
+    for task in DBTaskResult.objects.filter(task_path="gallery.tasks.fetch_upload"):
+        fetch_upload.call(*task.args_kwargs["args"])
 
 
 def test_someone_elses_upload_cannot_be_attached_or_seen(client, user, other_user):

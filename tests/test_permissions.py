@@ -133,6 +133,9 @@ def test_uploads_stay_with_their_owner_until_used_in_a_visible_run(clients, user
     assert clients["owner"].get(url).status_code == 200
     assert clients["member"].get(url).status_code == 404
     assert clients["admin"].get(url).status_code == 200
+    chip = f"/uploads/{upload.pk}/"  # the prompt box's chip: only ever the uploader's
+    assert clients["owner"].get(chip, headers=htmx_headers()).status_code == 200
+    assert clients["member"].get(chip, headers=htmx_headers()).status_code == 404
     clients["owner"].post(
         "/generate/",
         {"prompt": "edit it", "model": ["offline/aurora"], "source": [f"upload:{upload.pk}"]},

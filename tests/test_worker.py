@@ -4,11 +4,12 @@ import signal
 import time
 
 import pytest
+from django.utils import timezone
 
-from gallery.models import Image
-from gallery.tasks import run_generation
+from gallery.models import Generation, Image, Upload
+from gallery.tasks import fetch_upload, run_generation
 from tests.browser import start_worker, stop_worker
-from tests.factories import make_generation
+from tests.factories import make_generation, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,3 +107,31 @@ def test_a_second_stop_signal_marks_unfinished_tiles_interrupted_at_once(
         stop_worker(worker)
     image = Image.objects.get(generation=generation)
     assert image.status == "interrupted" and "stopped" in image.error
+
+
+def test_a_second_stop_signal_leaves_runs_alone_that_only_share_an_id_with_a_link_fetch(
+    user, fake_gateway, settings, tmp_path
+):
+    """The worker also fetches attached links (tasks that take an upload's id): stopping it at
+    once must not mistake that id for a run's and interrupt someone else's run."""
+    settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True
+    settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
+    settings.LINK_FETCH_DEADLINE_SECONDS = 10
+    generation = make_generation(user, models=["gpt-image-2"])  # run by another worker, say
+    generation.images.update(status="running")
+    Generation.objects.filter(pk=generation.pk).update(heartbeat_at=timezone.now())
+    slow = fake_gateway.https_url_for(png_bytes(), trickle=0.1)
+    upload = Upload.objects.create(
+        pk=generation.pk, created_by=user, status="fetching", source_url=slow
+    )
+    fetch_upload.enqueue(upload.pk)
+    worker = start_worker(settings)
+    try:
+        assert wait_until(lambda: len(fake_gateway.https_requests) == 1, timeout=10)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+    finally:
+        stop_worker(worker)
+    assert statuses(generation) == ["running"]

@@ -1,6 +1,7 @@
 // Attaching images to edit: the file picker, paste, drag-and-drop and links. Each image is sent
-// to /uploads/ on its own, checked there, and comes back as a chip in the prompt box. Without
-// JavaScript the same file input and link field are sent with the form instead.
+// to /uploads/ on its own, checked there, and comes back as a chip in the prompt box (a link's
+// chip first says "fetching…" while the worker fetches it). Without JavaScript the same file
+// input and link field are sent with the form instead.
 (function () {
   "use strict";
 
@@ -37,7 +38,11 @@
         const anchor = box.querySelector(".attach-button");
         const holder = document.createElement("div");
         holder.innerHTML = text;
-        Array.from(holder.children).forEach(function (chip) { box.insertBefore(chip, anchor); });
+        Array.from(holder.children).forEach(function (chip) {
+          box.insertBefore(chip, anchor);
+          // A link's chip says "fetching…" and polls until the worker has the image.
+          if (window.htmx) window.htmx.process(chip);
+        });
         changed();
       });
     }).catch(function (error) {

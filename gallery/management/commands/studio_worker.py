@@ -29,6 +29,7 @@ from gallery.models import Image
 logger = logging.getLogger("gallery.worker")
 
 REAP_EVERY_SECONDS = 5.0
+RUN_GENERATION = "gallery.tasks.run_generation"
 
 
 class ConcurrentWorker(Worker):
@@ -104,9 +105,12 @@ class ConcurrentWorker(Worker):
         return task_result
 
     def _run_in_thread(self, task_result: DBTaskResult) -> None:
+        # The run's id, so a second Ctrl+C can mark its tiles interrupted (other tasks, such as
+        # fetching a link, take other ids).
         args = task_result.args_kwargs.get("args") or [None]
+        run_id = args[0] if task_result.task_path == RUN_GENERATION else None
         with self._lock:
-            self._in_flight[str(task_result.id)] = args[0]
+            self._in_flight[str(task_result.id)] = run_id
         try:
             close_old_connections()
             self.run_task(task_result)
