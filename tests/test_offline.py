@@ -1,13 +1,17 @@
+import asyncio
 import hashlib
 import io
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from gallery import offline
+from gallery import gateway, offline
 from gallery.imaging import ImageRejected
+from gallery.offline.palette import palette_for
 
 
 def decode(data: bytes) -> Image.Image:
@@ -116,7 +120,7 @@ def test_each_variant_of_a_run_is_different():
 
 def test_prompt_words_steer_the_colours():
     def dominant(prompt: str) -> int:
-        colour = offline._palette(prompt).horizon
+        colour = palette_for(prompt).horizon
         return colour.index(max(colour))
 
     assert dominant("a lighthouse at sunset") == 0  # red
@@ -286,3 +290,67 @@ def test_encoded_edits_match_the_golden_pixels(image_format, compression):
 
     assert decode(data).format == image_format.upper()
     assert pixel_hash(data) == GOLDEN_ENCODED[image_format, compression]
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A real thread pool that remembers which of its threads drew, to prove the loop did not."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="test-offline")
+        self.ran_in: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        def recorded():
+            self.ran_in.append(threading.current_thread().name)
+            return fn(*args, **kwargs)
+
+        return super().submit(recorded)
+
+
+def generate(**arguments) -> tuple[gateway.GatewayResult, list[str]]:
+    with CountingPool() as pool:
+        result = asyncio.run(
+            offline.generate(
+                **{"prompt": "a lighthouse at sunset", "width": 320, "height": 240, "variant": 1}
+                | arguments,
+                executor=pool,
+            )
+        )
+    return result, pool.ran_in
+
+
+def test_generate_answers_like_the_gateway_drawing_in_the_given_pool():
+    result, ran_in = generate(model="offline/mosaic", params={"quality": "high"}, inputs=[])
+
+    assert isinstance(result, gateway.GatewayResult) and result.cost == 0
+    [image] = result.images
+    assert image.revised_prompt == ""
+    assert image.data == render(style="mosaic", variant=1, quality="high")
+    assert len(ran_in) == 1 and ran_in[0].startswith("test-offline")
+
+
+def test_generate_edits_the_inputs_in_the_requested_format():
+    source = gateway.InputImage(data=encode(photo()), mime="image/png", filename="photo.png")
+    params = {"output_format": "webp", "output_compression": 40}
+
+    result, ran_in = generate(model="offline/blueprint", params=params, inputs=[source])
+
+    expected = offline.edit(
+        prompt="a lighthouse at sunset",
+        sources=[source.data],
+        width=320,
+        height=240,
+        style="blueprint",
+        variant=1,
+    )
+    assert result.images[0].data == offline.encode_as(expected, image_format="webp", compression=40)
+    assert decode(result.images[0].data).format == "WEBP"
+    assert len(ran_in) == 1 and ran_in[0].startswith("test-offline")
+
+
+def test_generate_waits_the_offline_delay_first(settings):
+    settings.OFFLINE_RENDER_DELAY = 0.3
+
+    result, _ = generate(model="offline/aurora", params={}, inputs=[], width=16, height=16)
+
+    assert result.latency >= 0.3
