@@ -15,6 +15,7 @@ from gallery.offline.palette import Palette, mix, shade
 def paint(
     prompt: str, w: int, h: int, pal: Palette, rng: random.Random, detail: float
 ) -> Image.Image:
+    """The sky, its lights and the hills, w x h, before the label."""
     # Sky, glows and curtains are all blur: a 240-pixel canvas holds everything they show.
     size = sw, sh = soft_size(w, h, SOFT_SIDE // 2)
     horizon = rng.uniform(0.62, 0.82) if w >= h else rng.uniform(0.72, 0.86)

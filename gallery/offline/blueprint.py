@@ -14,6 +14,7 @@ from gallery.offline.palette import Palette, hls
 def paint(
     prompt: str, w: int, h: int, pal: Palette, rng: random.Random, detail: float
 ) -> Image.Image:
+    """A machine part on a drawing sheet, w x h, before the label."""
     hue = 0.6 + (pal.key_hue - 0.6) * 0.08
     vignette = Image.radial_gradient("L").resize(soft_size(w, h), Image.Resampling.BILINEAR)
     ground = ImageOps.colorize(vignette, hls(hue, 0.37, 0.62), hls(hue, 0.2, 0.7))

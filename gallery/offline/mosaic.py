@@ -14,6 +14,7 @@ from gallery.offline.palette import RGB, Palette, shade
 def paint(
     prompt: str, w: int, h: int, pal: Palette, rng: random.Random, detail: float
 ) -> Image.Image:
+    """Tiles or triangles (half the pictures each), w x h, before the label."""
     if rng.random() < 0.5:
         return _tiles(w, h, pal, rng, detail)
     field = ImageOps.colorize(
