@@ -14,10 +14,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -131,7 +129,16 @@ async def _run_one(
 ) -> None:
     try:
         if catalog.is_offline(image.model):
-            result = await _render_offline(generation, image, inputs)
+            result = await offline.generate(
+                model=image.model,
+                prompt=generation.prompt,
+                params=image.request,
+                inputs=inputs,
+                width=image.expected_width,
+                height=image.expected_height,
+                variant=image.position,
+                executor=_image_pool,
+            )
         elif inputs:
             result = await gateway.edit_image(
                 client,
@@ -164,46 +171,6 @@ async def _run_one(
         await _in_db_thread(_record_failure, image.pk, FAILED_TO_STORE)
         return
     await _in_db_thread(_record_success, image.pk, stored)
-
-
-async def _render_offline(
-    generation: Generation, image: Image, inputs: list[gateway.InputImage]
-) -> gateway.GatewayResult:
-    """The offline renderer, behind the same result type as the gateway."""
-    started = time.perf_counter()
-    await asyncio.sleep(settings.OFFLINE_RENDER_DELAY)
-    style = image.model.removeprefix("offline/")
-    if inputs:
-        data = await _in_image_pool(
-            lambda: offline.encode_as(
-                offline.edit(
-                    prompt=generation.prompt,
-                    sources=[i.data for i in inputs],
-                    width=image.expected_width,
-                    height=image.expected_height,
-                    style=style,
-                    variant=image.position,
-                ),
-                image_format=image.request.get("output_format", "png"),
-                compression=image.request.get("output_compression"),
-            )
-        )
-    else:
-        data = await _in_image_pool(
-            lambda: offline.render(
-                prompt=generation.prompt,
-                width=image.expected_width,
-                height=image.expected_height,
-                style=style,
-                variant=image.position,
-                quality=image.request.get("quality"),
-            )
-        )
-    return gateway.GatewayResult(
-        images=[gateway.ImageData(data=data, revised_prompt="")],
-        cost=Decimal("0"),
-        latency=time.perf_counter() - started,
-    )
 
 
 def _store_files(image: Image, result: gateway.GatewayResult) -> dict:

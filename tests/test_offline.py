@@ -1,12 +1,17 @@
+import asyncio
+import hashlib
 import io
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from gallery import offline
+from gallery import gateway, offline
 from gallery.imaging import ImageRejected
+from gallery.offline.palette import palette_for
 
 
 def decode(data: bytes) -> Image.Image:
@@ -115,7 +120,7 @@ def test_each_variant_of_a_run_is_different():
 
 def test_prompt_words_steer_the_colours():
     def dominant(prompt: str) -> int:
-        colour = offline._palette(prompt).horizon
+        colour = palette_for(prompt).horizon
         return colour.index(max(colour))
 
     assert dominant("a lighthouse at sunset") == 0  # red
@@ -216,3 +221,136 @@ def test_bad_arguments_are_refused():
     truncated = encode(photo(), "JPEG")[:2000]
     with pytest.raises(ImageRejected, match="incomplete or damaged"):
         offline.edit(prompt="x", sources=[truncated], width=10, height=10, style="aurora")
+
+
+def pixel_hash(data: bytes) -> str:
+    """The decoded pixels' hash (not the file's): a different zlib may pack the same PNG otherwise."""
+    im = decode(data)
+    return hashlib.sha256(f"{im.mode} {im.size}".encode() + im.tobytes()).hexdigest()[:16]
+
+
+# Taken from the renderer before it was split into a package (issue 9): moving code must not
+# move pixels. Mosaic's first two draw tiles and its third triangles; blueprint's first is wide
+# (section beside) and its second tall (section below); the third of each is large enough to
+# skip supersampling and enlarge bicubically.
+GOLDEN_RENDERS = {
+    ("aurora", "a lighthouse at sunset", 320, 200, 0, None): "c319a2dbbe1f231c",
+    ("aurora", "the ocean at night, neon", 200, 360, 1, "high"): "775a5e3c37b9bfc6",
+    ("aurora", "a misty forest", 1800, 1500, 2, "low"): "3aadf8ef530166cf",
+    ("mosaic", "a lighthouse at sunset", 320, 200, 0, None): "5e4b65c32821ba9d",
+    ("mosaic", "the ocean at night, neon", 200, 360, 1, "high"): "6be14290ce9e6c13",
+    ("mosaic", "a misty forest", 1800, 1500, 2, "low"): "12a8b5d57a44d783",
+    ("blueprint", "a lighthouse at sunset", 320, 200, 0, None): "440eb17b058e86fb",
+    ("blueprint", "the ocean at night, neon", 200, 360, 1, "high"): "3f647835846a6d33",
+    ("blueprint", "a misty forest", 1800, 1500, 2, "low"): "932c79e27c44543d",
+}
+GOLDEN_EDITS = {
+    "aurora": "013370fd70cda0ed",
+    "mosaic": "ef70a5a1963357e5",
+    "blueprint": "e62b90a5f8507a31",
+}
+GOLDEN_ENCODED = {
+    ("jpeg", None): "fb1ccafd8121bd27",
+    ("webp", 40): "38e26c49730dce8d",
+    ("png", None): "013370fd70cda0ed",
+}
+
+
+@pytest.mark.parametrize(
+    ("style", "prompt", "width", "height", "variant", "quality"), GOLDEN_RENDERS
+)
+def test_renders_match_the_golden_pixels(style, prompt, width, height, variant, quality):
+    data = offline.render(
+        prompt=prompt, width=width, height=height, style=style, variant=variant, quality=quality
+    )
+
+    assert pixel_hash(data) == GOLDEN_RENDERS[style, prompt, width, height, variant, quality]
+
+
+def golden_edit(style: str) -> bytes:
+    """An edit touching every step: a photo, a transparent second source and a third, as insets."""
+    transparent = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(transparent).ellipse((50, 50, 150, 150), fill=(255, 255, 255, 255))
+    sources = [encode(photo()), encode(transparent), encode(photo(300, 900), "JPEG")]
+    return offline.edit(
+        prompt="sunset over the sea", sources=sources, width=480, height=360, style=style, variant=1
+    )
+
+
+@pytest.mark.parametrize("style", GOLDEN_EDITS)
+def test_edits_match_the_golden_pixels(style):
+    assert pixel_hash(golden_edit(style)) == GOLDEN_EDITS[style]
+
+
+@pytest.mark.parametrize(("image_format", "compression"), GOLDEN_ENCODED)
+def test_encoded_edits_match_the_golden_pixels(image_format, compression):
+    data = offline.encode_as(
+        golden_edit("aurora"), image_format=image_format, compression=compression
+    )
+
+    assert decode(data).format == image_format.upper()
+    assert pixel_hash(data) == GOLDEN_ENCODED[image_format, compression]
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A real thread pool that remembers which of its threads drew, to prove the loop did not."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="test-offline")
+        self.ran_in: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        def recorded():
+            self.ran_in.append(threading.current_thread().name)
+            return fn(*args, **kwargs)
+
+        return super().submit(recorded)
+
+
+def generate(**arguments) -> tuple[gateway.GatewayResult, list[str]]:
+    with CountingPool() as pool:
+        result = asyncio.run(
+            offline.generate(
+                **{"prompt": "a lighthouse at sunset", "width": 320, "height": 240, "variant": 1}
+                | arguments,
+                executor=pool,
+            )
+        )
+    return result, pool.ran_in
+
+
+def test_generate_answers_like_the_gateway_drawing_in_the_given_pool():
+    result, ran_in = generate(model="offline/mosaic", params={"quality": "high"}, inputs=[])
+
+    assert isinstance(result, gateway.GatewayResult) and result.cost == 0
+    [image] = result.images
+    assert image.revised_prompt == ""
+    assert image.data == render(style="mosaic", variant=1, quality="high")
+    assert len(ran_in) == 1 and ran_in[0].startswith("test-offline")
+
+
+def test_generate_edits_the_inputs_in_the_requested_format():
+    source = gateway.InputImage(data=encode(photo()), mime="image/png", filename="photo.png")
+    params = {"output_format": "webp", "output_compression": 40}
+
+    result, ran_in = generate(model="offline/blueprint", params=params, inputs=[source])
+
+    expected = offline.edit(
+        prompt="a lighthouse at sunset",
+        sources=[source.data],
+        width=320,
+        height=240,
+        style="blueprint",
+        variant=1,
+    )
+    assert result.images[0].data == offline.encode_as(expected, image_format="webp", compression=40)
+    assert decode(result.images[0].data).format == "WEBP"
+    assert len(ran_in) == 1 and ran_in[0].startswith("test-offline")
+
+
+def test_generate_waits_the_offline_delay_first(settings):
+    settings.OFFLINE_RENDER_DELAY = 0.3
+
+    result, _ = generate(model="offline/aurora", params={}, inputs=[], width=16, height=16)
+
+    assert result.latency >= 0.3

@@ -1,14 +1,10 @@
 // Image Studio: the lightbox. A tile link opens its image in the page's <dialog> (the server's
-// fragment, loaded with htmx), the arrows walk, the image zooms and pans. Without JavaScript the
-// same links open the permalink page, which this also enhances (zoom, pan, arrow keys, copy).
+// fragment, loaded with htmx), the arrows walk, the image zooms and pans (zoom.js, loaded first).
+// Without JavaScript the same links open the permalink page, which this also enhances (zoom, pan,
+// arrow keys, copy).
 (function () {
   "use strict";
 
-  const MAX_SCALE = 8;
-  const STEP = 1.5;            // one press of + or −
-  const SLOP = 6;              // px a press may move and still be a click or a tap
-  const DOUBLE_TAP_MS = 320;
-  const SWIPE_MIN = 60;        // px of horizontal travel that walks on a touch screen
   // Where focus was before a swap, found again in the new fragment (its nodes are all new).
   const FOCUS_KEYS = [".lightbox-prev", ".lightbox-next", ".zoom-in", ".zoom-out", ".zoom-reset",
     ".copy-prompt", ".lightbox-close"];
@@ -27,7 +23,6 @@
   let returnState = history.state;
   let focusKey = null;
   let session = false;         // open, and not yet cleaned up after
-  let suppressClick = false;   // a drag ended: the click that follows is not a click
   let downOnBackdrop = false;
   const zoomers = new WeakMap();
   const preloaded = new Map();
@@ -206,258 +201,19 @@
     });
   }
 
-  // --- zoom and pan -------------------------------------------------------------------------
+  // --- zoom and pan (zoom.js) ---------------------------------------------------------------
 
+  // One zoomer per view, made on first use; a swipe on it walks from that view.
   function zoomerFor(view) {
     if (!view) return null;
     if (!zoomers.has(view)) {
-      const zoomer = createZoomer(view);
+      const zoomer = window.Studio.createZoomer(view, {
+        onSwipe: function (direction) { walk(view, direction); },
+      });
       if (!zoomer) return null;
       zoomers.set(view, zoomer);
     }
     return zoomers.get(view);
-  }
-
-  function createZoomer(view) {
-    const stage = view.querySelector(".lightbox-stage");
-    const image = stage && stage.querySelector(".lightbox-image");
-    if (!stage || !image) return null;
-    let scale = 1;
-    let x = 0;
-    let y = 0;
-    let frame = 0;
-    let idleTimer = 0;
-    let gesture = null;
-    let geometry = null;
-    let lastTap = null;
-    let pointerType = "mouse";
-    const pointers = new Map();
-
-    // Layout sizes only (offset*, client*): the transform never changes them, so reading them
-    // between transform writes forces no layout.
-    function measure() {
-      const rect = stage.getBoundingClientRect();
-      const w = image.offsetWidth;
-      const h = image.offsetHeight;
-      return {
-        left: rect.left + stage.clientLeft, top: rect.top + stage.clientTop,
-        width: stage.clientWidth, height: stage.clientHeight,
-        cx: image.offsetLeft + w / 2, cy: image.offsetTop + h / 2, w: w, h: h,
-      };
-    }
-    function limit(next) { return Math.min(MAX_SCALE, Math.max(1, next)); }
-    // An image smaller than the stage stays centred; a larger one keeps covering it.
-    function axis(offset, centre, size, room) {
-      if (size <= room) return 0;
-      return Math.min(size / 2 - centre, Math.max(room - centre - size / 2, offset));
-    }
-    function clamp(g) {
-      x = axis(x, g.cx, g.w * scale, g.width);
-      y = axis(y, g.cy, g.h * scale, g.height);
-    }
-    // Zoom keeping the image point under (px, py) (stage coordinates) where it is.
-    function zoomAround(next, px, py, g) {
-      next = limit(next);
-      const k = next / scale;
-      x = px - g.cx - k * (px - g.cx - x);
-      y = py - g.cy - k * (py - g.cy - y);
-      scale = next;
-      clamp(g);
-    }
-    function zoomed() { return scale > 1.001; }
-    function render(smooth) {
-      if (frame) { cancelAnimationFrame(frame); frame = 0; }
-      stage.classList.toggle("is-smooth", Boolean(smooth));
-      if (!zoomed()) { scale = 1; x = 0; y = 0; }
-      image.style.transform = "translate(" + x.toFixed(2) + "px, " + y.toFixed(2) + "px) scale(" +
-        Number(scale.toFixed(4)) + ")";
-      stage.classList.toggle("is-zoomed", zoomed());
-      const atMin = !zoomed();
-      setDisabled(view.querySelector(".zoom-out"), atMin);
-      setDisabled(view.querySelector(".zoom-reset"), atMin);
-      setDisabled(view.querySelector(".zoom-in"), scale >= MAX_SCALE - 0.001);
-    }
-    function schedule() {
-      if (!frame) frame = requestAnimationFrame(function () { frame = 0; render(false); });
-    }
-    function setDisabled(button, disabled) {
-      if (button) button.setAttribute("aria-disabled", disabled ? "true" : "false");
-    }
-    // will-change only while moving: a layer that stays promoted is rastered at one scale and
-    // looks soft once zoomed.
-    function moving() {
-      stage.classList.add("is-moving");
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(function () { stage.classList.remove("is-moving"); }, 250);
-    }
-    function toggleAt(clientX, clientY) {
-      const g = measure();
-      if (zoomed()) { scale = 1; x = 0; y = 0; } else zoomAround(2, clientX - g.left, clientY - g.top, g);
-      render(true);
-    }
-
-    function onWheel(event) {
-      event.preventDefault();
-      let delta = event.deltaY;
-      if (event.deltaMode === 1) delta *= 16;
-      else if (event.deltaMode === 2) delta *= stage.clientHeight;
-      // ctrlKey marks a trackpad pinch: small deltas, so a steeper curve.
-      const factor = Math.exp(-delta * (event.ctrlKey ? 0.01 : 0.0015));
-      const g = measure();
-      moving();
-      zoomAround(scale * factor, event.clientX - g.left, event.clientY - g.top, g);
-      stage.classList.remove("is-smooth");
-      schedule();
-    }
-
-    function begin() {
-      geometry = measure();
-      const points = Array.from(pointers.values());
-      if (points.length >= 2) {
-        const a = points[0];
-        const b = points[1];
-        gesture = {
-          kind: "pinch", scale: scale, x: x, y: y,
-          distance: Math.hypot(b.x - a.x, b.y - a.y) || 1,
-          mid: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 },
-        };
-      } else {
-        gesture = {
-          kind: "drag", start: { x: points[0].x, y: points[0].y }, x: x, y: y,
-          moved: false, zoomed: zoomed(), afterPinch: Boolean(gesture && gesture.kind === "pinch"),
-        };
-      }
-      stage.classList.remove("is-smooth");
-      moving();
-    }
-
-    function onPointerDown(event) {
-      if (event.pointerType === "mouse" && event.button !== 0) return;
-      suppressClick = false;
-      pointerType = event.pointerType;
-      if (pointers.size >= 2) return;
-      pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
-      try { stage.setPointerCapture(event.pointerId); } catch (_) { /* not a live pointer */ }
-      begin();
-    }
-
-    function onPointerMove(event) {
-      const point = pointers.get(event.pointerId);
-      if (!point || !gesture) return;
-      point.x = event.clientX;
-      point.y = event.clientY;
-      const g = geometry;
-      moving();
-      if (gesture.kind === "pinch") {
-        const points = Array.from(pointers.values());
-        const a = points[0];
-        const b = points[1];
-        const next = limit(gesture.scale * Math.hypot(b.x - a.x, b.y - a.y) / gesture.distance);
-        const k = next / gesture.scale;
-        const px = gesture.mid.x - g.left;
-        const py = gesture.mid.y - g.top;
-        // Zoom about where the fingers started, then follow their midpoint.
-        x = px - g.cx - k * (px - g.cx - gesture.x) + ((a.x + b.x) / 2 - gesture.mid.x);
-        y = py - g.cy - k * (py - g.cy - gesture.y) + ((a.y + b.y) / 2 - gesture.mid.y);
-        scale = next;
-        clamp(g);
-        schedule();
-        return;
-      }
-      const dx = point.x - gesture.start.x;
-      const dy = point.y - gesture.start.y;
-      if (!gesture.moved && Math.hypot(dx, dy) > SLOP) {
-        gesture.moved = true;
-        if (zoomed()) stage.classList.add("is-panning");
-      }
-      if (gesture.moved && zoomed()) {
-        x = gesture.x + dx;
-        y = gesture.y + dy;
-        clamp(g);
-        schedule();
-      }
-    }
-
-    function onPointerEnd(event) {
-      const point = pointers.get(event.pointerId);
-      if (!point) return;
-      pointers.delete(event.pointerId);
-      const ended = gesture;
-      if (ended && ended.kind === "drag" && event.type === "pointerup" && !ended.afterPinch) {
-        if (ended.moved) {
-          suppressClick = true;
-          const dx = point.x - ended.start.x;
-          const dy = point.y - ended.start.y;
-          if (!ended.zoomed && event.pointerType !== "mouse" &&
-              Math.abs(dx) > SWIPE_MIN && Math.abs(dx) > 1.5 * Math.abs(dy)) {
-            walk(view, dx < 0 ? "next" : "prev");
-          }
-        } else if (event.pointerType === "touch") {
-          const now = performance.now();
-          if (lastTap && now - lastTap.time < DOUBLE_TAP_MS &&
-              Math.hypot(point.x - lastTap.x, point.y - lastTap.y) < 30) {
-            lastTap = null;
-            toggleAt(point.x, point.y);
-          } else {
-            lastTap = { time: now, x: point.x, y: point.y };
-          }
-        }
-      }
-      if (ended && ended.kind === "pinch") suppressClick = true;
-      if (pointers.size > 0) {
-        begin();
-      } else {
-        gesture = null;
-        stage.classList.remove("is-panning");
-        if (frame) render(false);
-      }
-    }
-
-    function onDoubleClick(event) {
-      if (pointerType === "touch") return; // double taps are counted above
-      event.preventDefault();
-      toggleAt(event.clientX, event.clientY);
-    }
-
-    function onDragStart(event) { event.preventDefault(); }
-
-    const resize = typeof ResizeObserver === "function" ? new ResizeObserver(function () {
-      if (!zoomed()) return;
-      clamp(measure());
-      render(false);
-    }) : null;
-    if (resize) resize.observe(stage);
-
-    stage.addEventListener("wheel", onWheel, { passive: false });
-    stage.addEventListener("pointerdown", onPointerDown);
-    stage.addEventListener("pointermove", onPointerMove);
-    stage.addEventListener("pointerup", onPointerEnd);
-    stage.addEventListener("pointercancel", onPointerEnd);
-    stage.addEventListener("dblclick", onDoubleClick);
-    stage.addEventListener("dragstart", onDragStart);
-
-    if (!image.complete) {
-      stage.classList.add("is-loading");
-      const loaded = function () { stage.classList.remove("is-loading"); };
-      image.addEventListener("load", loaded, { once: true });
-      image.addEventListener("error", loaded, { once: true });
-    }
-    render(false);
-
-    return {
-      zoomed: zoomed,
-      reset: function () { scale = 1; x = 0; y = 0; render(true); },
-      step: function (factor) {
-        const g = measure();
-        zoomAround(scale * factor, g.width / 2, g.height / 2, g);
-        render(true);
-      },
-      destroy: function () {
-        if (resize) resize.disconnect();
-        if (frame) cancelAnimationFrame(frame);
-        clearTimeout(idleTimer);
-      },
-    };
   }
 
   // --- copying the prompt -------------------------------------------------------------------
@@ -541,13 +297,6 @@
   }, true);
 
   document.addEventListener("click", function (event) {
-    if (!suppressClick) return;
-    suppressClick = false;
-    event.preventDefault();
-    event.stopImmediatePropagation();
-  }, true);
-
-  document.addEventListener("click", function (event) {
     if (event.defaultPrevented || event.button !== 0) return;
     const target = event.target;
     if (!target || !target.closest) return;
@@ -579,7 +328,8 @@
       const zoomer = zoomerFor(zoomButton.closest(".lightbox-view"));
       if (!zoomer) return;
       if (zoomButton.classList.contains("zoom-reset")) zoomer.reset();
-      else zoomer.step(zoomButton.classList.contains("zoom-in") ? STEP : 1 / STEP);
+      else if (zoomButton.classList.contains("zoom-in")) zoomer.zoomIn();
+      else zoomer.zoomOut();
       return;
     }
     const copy = target.closest(".copy-prompt");
@@ -606,12 +356,12 @@
         break;
       case "+":
       case "=":
-        if (zoomer) zoomer.step(STEP);
+        if (zoomer) zoomer.zoomIn();
         break;
       case "-":
       case "_":
       case "−":
-        if (zoomer) zoomer.step(1 / STEP);
+        if (zoomer) zoomer.zoomOut();
         break;
       case "0":
         if (zoomer) zoomer.reset();
