@@ -24,7 +24,7 @@ def test_compare_three_models_two_images_each_at_16_9(page, user, fake_gateway, 
     run.locator("figure.is-queued, figure.is-running").first.wait_for()
     assert run.locator("figure").count() == 6
     for label in ("Gemini 3.1 Flash Image", "Qwen Image Plus", "GPT Image 2"):
-        assert run.get_by_role("region", name=label).count() == 1
+        assert run.get_by_role("group", name=label).count() == 1
     placeholder_box = run.locator("figure").first.bounding_box()
     assert placeholder_box["width"] / placeholder_box["height"] == pytest.approx(16 / 9, rel=0.03)
 
