@@ -210,6 +210,12 @@ def test_the_studio_and_lightbox_at_phone_width(phone, user, other_user):
     sign_in(phone)
     wait_for_thumbnails(phone)
     assert_accessible(phone)
+    # Reflow (WCAG 1.4.10): nothing squeezed to a sliver. The brand stays on one line, and a
+    # run's prompt gets the run's width, its actions going under it rather than beside it.
+    assert phone.locator(".brand").bounding_box()["height"] < 30
+    run = phone.locator("article").first
+    prompt_width = run.get_by_role("heading").first.bounding_box()["width"]
+    assert prompt_width > 0.8 * run.bounding_box()["width"]
     phone.locator(f"#image-{made['first'].pk} a.tile-link").click()
     phone.get_by_role("dialog", name=made["compare"].prompt).wait_for()
     phone.wait_for_function("() => document.querySelector('.lightbox-image')?.complete")
