@@ -4,6 +4,7 @@
 #   ./studio.sh run     install (first time), migrate, start web + worker at http://127.0.0.1:8000
 #   ./studio.sh test    install test tools (first time) and run the whole test suite
 #   ./studio.sh bench   run the benchmarks in bench/ and print their figures
+#   ./studio.sh screenshots  remake the README's screenshots in docs/screenshots/
 #   ./studio.sh manage  any Django management command, e.g. ./studio.sh manage createsuperuser
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -88,13 +89,19 @@ case "$command" in
     ensure_requirements requirements-dev.txt
     exec "$VENV/bin/python" bench/run_all.py "$@"
     ;;
+  screenshots)
+    ensure_venv
+    ensure_requirements requirements-dev.txt
+    ensure_chromium
+    exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/screenshots.py "$@"
+    ;;
   manage)
     ensure_venv
     ensure_requirements requirements.txt
     exec "$VENV/bin/python" manage.py "$@"
     ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     [ "$command" = "help" ] || exit 2
     ;;
 esac

@@ -51,10 +51,23 @@ def permission_denied(request, exception=None):
     return _refused(request, "Not allowed", message)
 
 
-def _refused(request, title: str, message: str) -> HttpResponse:
+NOT_FOUND = (
+    "There is nothing at this address. It may have been deleted, kept private by its author, "
+    "or the link is incomplete."
+)
+
+
+@login_not_required
+def page_not_found(request, exception=None):
+    """The studio's own page (or toast) for a 404, instead of Django's bare one with no way back.
+    Never the exception's text: that can be Django's wording, not a sentence for people."""
+    return _refused(request, "Not found", NOT_FOUND, status=404)
+
+
+def _refused(request, title: str, message: str, *, status: int = 403) -> HttpResponse:
     if getattr(request, "htmx", False):
         # Swap nothing; the page shows the message as a toast.
-        response = HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
         response["HX-Reswap"] = "none"
         return trigger_client_event(response, "toast", {"message": message})
-    return render(request, "message.html", {"title": title, "message": message}, status=403)
+    return render(request, "message.html", {"title": title, "message": message}, status=status)

@@ -19,3 +19,4 @@ urlpatterns = [
 ]
 
 handler403 = "gallery.account_views.permission_denied"
+handler404 = "gallery.account_views.page_not_found"

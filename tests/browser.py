@@ -2,6 +2,7 @@
 worker process sharing the test database (and gunicorn, for tests that need its bounded threads)."""
 
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
@@ -52,11 +53,16 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1400, "height": 1000}
-    )
+DESKTOP = {"viewport": {"width": 1400, "height": 1000}}
+# A phone held upright: narrow, touch, no hover (so tile actions show), as on an iPhone 15.
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+@contextlib.contextmanager
+def open_page(browser, base_url: str, **options):
+    """A page in its own browser context (`options` are Playwright's context options: viewport,
+    color_scheme, reduced_motion…) that fails the test if the page broke its own CSP."""
+    context = browser.new_context(base_url=base_url, **{**DESKTOP, **options})
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
@@ -68,6 +74,12 @@ def page(browser, live_server):
     yield page
     context.close()
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+
+
+@pytest.fixture
+def page(browser, live_server):
+    with open_page(browser, live_server.url) as page:
+        yield page
 
 
 def worker_env(settings, **extra) -> dict:
@@ -173,3 +185,78 @@ def pick_models(page, *model_ids: str) -> None:
         if picker.input_value() != model_id:
             with controls_refresh(page):
                 picker.select_option(model_id)
+
+
+# --- accessibility: axe-core, vendored for the tests only (tests/vendor/axe-core/README.md) ----
+AXE_SCRIPT = BASE_DIR / "tests" / "vendor" / "axe-core" / "axe.min.js"
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA, plus axe's best practices (headings, landmarks).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+BLOCKING_IMPACTS = {"serious", "critical"}
+# The page's outline, which screen-reader users move by: axe calls these "moderate", but a page
+# without a level-one heading or with two landmarks of the same name is hard to find one's way
+# in, so they fail the test too.
+STRUCTURE_RULES = {
+    "page-has-heading-one",
+    "heading-order",
+    "empty-heading",
+    "landmark-one-main",
+    "landmark-unique",
+    "landmark-no-duplicate-banner",
+    "landmark-no-duplicate-contentinfo",
+    "landmark-no-duplicate-main",
+    "region",
+}
+AXE_RUN = """async ({context, tags}) => {
+    const result = await axe.run(context || document, {
+        runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
+    });
+    return result.violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary})),
+    }));
+}"""
+
+
+@functools.cache
+def axe_source() -> str:
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+def axe_violations(page, *, context: str | None = None) -> list[dict]:
+    """axe-core's WCAG 2.x A/AA and best-practice violations on the page, or on the part the
+    CSS selector `context` names (an open dialog, say)."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        # page.add_script_tag would add an inline <script>, which the page's CSP (nonces only)
+        # refuses; evaluate runs through the DevTools protocol, outside the CSP.
+        page.evaluate(axe_source())
+    return page.evaluate(AXE_RUN, {"context": context, "tags": AXE_TAGS})
+
+
+def describe_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"]:
+            summary = " ".join(node["summary"].split())
+            lines.append(f"    {node['target']}\n      {summary}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page, *, context: str | None = None) -> None:
+    """Fail, with a readable list (rule, impact, elements, what to fix), if axe finds a serious
+    or critical problem, or any problem with the page's headings and landmarks."""
+    found = [
+        violation
+        for violation in axe_violations(page, context=context)
+        if violation["impact"] in BLOCKING_IMPACTS or violation["id"] in STRUCTURE_RULES
+    ]
+    if found:
+        scheme = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+        width = page.viewport_size["width"] if page.viewport_size else "?"
+        where = f"{page.url}{f' in {context}' if context else ''}"
+        where += f" ({'dark' if scheme else 'light'}, {width}px wide)"
+        pytest.fail(
+            f"axe-core: {len(found)} accessibility rule(s) broken on {where}:\n"
+            + describe_violations(found),
+            pytrace=False,
+        )

@@ -3,6 +3,7 @@
 import pytest
 
 from gallery.models import Generation, Image
+from team.models import TeamPolicy
 from tests.browser import browser, page, pick_models, sign_in, worker  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,7 +25,7 @@ def test_compare_three_models_two_images_each_at_16_9(page, user, fake_gateway, 
     run.locator("figure.is-queued, figure.is-running").first.wait_for()
     assert run.locator("figure").count() == 6
     for label in ("Gemini 3.1 Flash Image", "Qwen Image Plus", "GPT Image 2"):
-        assert run.get_by_role("region", name=label).count() == 1
+        assert run.get_by_role("group", name=label).count() == 1
     placeholder_box = run.locator("figure").first.bounding_box()
     assert placeholder_box["width"] / placeholder_box["height"] == pytest.approx(16 / 9, rel=0.03)
 
@@ -106,3 +107,18 @@ def test_bad_input_shows_a_message_in_place(page, user, worker):  # noqa: F811
     assert "Write a prompt first" in alert.first.inner_text()
     assert page.locator("article").count() == 0
     assert not Generation.objects.exists()
+
+
+def test_a_long_estimate_wraps_beside_the_controls_not_between_them(page, user):  # noqa: F811
+    policy = TeamPolicy.current()
+    policy.daily_image_limit, policy.monthly_budget_usd = 40, 50
+    policy.save()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page)
+    assert "images left today" in page.locator("#estimate").inner_text()
+    # Aspect ratio, Resolution and Images stay on one row; the estimate wraps instead.
+    tops = {
+        page.get_by_role("combobox", name=name, exact=True).bounding_box()["y"]
+        for name in ("Aspect ratio", "Resolution", "Images")
+    }
+    assert len(tops) == 1

@@ -411,6 +411,21 @@ def test_files_of_pending_or_unknown_images_are_404(signed_in, user):
     assert signed_in.get("/runs/999999/").status_code == 404
 
 
+@pytest.mark.parametrize("url", ["/images/999999/", "/no-such-page/", "/team/"])
+def test_not_found_is_the_studios_own_page_with_a_way_back(signed_in, url):
+    response = signed_in.get(url)
+    assert response.status_code == 404
+    html = response.content.decode()
+    # A whole page of the studio (a main landmark, a heading, the account menu), not Django's.
+    assert '<main id="main"' in html and "<h1>Not found</h1>" in html
+    assert 'aria-label="Account"' in html and 'href="/">Back to the studio</a>' in html
+    assert "There is nothing at this address." in html
+    assert "No such" not in html  # the exception's text is for logs, not people
+    htmx = signed_in.get(url, headers=htmx_headers())
+    assert htmx.status_code == 404 and htmx["Content-Type"].startswith("text/plain")
+    assert htmx.content.decode().startswith("There is nothing at this address.")
+
+
 def test_a_run_has_a_page_that_works_without_javascript(signed_in, user):
     generation = make_generation(user)
     response = signed_in.get(f"/runs/{generation.pk}/")

@@ -97,8 +97,6 @@
     document.querySelectorAll('[data-star-for="' + id + '"]').forEach(function (button) {
       button.setAttribute("aria-pressed", on ? "true" : "false");
       button.title = on ? "Unstar" : "Star";
-      const text = button.querySelector(".star-text");
-      if (text) text.textContent = on ? "Starred" : "Star";
       const field = button.form && button.form.querySelector('input[name="starred"]');
       if (field) field.value = on ? "0" : "1";
     });
