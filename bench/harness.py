@@ -28,6 +28,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def report(label: str, figure: float, target: float, unit: str = "ms") -> bool:
+    """Print one measured figure beside its target (lower is better) and their ratio; a figure
+    past its target says MISSED. Returns whether the target was met."""
+    met = figure <= target
+    ratio = figure / target if target else float("inf")
+    verdict = "ok" if met else "MISSED"
+    print(f"  {label}: {figure:.1f} {unit} (target <= {target:g} {unit}, {ratio:.2f}x) {verdict}")
+    return met
+
+
+def process_peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a process, in MB, read from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process (gunicorn's workers under its master)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(p) for p in children.read().split()]
+    return []
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -51,11 +77,15 @@ class Studio:
         gateway_delay: float = 0.0,
         web_workers: int = 2,
         worker_processes: int = 1,
+        env=None,
     ):
+        """`env`: extra environment for the studio's processes, or a function of the loopback
+        gateway returning it (e.g. to trust its HTTPS host's CA)."""
         self.users = [f"user{i}" for i in range(users)]
         self.gateway_delay = gateway_delay
         self.web_workers = web_workers
         self.worker_processes = worker_processes
+        self.extra_env = env or {}
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> "Studio":
@@ -69,6 +99,7 @@ class Studio:
             "LLM_GATEWAY_API_KEY": self.gateway.api_key,
             "LLM_GATEWAY_BASE_URL": self.gateway.base_url,
             "DJANGO_SETTINGS_MODULE": "studio.settings",
+            **(self.extra_env(self.gateway) if callable(self.extra_env) else self.extra_env),
         }
         self.manage("migrate", "--no-input", "-v0")
         self.manage("collectstatic", "--no-input", "-v0")
