@@ -103,12 +103,18 @@ def sources_from_tokens(tokens: list[str], *, viewer) -> list[Source]:
 
 
 def upload_store(*, user, data: bytes, name: str = "") -> Upload:
-    """Check, clean and store one attached image. Raises imaging.ImageRejected."""
+    """Check, clean and store one attached image. Raises imaging.ImageRejected.
+
+    Someone is waiting on the page, so each decode waits for memory only so long (ImageBusy)."""
+    wait = settings.IMAGE_DECODE_WAIT_SECONDS
     clean = imaging.sanitize_upload(
-        data, max_bytes=MAX_UPLOAD_BYTES, max_pixels=settings.IMAGE_MAX_PIXELS
+        data, max_bytes=MAX_UPLOAD_BYTES, max_pixels=settings.IMAGE_MAX_PIXELS, wait=wait
     )
     processed = imaging.process_generated(
-        clean.data, max_pixels=settings.IMAGE_MAX_PIXELS, thumb_max_side=settings.THUMBNAIL_MAX_SIDE
+        clean.data,
+        max_pixels=settings.IMAGE_MAX_PIXELS,
+        thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
+        wait=wait,
     )
     stem = uuid.uuid4().hex[:16]
     ext = "jpg" if clean.format == "jpeg" else clean.format
