@@ -27,9 +27,9 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from PIL import ExifTags, Image, ImageCms, JpegImagePlugin
+from PIL import ExifTags, Image, JpegImagePlugin
 
-from gallery import memory
+from gallery import colour, memory
 
 # Register every Pillow plugin now: done lazily, the first save in each of many threads would
 # queue them all on Python's import lock at the moment a batch of images lands.
@@ -44,7 +44,7 @@ _DAMAGED = "The image file is incomplete or damaged, so it cannot be read."
 _BUSY = "The studio is busy opening other large images. Please try again in a minute."
 
 # An upload is refused as a decompression bomb when holding it would take over 64 MB and over
-# 1000 times its file size. Measured as counted here (_memory_needed / file size): photos and
+# 1000 times its file size. Measured as counted here (_decoded_bytes / file size): photos and
 # every PNG, GIF and JPEG found on a Linux machine at most 210:1; JPEG cannot pass ~256:1 even
 # for a blank canvas; a 6000x4000 line diagram 370:1; flat 4096x4096 RGBA masks 800-890:1.
 # Deflate itself stops near 1030:1, which is where a PNG of nothing but zeros sits (the
@@ -54,15 +54,6 @@ _BUSY = "The studio is busy opening other large images. Please try again in a mi
 # Model outputs are not held to this: the gateway may well send flat-colour pictures.
 _BOMB_MIN_BYTES = 64_000_000
 _BOMB_RATIO = 1000
-
-# Real ICC profiles are 0.5-60 KB, a few up to ~0.5 MB; anything bigger is not worth keeping.
-_MAX_ICC_BYTES = 1_000_000
-# The pixel modes each profile colour space can describe.
-_PROFILE_MODES = {
-    "RGB ": ("RGB", "RGBA", "P", "PA"),
-    "GRAY": ("1", "L", "LA", "I;16", "I"),
-    "CMYK": ("CMYK",),
-}
 
 # EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
 _ORIENTATION_FIX = {
@@ -120,9 +111,8 @@ class _Header:
     width: int
     height: int
     lossless: bool = False  # WebP only: the first frame is VP8L
-    # What one pixel costs while we hold and thumbnail it. Pillow keeps colour in 4 bytes and
-    # grey in 1; a palette is also converted to 4-byte colour for the thumbnail (1 + 4), 1-bit
-    # to 8-bit grey (1 + 1), 16-bit grey to 32-bit (2 + 4).
+    # Once decoded, Pillow holds colour in 4 bytes a pixel and 8-bit grey in 1; palettes and
+    # 16-bit grey count as the 4-byte pixels they become for the thumbnail.
     bytes_per_pixel: int = 4
 
 
@@ -198,7 +188,7 @@ def sanitize_upload(
         # Everything else in info (exif, xmp, comment, text chunks, GIF extensions) is dropped
         # here; some encoders would otherwise copy it from info into the new file.
         kept = {"transparency": im.info["transparency"]} if "transparency" in im.info else {}
-        if _colour_profile(im) is not None:
+        if colour.usable_profile(im) is not None:
             kept["icc_profile"] = im.info["icc_profile"]
         im.info = kept
 
@@ -241,7 +231,7 @@ def _read_header(data: bytes) -> _Header:
             return _jpeg_header(data)
         if data.startswith((b"GIF87a", b"GIF89a")):
             width, height = struct.unpack_from("<HH", data, 6)
-            return _sized("gif", width, height, bytes_per_pixel=5)
+            return _sized("gif", width, height)
         if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
             return _webp_header(data)
     except (struct.error, IndexError):
@@ -274,13 +264,8 @@ def _png_header(data: bytes) -> _Header:
     length, chunk_type, width, height, depth, colour_type = struct.unpack_from(">I4sIIBB", data, 8)
     if chunk_type != b"IHDR" or length != 13:
         raise ImageRejected(_DAMAGED)
-    if colour_type == 3:
-        bytes_per_pixel = 5  # palette
-    elif colour_type == 0:
-        bytes_per_pixel = {1: 2, 16: 6}.get(depth, 1)  # grey
-    else:
-        bytes_per_pixel = 4
-    return _sized("png", width, height, bytes_per_pixel=bytes_per_pixel)
+    grey = colour_type == 0 and depth <= 8
+    return _sized("png", width, height, bytes_per_pixel=1 if grey else 4)
 
 
 def _jpeg_header(data: bytes) -> _Header:
@@ -350,15 +335,15 @@ def _check_pixels(header: _Header, max_pixels: int) -> None:
         )
 
 
-def _memory_needed(header: _Header) -> int:
+def _decoded_bytes(header: _Header) -> int:
     return header.width * header.height * header.bytes_per_pixel
 
 
 def _check_proportion(header: _Header, file_size: int) -> None:
-    needed = _memory_needed(header)
-    if needed > _BOMB_MIN_BYTES and needed > _BOMB_RATIO * file_size:
+    decoded = _decoded_bytes(header)
+    if decoded > _BOMB_MIN_BYTES and decoded > _BOMB_RATIO * file_size:
         raise ImageRejected(
-            f"This image would take {needed / 1_000_000:.0f} MB of memory to open but is only "
+            f"This image would take {decoded / 1_000_000:.0f} MB of memory to open but is only "
             f"{_file_size(file_size)}: it looks like a decompression bomb, so it was refused."
         )
 
@@ -371,9 +356,12 @@ def _file_size(nbytes: int) -> str:
 
 @contextlib.contextmanager
 def _decoding(header: _Header, wait: float | None) -> Iterator[None]:
-    """Hold this image's share of the process's decode budget while it is open."""
+    """Hold this image's share of the process's decode budget while it is open: twice its
+    decoded size, since making the thumbnail or the upright upload may take a second full-size
+    copy (Pillow premultiplies RGBA before resizing; a palette is widened to colour). The
+    7000x7000 RGBA bomb, 196 MB decoded, peaked at 375 MB in process_generated."""
     try:
-        with memory.decode_budget().reserve(_memory_needed(header), wait=wait):
+        with memory.decode_budget().reserve(2 * _decoded_bytes(header), wait=wait):
             yield
     except memory.BudgetTimeout:
         raise ImageBusy() from None
@@ -417,7 +405,7 @@ def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 def _thumbnail(im: Image.Image, max_side: int) -> Image.Image:
     """A small sRGB or sRGBA copy with no profile, longest side <= max_side, never enlarged."""
-    profile = _colour_profile(im)
+    profile = colour.usable_profile(im)
     if im.mode in ("P", "PA") or (im.mode in ("1", "L", "RGB") and "transparency" in im.info):
         # Palettes resize only with NEAREST; a tRNS colour key would be lost by resampling.
         im = im.convert("RGBA" if im.has_transparency_data else "RGB")
@@ -435,37 +423,8 @@ def _thumbnail(im: Image.Image, max_side: int) -> Image.Image:
     if thumb.mode in ("I", "F"):
         thumb = thumb.point(lambda value: value * (1 / 256)).convert("L")
     if profile is not None:
-        thumb = _to_srgb(thumb, profile)
+        thumb = colour.to_srgb(thumb, profile)
     if thumb.mode not in ("RGB", "RGBA"):
         thumb = thumb.convert("RGBA" if "A" in thumb.mode else "RGB")
     thumb.info = {}
     return thumb
-
-
-def _colour_profile(im: Image.Image) -> ImageCms.ImageCmsProfile | None:
-    """The image's ICC profile if it is worth keeping: small enough, readable by littlecms, and
-    describing this kind of pixels. Anything else is dropped, not refused: browsers and models
-    then take the pixels as sRGB, which is what almost every picture is anyway."""
-    data = im.info.get("icc_profile")
-    if not data or len(data) > _MAX_ICC_BYTES:
-        return None
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(data))
-        space = profile.profile.xcolor_space
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
-        return None
-    return profile if im.mode in _PROFILE_MODES.get(space, ()) else None
-
-
-def _to_srgb(thumb: Image.Image, profile: ImageCms.ImageCmsProfile) -> Image.Image:
-    """The thumbnail's colours as sRGB, so it needs no profile of its own. Done on the small
-    image, it costs ~5-10 ms; a profile littlecms cannot apply leaves the pixels as they are."""
-    try:
-        return ImageCms.profileToProfile(
-            thumb,
-            profile,
-            ImageCms.createProfile("sRGB"),  # per call: littlecms profiles are not thread-safe
-            outputMode="RGBA" if "A" in thumb.mode else "RGB",
-        )
-    except ImageCms.PyCMSError:
-        return thumb
