@@ -39,6 +39,10 @@ class DecodeBudget:
     def in_use(self) -> int:
         return self._in_use
 
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
     @contextlib.contextmanager
     def reserve(self, nbytes: int, *, wait: float | None) -> Iterator[None]:
         """Hold `nbytes` of the budget while the block runs.

@@ -36,15 +36,23 @@ def test_waiters_go_in_turn_so_a_big_image_is_not_starved_by_small_ones():
         pool.submit(take, "holder", 60, let_go)
         first_holds.wait(5)
         big = pool.submit(take, "big", 80)
-        time.sleep(0.1)
+        _until(lambda: budget.waiting == 1)
         small = pool.submit(take, "small", 10)  # would fit beside the holder, but is second
-        time.sleep(0.1)
+        _until(lambda: budget.waiting == 2)
+        time.sleep(0.05)
         assert admitted == ["holder"]
         let_go.set()
         big.result(5)
         small.result(5)
     assert admitted == ["holder", "big", "small"]
     assert budget.in_use == 0
+
+
+def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
 
 
 def test_a_waiter_that_gives_up_leaves_no_trace():
@@ -55,6 +63,7 @@ def test_a_waiter_that_gives_up_leaves_no_trace():
         budget.reserve(50, wait=0.05),
     ):
         pass
+    assert budget.waiting == 0
     with budget.reserve(100, wait=0):  # nobody is left queued in front
         assert budget.in_use == 100
 
