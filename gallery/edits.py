@@ -166,19 +166,25 @@ def sources_check_usable(sources: list[Source]) -> None:
 
 
 def upload_store(*, user, data: bytes, name: str = "") -> Upload:
-    """Check, clean and store one attached image. Raises imaging.ImageRejected."""
+    """Check, clean and store one attached image. Raises imaging.ImageRejected.
+
+    Someone is waiting on the page, so each decode waits for memory only so long (ImageBusy)."""
     upload = Upload(created_by=user, original_name=name[:255])
-    _store_image(upload, data)
+    _store_image(upload, data, wait=settings.IMAGE_DECODE_WAIT_SECONDS)
     return upload
 
 
-def _store_image(upload: Upload, data: bytes) -> None:
-    """Check and clean the bytes, and save them with a thumbnail as the (now ready) upload."""
+def _store_image(upload: Upload, data: bytes, *, wait: float | None = None) -> None:
+    """Check and clean the bytes, and save them with a thumbnail as the (now ready) upload.
+    `wait`: how long to wait for the decode budget (None: as long as it takes, the worker)."""
     clean = imaging.sanitize_upload(
-        data, max_bytes=MAX_UPLOAD_BYTES, max_pixels=settings.IMAGE_MAX_PIXELS
+        data, max_bytes=MAX_UPLOAD_BYTES, max_pixels=settings.IMAGE_MAX_PIXELS, wait=wait
     )
     processed = imaging.process_generated(
-        clean.data, max_pixels=settings.IMAGE_MAX_PIXELS, thumb_max_side=settings.THUMBNAIL_MAX_SIDE
+        clean.data,
+        max_pixels=settings.IMAGE_MAX_PIXELS,
+        thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
+        wait=wait,
     )
     stem = uuid.uuid4().hex[:16]
     ext = "jpg" if clean.format == "jpeg" else clean.format

@@ -5,7 +5,12 @@ Two entry points with different trust levels:
 * ``process_generated`` takes what a model returned: the bytes are stored as they are, so it
   only has to prove they are a complete PNG/JPEG/WebP/GIF of sane size and make a thumbnail.
 * ``sanitize_upload`` takes what a person uploaded: the bytes are re-encoded so that nothing
-  but pixels (and an ICC profile) survives — no EXIF, GPS location, XMP or comments.
+  but pixels (and a valid, reasonably sized ICC profile) survives — no EXIF, GPS location, XMP
+  or comments — and a file that would decode to far more than its size suggests is refused.
+
+Both open images only inside the process's decode budget (gallery.memory), so however many
+arrive at once, only so many megabytes of decoded pixels are held at a time. Thumbnails are
+converted to sRGB with the image's profile and carry none themselves.
 
 Formats and dimensions come from our own reading of the file header, never from a name or a
 declared content type, and are checked before Pillow is allowed to allocate anything: a
@@ -16,11 +21,15 @@ alone; its own bomb guard stays as a second line of defence.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import ExifTags, Image, JpegImagePlugin
+
+from gallery import colour, memory
 
 # Register every Pillow plugin now: done lazily, the first save in each of many threads would
 # queue them all on Python's import lock at the moment a batch of images lands.
@@ -32,6 +41,19 @@ _PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
 
 _NOT_AN_IMAGE = "The file is not an image we can read (PNG, JPEG, WebP or GIF)."
 _DAMAGED = "The image file is incomplete or damaged, so it cannot be read."
+_BUSY = "The studio is busy opening other large images. Please try again in a minute."
+
+# An upload is refused as a decompression bomb when holding it would take over 64 MB and over
+# 1000 times its file size. Measured as counted here (_decoded_bytes / file size): photos and
+# every PNG, GIF and JPEG found on a Linux machine at most 210:1; JPEG cannot pass ~256:1 even
+# for a blank canvas; a 6000x4000 line diagram 370:1; flat 4096x4096 RGBA masks 800-890:1.
+# Deflate itself stops near 1030:1, which is where a PNG of nothing but zeros sits (the
+# 7000x7000 RGBA bomb: 196 MB from 190 KB), while one-colour palette, 1-bit, GIF and lossless
+# WebP files reach 5,000-100,000:1. Under 64 MB (a blank 4K UHD canvas, a grey 4096x4096 mask)
+# nothing is refused: the decode budget keeps those cheap, as it does a bomb padded to pass.
+# Model outputs are not held to this: the gateway may well send flat-colour pictures.
+_BOMB_MIN_BYTES = 64_000_000
+_BOMB_RATIO = 1000
 
 # EXIF orientation -> the transpose that makes the pixels upright (as ImageOps.exif_transpose).
 _ORIENTATION_FIX = {
@@ -54,6 +76,13 @@ class ImageRejected(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ImageBusy(ImageRejected):
+    """The image may be fine, but the decode budget did not free up within the wait allowed."""
+
+    def __init__(self) -> None:
+        super().__init__(_BUSY)
 
 
 @dataclass(frozen=True)
@@ -82,6 +111,9 @@ class _Header:
     width: int
     height: int
     lossless: bool = False  # WebP only: the first frame is VP8L
+    # Once decoded, Pillow holds colour in 4 bytes a pixel and 8-bit grey in 1; palettes and
+    # 16-bit grey count as the 4-byte pixels they become for the thumbnail.
+    bytes_per_pixel: int = 4
 
 
 def image_size_from_bytes(data: bytes) -> tuple[int, int]:
@@ -91,12 +123,19 @@ def image_size_from_bytes(data: bytes) -> tuple[int, int]:
 
 
 def process_generated(
-    data: bytes, *, max_pixels: int = 50_000_000, thumb_max_side: int = 512
+    data: bytes,
+    *,
+    max_pixels: int = 50_000_000,
+    thumb_max_side: int = 512,
+    wait: float | None = None,
 ) -> ProcessedImage:
-    """Check that a model's output is a complete image of sane size and make its thumbnail."""
+    """Check that a model's output is a complete image of sane size and make its thumbnail.
+
+    `wait`: seconds to wait for the decode budget before ImageBusy; None waits as long as it
+    takes."""
     header = _read_header(data)
     _check_pixels(header, max_pixels)
-    with _open(data, header) as im:
+    with _decoding(header, wait), _open(data, header) as im:
         if header.format == "jpeg":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; still twice the thumbnail
             # (Pillow's reducing_gap idea) so the final resample has detail to work with.
@@ -108,8 +147,9 @@ def process_generated(
         thumb = thumb.transpose(_ORIENTATION_FIX[orientation])
 
     buffer = io.BytesIO()
-    # method 2 encodes ~2x faster than the default 4 for ~3% more bytes.
-    thumb.save(buffer, "WEBP", quality=80, method=2, icc_profile=thumb.info.get("icc_profile"))
+    # method 2 encodes ~2x faster than the default 4 for ~3% more bytes. No ICC profile: the
+    # pixels are sRGB already, and a profile could outweigh the thumbnail many times over.
+    thumb.save(buffer, "WEBP", quality=80, method=2)
     width, height = header.width, header.height
     if orientation in (5, 6, 7, 8):
         width, height = height, width
@@ -125,14 +165,20 @@ def process_generated(
 
 
 def sanitize_upload(
-    data: bytes, *, max_bytes: int = 20 * 1024 * 1024, max_pixels: int = 50_000_000
+    data: bytes,
+    *,
+    max_bytes: int = 20 * 1024 * 1024,
+    max_pixels: int = 50_000_000,
+    wait: float | None = None,
 ) -> SanitizedUpload:
-    """Validate a person's upload and re-encode it upright, keeping only pixels and ICC profile."""
+    """Validate a person's upload and re-encode it upright, keeping only pixels and a valid ICC
+    profile. `wait` is as for process_generated."""
     if len(data) > max_bytes:
         raise ImageRejected(f"The file is over {max_bytes / (1024 * 1024):g} MB.")
     header = _read_header(data)
     _check_pixels(header, max_pixels)
-    with _open(data, header) as opened:
+    _check_proportion(header, len(data))
+    with _decoding(header, wait), _open(data, header) as opened:
         subsampling = JpegImagePlugin.get_sampling(opened) if header.format == "jpeg" else -1
         _load(opened)
         orientation = _orientation(opened)
@@ -141,7 +187,9 @@ def sanitize_upload(
             im = im.transpose(_ORIENTATION_FIX[orientation])
         # Everything else in info (exif, xmp, comment, text chunks, GIF extensions) is dropped
         # here; some encoders would otherwise copy it from info into the new file.
-        kept = {key: im.info[key] for key in ("icc_profile", "transparency") if key in im.info}
+        kept = {"transparency": im.info["transparency"]} if "transparency" in im.info else {}
+        if colour.usable_profile(im) is not None:
+            kept["icc_profile"] = im.info["icc_profile"]
         im.info = kept
 
         buffer = io.BytesIO()
@@ -199,17 +247,25 @@ def _read_header(data: bytes) -> _Header:
     raise ImageRejected(_NOT_AN_IMAGE)
 
 
-def _sized(image_format: str, width: int, height: int, *, lossless: bool = False) -> _Header:
+def _sized(
+    image_format: str,
+    width: int,
+    height: int,
+    *,
+    lossless: bool = False,
+    bytes_per_pixel: int = 4,
+) -> _Header:
     if width <= 0 or height <= 0:
         raise ImageRejected(_DAMAGED)
-    return _Header(image_format, width, height, lossless)
+    return _Header(image_format, width, height, lossless, bytes_per_pixel)
 
 
 def _png_header(data: bytes) -> _Header:
-    length, chunk_type, width, height = struct.unpack_from(">I4sII", data, 8)
+    length, chunk_type, width, height, depth, colour_type = struct.unpack_from(">I4sIIBB", data, 8)
     if chunk_type != b"IHDR" or length != 13:
         raise ImageRejected(_DAMAGED)
-    return _sized("png", width, height)
+    grey = colour_type == 0 and depth <= 8
+    return _sized("png", width, height, bytes_per_pixel=1 if grey else 4)
 
 
 def _jpeg_header(data: bytes) -> _Header:
@@ -228,8 +284,8 @@ def _jpeg_header(data: bytes) -> _Header:
             raise ImageRejected(_DAMAGED)  # image data or end before any frame header
         (length,) = struct.unpack_from(">H", data, pos)
         if marker in _JPEG_SOF_MARKERS:
-            height, width = struct.unpack_from(">HH", data, pos + 3)
-            return _sized("jpeg", width, height)
+            height, width, components = struct.unpack_from(">HHB", data, pos + 3)
+            return _sized("jpeg", width, height, bytes_per_pixel=1 if components == 1 else 4)
         pos += length
 
 
@@ -279,6 +335,38 @@ def _check_pixels(header: _Header, max_pixels: int) -> None:
         )
 
 
+def _decoded_bytes(header: _Header) -> int:
+    return header.width * header.height * header.bytes_per_pixel
+
+
+def _check_proportion(header: _Header, file_size: int) -> None:
+    decoded = _decoded_bytes(header)
+    if decoded > _BOMB_MIN_BYTES and decoded > _BOMB_RATIO * file_size:
+        raise ImageRejected(
+            f"This image would take {decoded / 1_000_000:.0f} MB of memory to open but is only "
+            f"{_file_size(file_size)}: it looks like a decompression bomb, so it was refused."
+        )
+
+
+def _file_size(nbytes: int) -> str:
+    if nbytes >= 100_000:
+        return f"{nbytes / 1_000_000:.1f} MB"
+    return f"{max(1, round(nbytes / 1000))} KB"
+
+
+@contextlib.contextmanager
+def _decoding(header: _Header, wait: float | None) -> Iterator[None]:
+    """Hold this image's share of the process's decode budget while it is open: twice its
+    decoded size, since making the thumbnail or the upright upload may take a second full-size
+    copy (Pillow premultiplies RGBA before resizing; a palette is widened to colour). The
+    7000x7000 RGBA bomb, 196 MB decoded, peaked at 375 MB in process_generated."""
+    try:
+        with memory.decode_budget().reserve(2 * _decoded_bytes(header), wait=wait):
+            yield
+    except memory.BudgetTimeout:
+        raise ImageBusy() from None
+
+
 def _open(data: bytes, header: _Header) -> Image.Image:
     try:
         im = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[header.format]])
@@ -316,8 +404,8 @@ def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 
 def _thumbnail(im: Image.Image, max_side: int) -> Image.Image:
-    """A small RGB or RGBA copy, longest side <= max_side, never enlarged."""
-    icc_profile = im.info.get("icc_profile") if im.mode in ("RGB", "RGBA", "P", "PA") else None
+    """A small sRGB or sRGBA copy with no profile, longest side <= max_side, never enlarged."""
+    profile = colour.usable_profile(im)
     if im.mode in ("P", "PA") or (im.mode in ("1", "L", "RGB") and "transparency" in im.info):
         # Palettes resize only with NEAREST; a tRNS colour key would be lost by resampling.
         im = im.convert("RGBA" if im.has_transparency_data else "RGB")
@@ -334,7 +422,9 @@ def _thumbnail(im: Image.Image, max_side: int) -> Image.Image:
     thumb = im.resize(_fit(im.size, max_side), Image.Resampling.BICUBIC, reducing_gap=1.0)
     if thumb.mode in ("I", "F"):
         thumb = thumb.point(lambda value: value * (1 / 256)).convert("L")
+    if profile is not None:
+        thumb = colour.to_srgb(thumb, profile)
     if thumb.mode not in ("RGB", "RGBA"):
         thumb = thumb.convert("RGBA" if "A" in thumb.mode else "RGB")
-    thumb.info = {"icc_profile": icc_profile} if icc_profile else {}
+    thumb.info = {}
     return thumb

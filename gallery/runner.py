@@ -178,6 +178,8 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
 
     Returns the image's fields for _record_success."""
     returned = result.images[0]
+    # No `wait`: a big image waits its turn in the process's decode budget however long that
+    # takes; nobody is waiting on a page here, and the answer was paid for.
     processed = imaging.process_generated(
         returned.data,
         max_pixels=settings.IMAGE_MAX_PIXELS,

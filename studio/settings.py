@@ -238,6 +238,13 @@ GATEWAY_EDITS_MULTIPART = env_bool("GATEWAY_EDITS_MULTIPART", False)
 # --- Images and the worker --------------------------------------------------------------------
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
 THUMBNAIL_MAX_SIDE = env_int("THUMBNAIL_MAX_SIDE", 512, minimum=64)
+# Megabytes of decoded pixels one process may hold at once (uploads and model outputs alike);
+# more images wait their turn. An image counts twice its decoded size (the working copy), so
+# 512 opens one of the largest allowed (50 megapixels) at a time, three 4096x4096 ones, or
+# dozens of ordinary ones.
+IMAGE_DECODE_BUDGET_MB = env_int("IMAGE_DECODE_BUDGET_MB", 512, minimum=1)
+# How long an upload waits for that budget before it is refused as "the studio is busy".
+IMAGE_DECODE_WAIT_SECONDS = env_float("IMAGE_DECODE_WAIT_SECONDS", 10.0)
 # Seconds the offline renderer waits before answering, so progress is visible as with real models.
 OFFLINE_RENDER_DELAY = env_float("OFFLINE_RENDER_DELAY", 0.6)
 # Runs one worker process works on at the same time (each fans out all its calls at once).

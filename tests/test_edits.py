@@ -3,6 +3,7 @@ models that take them, what arrives at the gateway (JSON and multipart), and lin
 
 import base64
 import io
+import random
 import struct
 import zlib
 
@@ -11,11 +12,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
-from gallery import runner
+from gallery import memory, runner
 from gallery.models import EditSource, Generation, Image, Upload
 from gallery.tasks import fetch_upload
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image, png_bytes
+from tests.factories import (
+    jpeg_bytes,
+    make_generation,
+    make_succeeded_image,
+    png_bytes,
+    wide_gamut_profile,
+    zeros_png,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +102,68 @@ def test_bad_files_are_refused_before_anything_is_stored(signed_in, data, name, 
     assert response.status_code == 400
     assert message.lower() in response.content.decode().lower()
     assert not Upload.objects.exists()
+
+
+def files_under(folder) -> list:
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_bomb_under_the_pixel_cap_is_refused_with_a_clear_message(signed_in, settings, htmx):
+    bomb = zeros_png()  # 190 KB, 7000x7000 RGBA: under the 50 megapixel cap, 196 MB to open
+    response = signed_in.post(
+        "/uploads/",
+        {"image": SimpleUploadedFile("innocent.png", bomb)},
+        headers=htmx_headers() if htmx else {},
+    )
+    assert response.status_code == 400
+    assert (
+        "This image would take 196 MB of memory to open but is only 0.2 MB: it looks like a "
+        "decompression bomb, so it was refused."
+    ) in response.content.decode()
+    assert not Upload.objects.exists()
+    assert files_under(settings.MEDIA_ROOT) == []
+
+
+def test_an_upload_is_refused_as_busy_when_memory_stays_taken(signed_in, settings):
+    settings.IMAGE_DECODE_BUDGET_MB = 10
+    settings.IMAGE_DECODE_WAIT_SECONDS = 0.2
+    budget = memory.decode_budget()
+    with budget.reserve(budget.capacity, wait=0):  # as if other big images were being opened
+        response = upload(signed_in, png_bytes(64, 48))
+    assert response.status_code == 400
+    assert "The studio is busy opening other large images" in response.content.decode()
+    assert not Upload.objects.exists()
+    assert files_under(settings.MEDIA_ROOT) == []
+    assert upload(signed_in, png_bytes(64, 48)).status_code == 200  # and fine once it is free
+
+
+def test_an_oversized_icc_profile_is_not_stored_and_thumbnails_carry_none(signed_in):
+    junk = random.Random(8).randbytes(7_600_000)  # a made-up 7.6 MB "profile"
+    response = upload(signed_in, jpeg_bytes(16, 16, icc_profile=junk), "tiny.jpg")
+    assert response.status_code == 200
+    stored = Upload.objects.get()
+    data = stored.file.open("rb").read()
+    assert stored.bytes == len(data) < 10_000
+    with PILImage.open(io.BytesIO(data)) as clean:
+        assert "icc_profile" not in clean.info
+    thumb = b"".join(signed_in.get(f"/uploads/{stored.pk}/thumbnail.webp").streaming_content)
+    assert len(thumb) < 1_000
+    with PILImage.open(io.BytesIO(thumb)) as small:
+        assert "icc_profile" not in small.info
+
+
+def test_a_real_icc_profile_is_kept_on_the_upload_but_not_the_thumbnail(signed_in):
+    icc = wide_gamut_profile()
+    response = upload(signed_in, jpeg_bytes(64, 64, (60, 180, 90), icc_profile=icc), "wide.jpg")
+    assert response.status_code == 200
+    stored = Upload.objects.get()
+    with PILImage.open(stored.file.open("rb")) as clean:
+        assert clean.info["icc_profile"] == icc
+    with PILImage.open(stored.thumbnail.open("rb")) as small:
+        assert "icc_profile" not in small.info
+        red, green, _ = small.convert("RGB").getpixel((32, 32))
+        assert red < 20 and green > 170  # converted to sRGB: (60, 180, 90) there is (0, 181, 83)
 
 
 @pytest.mark.parametrize(

@@ -1,19 +1,29 @@
 import io
+import json
+import os
 import random
 import struct
+import subprocess
+import sys
+import textwrap
+import threading
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile
 
-from gallery import imaging
+from gallery import imaging, memory
 from gallery.imaging import (
+    ImageBusy,
     ImageRejected,
     image_size_from_bytes,
     process_generated,
     sanitize_upload,
 )
+from tests.factories import jpeg_bytes, wide_gamut_profile, zeros_png
 
 NOT_AN_IMAGE = "The file is not an image we can read (PNG, JPEG, WebP or GIF)."
 DAMAGED = "The image file is incomplete or damaged, so it cannot be read."
@@ -420,3 +430,260 @@ def test_header_only_size_does_not_need_the_pixels():
     assert image_size_from_bytes(lossless) == (321, 123)
     with pytest.raises(ImageRejected):
         image_size_from_bytes(b"\x89PNG\r\n\x1a\n\x00")
+
+
+# --- decompression bombs under the pixel cap, and the decode budget ---------------------------
+
+BOMB_MESSAGE = (
+    "This image would take 196 MB of memory to open but is only 0.2 MB: it looks like a "
+    "decompression bomb, so it was refused."
+)
+
+
+def test_a_bomb_under_the_pixel_cap_is_refused_as_an_upload():
+    bomb = zeros_png()  # 7000x7000 RGBA zeros: 49 megapixels, under the 50 megapixel cap
+    assert len(bomb) < 200_000
+
+    with pytest.raises(ImageRejected) as raised:
+        sanitize_upload(bomb)
+    assert raised.value.message == BOMB_MESSAGE
+
+    with pytest.raises(ImageRejected, match=r"take 196 MB of memory to open but is only 48 KB"):
+        sanitize_upload(zeros_png(palette=True))  # palettes are widened to colour for thumbnails
+
+
+def _peak_growth_kb(tmp_path, data: bytes, code: str, **env: str) -> dict:
+    """Run `code` in a fresh Python with `data` (the image bytes) loaded; report how much the
+    process's peak size grew meanwhile. tracemalloc cannot see Pillow's C allocations, and
+    ru_maxrss would start at this (big) test process's peak: the child is spawned from it."""
+    image_file = tmp_path / "image.png"
+    image_file.write_bytes(data)
+    script = "\n".join(
+        [
+            "import json, threading",
+            "from gallery import imaging",
+            "def peak_kb():",
+            "    status = open('/proc/self/status').read()",
+            "    return int(status.split('VmHWM:')[1].split()[0])",
+            f"data = open({str(image_file)!r}, 'rb').read()",
+            "before = peak_kb()",
+            "outcome = 'done'",
+            "try:",
+            textwrap.indent(textwrap.dedent(code).strip(), "    "),
+            "except imaging.ImageRejected as exc:",
+            "    outcome = exc.message",
+            "print(json.dumps({'outcome': outcome, 'grew_kb': peak_kb() - before}))",
+        ]
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "studio.settings",
+        "SECRET_KEY": "test",
+        "STUDIO_DATA_DIR": str(tmp_path / "var"),
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_refusing_the_bomb_allocates_next_to_nothing(tmp_path):
+    result = _peak_growth_kb(tmp_path, zeros_png(), "imaging.sanitize_upload(data)")
+
+    assert result["outcome"] == BOMB_MESSAGE
+    assert result["grew_kb"] < 10_000  # opening it would have taken 196,000 KB and more
+
+
+def test_many_big_model_outputs_at_once_stay_within_the_budget(tmp_path):
+    # 4000x4000 RGBA: 64 MB decoded, 128 MB while thumbnailed; a 150 MB budget opens one at a
+    # time. Four threads doing two each grew the process by ~500 MB before the budget, ~330 MB
+    # with the budget but no block pool (malloc kept each thread's freed pixels for that
+    # thread), ~155 MB with both.
+    code = """
+        start = threading.Barrier(4)
+        def work():
+            start.wait()
+            for _ in range(2):
+                imaging.process_generated(data)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    """
+    result = _peak_growth_kb(tmp_path, zeros_png(4000, 4000), code, IMAGE_DECODE_BUDGET_MB="150")
+
+    assert result["outcome"] == "done"
+    assert result["grew_kb"] < 220_000
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # One colour at 3840x2160: 1370:1 but only 33 MB to hold, under the 64 MB floor.
+        lambda: encode(Image.new("RGB", (3840, 2160), "white"), "PNG"),
+        # A grey 4096x4096 mask holds 1 byte a pixel: 17 MB.
+        lambda: encode(Image.new("L", (4096, 4096)), "PNG"),
+        # JPEG cannot compress much past 256:1, even a blank 6000x4000 (96 MB) canvas.
+        lambda: encode(Image.new("RGB", (6000, 4000), "white"), "JPEG"),
+    ],
+    ids=["blank-4k-uhd-png", "grey-4096-mask", "blank-6000x4000-jpeg"],
+)
+def test_flat_but_honest_uploads_are_accepted(make):
+    assert sanitize_upload(make()).width > 0
+
+
+def test_model_outputs_are_not_held_to_the_upload_proportion_rule():
+    # The gateway sends flat-colour pictures; those are ours to keep (the budget bounds them).
+    flat = zeros_png(4096, 4096, palette=True)
+
+    result = process_generated(flat)
+
+    assert (result.width, result.height) == (4096, 4096)
+    with pytest.raises(ImageRejected, match="decompression bomb"):
+        sanitize_upload(flat)
+
+
+def _count_decodes_at_once(monkeypatch) -> dict:
+    """Record how many images are being decoded at the same moment (each decode lingers)."""
+    seen = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    load = imaging._load
+
+    def counting_load(im):
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        try:
+            time.sleep(0.1)
+            load(im)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    monkeypatch.setattr(imaging, "_load", counting_load)
+    return seen
+
+
+def test_the_budget_lets_only_so_many_big_decodes_run_at_once(settings, monkeypatch):
+    settings.IMAGE_DECODE_BUDGET_MB = 160
+    gradient = Image.linear_gradient("L").resize((3000, 3000)).convert("RGB")
+    big = encode(gradient, "PNG")  # 36 MB decoded, 72 MB with its working copy: two fit, not three
+    small = encode(picture(), "PNG")
+    seen = _count_decodes_at_once(monkeypatch)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        # Uploads and model outputs draw on the same budget.
+        jobs = [pool.submit(sanitize_upload, big) for _ in range(3)]
+        jobs += [pool.submit(process_generated, big) for _ in range(3)]
+        for job in jobs:
+            job.result()
+    assert seen["most"] == 2
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # small images fit side by side
+        for job in [pool.submit(process_generated, small) for _ in range(8)]:
+            job.result()
+    assert seen["most"] == 8
+
+
+def test_an_upload_waits_only_so_long_for_the_budget_but_the_worker_waits_its_turn(settings):
+    settings.IMAGE_DECODE_BUDGET_MB = 10
+    budget = memory.decode_budget()
+    data = encode(picture(), "PNG")
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_everything():
+        with budget.reserve(budget.capacity, wait=0):
+            held.set()
+            release.wait(5)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        holder = pool.submit(hold_everything)
+        held.wait(5)
+        started = time.perf_counter()
+        with pytest.raises(ImageBusy) as raised:
+            sanitize_upload(data, wait=0.2)
+        assert 0.2 <= time.perf_counter() - started < 2
+        assert raised.value.message == (
+            "The studio is busy opening other large images. Please try again in a minute."
+        )
+
+        worker = pool.submit(process_generated, data)  # no wait given: waits as long as it takes
+        time.sleep(0.3)
+        assert not worker.done()
+        release.set()
+        assert worker.result(timeout=5).width == 64
+        holder.result()
+    assert budget.in_use == 0
+
+
+# --- ICC profiles ---------------------------------------------------------------------------------
+
+
+def _padded_srgb_profile(size: int) -> bytes:
+    """A real sRGB profile grown to `size` bytes, its header still claiming the whole length."""
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc += bytes(size - len(icc))
+    icc[0:4] = struct.pack(">I", size)
+    return bytes(icc)
+
+
+@pytest.mark.parametrize(
+    "icc",
+    [
+        random.Random(1).randbytes(7_600_000),
+        _padded_srgb_profile(7_600_000),
+        b"not a profile at all" * 50,
+        ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes(),  # not RGB
+    ],
+    ids=["7.6MB-junk", "7.6MB-padded-srgb", "small-junk", "wrong-colour-space"],
+)
+def test_a_bad_or_oversized_icc_profile_is_dropped(icc):
+    data = jpeg_bytes(icc_profile=icc)
+    assert len(reopen(data).info["icc_profile"]) == len(icc)  # the fixture really carries it
+
+    clean = sanitize_upload(data)
+    thumb = process_generated(data).thumbnail
+
+    assert "icc_profile" not in reopen(clean.data).info
+    assert len(clean.data) < 10_000
+    assert "icc_profile" not in reopen(thumb).info
+    assert len(thumb) < 1_000
+
+
+def test_a_valid_profile_is_kept_on_the_upload_and_applied_to_the_thumbnail():
+    icc = wide_gamut_profile()
+    colour = (60, 180, 90)
+    in_srgb = ImageCms.profileToProfile(
+        Image.new("RGB", (1, 1), colour),
+        ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+        ImageCms.createProfile("sRGB"),
+    ).getpixel((0, 0))
+    assert abs(in_srgb[0] - colour[0]) > 40  # the profile really changes this colour
+
+    for data in (jpeg_bytes(64, 64, colour, icc_profile=icc), encode_png_with(icc, colour)):
+        clean = sanitize_upload(data)
+        thumb = reopen(process_generated(clean.data).thumbnail)
+
+        assert reopen(clean.data).info["icc_profile"] == icc
+        assert "icc_profile" not in thumb.info
+        assert thumb.convert("RGB").getpixel((32, 32)) == pytest.approx(in_srgb, abs=6)
+
+
+def encode_png_with(icc: bytes, colour) -> bytes:
+    return encode(Image.new("RGB", (64, 64), colour), "PNG", icc_profile=icc)
+
+
+def test_model_output_thumbnails_carry_no_profile():
+    data = encode(picture(), "WEBP", icc_profile=wide_gamut_profile())
+
+    thumb = reopen(process_generated(data).thumbnail)
+
+    assert "icc_profile" not in thumb.info
