@@ -22,7 +22,7 @@ from gallery import gateway
 
 logger = logging.getLogger(__name__)
 
-CATALOG_PATH = Path(__file__).with_name("catalog.toml")
+CATALOG_PATH = Path(__file__).parent.with_name("catalog.toml")
 RESOLUTION_ORDER = ("0.5K", "1K", "2K", "4K")
 # Long side, in pixels, of a square image at each tier (the pixel budget is its square).
 RESOLUTION_SIDE = {"0.5K": 512, "1K": 1024, "2K": 2048, "4K": 4096}

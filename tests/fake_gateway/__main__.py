@@ -1,0 +1,3 @@
+from tests.fake_gateway.server import main
+
+main()
