@@ -111,7 +111,9 @@ def test_a_hanging_model_list_does_not_hold_the_page_for_long(fake_gateway, sett
 
 def test_controls_for_one_model_are_exactly_its_own():
     controls = Controls.for_models([spec("gpt-image-2")])
-    assert controls.sizes == tuple(sorted(spec("gpt-image-2").sizes, key=catalog._size_sort_key))
+    assert controls.sizes == tuple(
+        sorted(spec("gpt-image-2").sizes, key=catalog.controls._size_sort_key)
+    )
     assert controls.aspect_ratios == ()
     assert controls.resolutions == ()
     assert controls.qualities == ("auto", "low", "medium", "high")

@@ -119,7 +119,7 @@ def test_generate_sends_one_b64_image_request_with_the_key(fake):
     [call] = fake.requests
     assert (call.method, call.path) == ("POST", "/v1/images/generations")
     assert call.headers["authorization"] == f"Bearer {fake.api_key}"
-    assert call.headers["accept-encoding"] == "gzip, deflate"  # what _read_body can inflate
+    assert call.headers["accept-encoding"] == "gzip, deflate"  # what gateway.reading can inflate
     assert call.json == {
         "model": "gpt-image-2",
         "prompt": "a red fox",

@@ -1,0 +1,258 @@
+"""Generations and edits: POST /images/generations and /images/edits, one image a call.
+
+Each call has one overall deadline (GatewayConfig.call_deadline) covering every try, the waits
+between them, reading the answer and fetching data[].url results. Only a status that means "try
+again shortly" is retried; a broken connection is not, as the image may already be paid for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from gallery.gateway.config import GatewayConfig, default_tls, gateway_headers
+from gallery.gateway.errors import (
+    GatewayError,
+    gateway_text,
+    redacting,
+    transport_error,
+    with_detail,
+)
+from gallery.gateway.fetch import fetch_image_url
+from gallery.gateway.reading import (
+    Answer,
+    deadline,
+    decode_b64,
+    exchange,
+    gateway_detail,
+    parse_json,
+    status_error,
+)
+
+logger = logging.getLogger(__name__)
+
+# Only these mean "try again shortly"; anything else may already have cost money or will not change.
+RETRY_STATUSES = frozenset({429, 502, 503})
+# Waits between tries when the gateway gives no Retry-After: 0.5 s, then 1 s, ...
+RETRY_BACKOFF_SECONDS = 0.5
+# A rewritten prompt is longer than the 4,000-character prompt it came from, but not a book.
+MAX_REVISED_PROMPT_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class ImageData:
+    data: bytes
+    revised_prompt: str
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    images: list[ImageData]
+    cost: Decimal | None
+    latency: float
+
+
+@dataclass(frozen=True)
+class InputImage:
+    data: bytes
+    mime: str
+    filename: str
+
+
+def async_client(config: GatewayConfig) -> httpx.AsyncClient:
+    """The client every concurrent call of one run shares (one connection pool)."""
+    return httpx.AsyncClient(
+        base_url=config.base_url,
+        headers=gateway_headers(config),
+        timeout=httpx.Timeout(
+            connect=config.connect_timeout,
+            read=config.read_timeout,
+            write=config.write_timeout,
+            pool=config.pool_timeout,
+        ),
+        # A compare run fans out models x count calls at once; none should queue for a socket.
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        verify=default_tls(),
+    )
+
+
+async def generate_image(
+    client: httpx.AsyncClient, config: GatewayConfig, *, model: str, prompt: str, params: dict
+) -> GatewayResult:
+    # n=1 always: several models ignore n, so the caller makes one call per image.
+    body = {"model": model, "prompt": prompt, "n": 1, "response_format": "b64_json", **params}
+    with redacting(config):
+        return await _images_call(client, config, "/images/generations", {"json": body})
+
+
+async def edit_image(
+    client: httpx.AsyncClient,
+    config: GatewayConfig,
+    *,
+    model: str,
+    prompt: str,
+    images: list[InputImage],
+    params: dict,
+) -> GatewayResult:
+    if config.edits_multipart:
+        # For OpenAI-style servers: one file goes as "image", several as repeated "image[]".
+        name = "image" if len(images) == 1 else "image[]"
+        fields = {"model": model, "prompt": prompt, "n": "1"}
+        fields |= {key: _form_value(value) for key, value in params.items() if value is not None}
+        files = [(name, (image.filename, image.data, image.mime)) for image in images]
+        request: dict[str, Any] = {"data": fields, "files": files}
+    else:
+        inputs = [{"image_url": _data_url(image)} for image in images]
+        request = {"json": {"model": model, "prompt": prompt, "n": 1, "images": inputs, **params}}
+    with redacting(config):
+        return await _images_call(client, config, "/images/edits", request)
+
+
+async def _images_call(
+    client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
+) -> GatewayResult:
+    started = time.perf_counter()
+    late = f"The gateway did not finish answering within {config.call_deadline:g} s."
+    # The deadline covers every try, the waits between them, reading the answer and fetching
+    # data[].url results: the per-phase timeouts alone let a trickling answer run for ever.
+    async with deadline(config.call_deadline, late):
+        answer, attempts = await _post_with_retries(client, config, path, request)
+        if not answer.is_success:
+            raise status_error(answer, attempts=attempts, config=config)
+        payload = parse_json(answer.body, what="The gateway's answer")
+        if not isinstance(payload, dict):
+            raise GatewayError(
+                "The gateway's answer is not JSON; is the base URL right?",
+                code="bad_response",
+            )
+        items = payload.get("data")
+        if not isinstance(items, list):
+            detail = gateway_detail(payload, config)
+            raise GatewayError(
+                with_detail("The gateway's answer holds no image list.", detail),
+                code="bad_response",
+            )
+        if not items:
+            raise GatewayError(
+                "The gateway returned no image — usually the provider's content filter blocked "
+                "the prompt. Try rewording it or another model.",
+                code="content_filtered",
+            )
+        images = [
+            ImageData(
+                data=await _image_bytes(item, config),
+                revised_prompt=_revised_prompt(item, config),
+            )
+            for item in items
+        ]
+    return GatewayResult(images=images, cost=_cost(payload), latency=time.perf_counter() - started)
+
+
+async def _post_with_retries(
+    client: httpx.AsyncClient, config: GatewayConfig, path: str, request: dict[str, Any]
+) -> tuple[Answer, int]:
+    attempt = 1
+    while True:
+        try:
+            answer = await exchange(
+                client,
+                client.build_request("POST", path, **request),
+                limit=config.max_response_bytes,
+                what="The gateway's answer",
+            )
+        except httpx.HTTPError as exc:
+            # Not retried: the gateway may already be working on (and charging for) the image.
+            raise transport_error(exc, config) from exc
+        if answer.status not in RETRY_STATUSES or attempt > config.max_retries:
+            return answer, attempt
+        delay = _retry_delay(answer, attempt=attempt, config=config)
+        logger.info(
+            "Gateway answered %s to %s (try %d of %d); trying again in %.1f s",
+            answer.status,
+            path,
+            attempt,
+            config.max_retries + 1,
+            delay,
+        )
+        await asyncio.sleep(delay)
+        attempt += 1
+
+
+def _retry_delay(answer: Answer, *, attempt: int, config: GatewayConfig) -> float:
+    header = answer.headers.get("retry-after")
+    wait = _parse_retry_after(header) if header else None
+    if wait is None:
+        return RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
+    # A gateway asking for minutes would stall the whole run; the cap keeps the wait bounded.
+    return min(wait, config.max_retry_after)
+
+
+def _parse_retry_after(value: str) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when it is neither."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+async def _image_bytes(item: object, config: GatewayConfig) -> bytes:
+    if isinstance(item, dict):
+        if isinstance(b64 := item.get("b64_json"), str) and b64:
+            return decode_b64(b64, config)
+        if isinstance(url := item.get("url"), str) and url:
+            return await fetch_image_url(url, config)
+    raise GatewayError(
+        "The gateway's answer holds an image entry with neither b64_json nor url.",
+        code="bad_response",
+    )
+
+
+def _revised_prompt(item: object, config: GatewayConfig) -> str:
+    value = item.get("revised_prompt") if isinstance(item, dict) else None
+    return (
+        gateway_text(value, config, limit=MAX_REVISED_PROMPT_CHARS)
+        if isinstance(value, str)
+        else ""
+    )
+
+
+def _cost(payload: dict) -> Decimal | None:
+    usage = payload.get("usage")
+    cost = usage.get("cost") if isinstance(usage, dict) else None
+    if isinstance(cost, bool) or not isinstance(cost, int | float | str):
+        return None
+    try:
+        value = Decimal(str(cost))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _data_url(image: InputImage) -> str:
+    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+
+
+def _form_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
