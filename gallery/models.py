@@ -188,7 +188,8 @@ class ImageQuerySet(models.QuerySet):
             moved = movable.filter(pk=image_id).update(status=to, **fields)
             return [image_id] if moved else []
         with transaction.atomic(using=self.db):
-            changed = list(movable.select_for_update(of=("self",)).values_list("pk", flat=True))
+            locked = movable.select_for_update(of=("self",)).order_by()
+            changed = list(locked.values_list("pk", flat=True))
             if changed:
                 self.model._base_manager.filter(pk__in=changed).update(status=to, **fields)
         return changed
