@@ -1,15 +1,23 @@
 """The studio's records: a run (`Generation`) and its images, and the prompts people reuse."""
 
+import enum
 import hashlib
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from gallery import catalog, gateway, links
+
+
+class GenerationQuerySet(models.QuerySet):
+    def beat(self, generation_id: int, *, now=None) -> None:
+        """The worker is still making this run: its tiles are not stale (see reap_stale)."""
+        self.filter(pk=generation_id).update(heartbeat_at=now or timezone.now())
 
 
 class Generation(models.Model):
@@ -39,8 +47,152 @@ class Generation(models.Model):
     # Deleting hides at once (with undo); `manage.py purge_deleted` removes rows and files later.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    objects = GenerationQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"#{self.pk} {self.prompt[:40]}"
+
+
+class Interruption(enum.Enum):
+    """Why a pending tile was given up on, each with the sentence its tile then shows (the one
+    place these are written)."""
+
+    STOPPED = "Interrupted: the worker was stopped. Retry to try again."
+    WORKER_LOST = (
+        "Interrupted: the worker stopped while this image was being made. Retry to try again."
+    )
+    NEVER_PICKED_UP = (
+        "Interrupted: no worker picked this image up within {minutes} minutes. Is the worker "
+        "running? Retry to try again."
+    )
+    CRASHED = "Interrupted before the image was stored. Retry to try again."
+
+    @property
+    def message(self) -> str:
+        return self.value.format(minutes=settings.QUEUE_TIMEOUT_SECONDS // 60)
+
+    @property
+    def from_status(self) -> str:
+        """Only a tile no worker took is given up on while queued; the others were running."""
+        return Image.Status.QUEUED if self is Interruption.NEVER_PICKED_UP else Image.Status.RUNNING
+
+
+class ImageQuerySet(models.QuerySet):
+    """A tile's life, written here and nowhere else:
+
+        queued --claim--> running --succeed--> succeeded
+                             |----fail-----> failed       --requeue--> queued (Retry)
+        queued, running --interrupt--> interrupted        --requeue--> queued
+                                       interrupted --succeed--> succeeded (a late, paid answer)
+
+    Each method moves only the tiles still in a state it may move them from, so two writers (the
+    run and the reaper, or a double-clicked Retry) never both win."""
+
+    def claim(self, generation_id: int, image_ids: Iterable[int] | None = None) -> list[int]:
+        """Take the run's queued tiles (or just `image_ids`) for running; returns their ids."""
+        tiles = self.filter(generation_id=generation_id)
+        if image_ids is not None:
+            tiles = tiles.filter(pk__in=image_ids)
+        now = timezone.now()
+        with transaction.atomic(using=self.db):
+            claimed = tiles._transition(
+                Image.Status.RUNNING, from_=[Image.Status.QUEUED], started_at=now
+            )
+            if claimed:
+                # With the claim: a running tile whose run has no fresh heartbeat is reaped.
+                Generation.objects.beat(generation_id, now=now)
+        return claimed
+
+    def succeed(self, image_id: int, **fields) -> bool:
+        """Store a finished image's fields. A tile the reaper gave up on meanwhile still takes
+        it: an answer that arrives late is a paid-for result, not something to throw away."""
+        return bool(
+            self._transition(
+                Image.Status.SUCCEEDED,
+                from_=[Image.Status.RUNNING, Image.Status.INTERRUPTED],
+                image_id=image_id,
+                error="",
+                finished_at=timezone.now(),
+                **fields,
+            )
+        )
+
+    def fail(self, image_id: int, message: str) -> bool:
+        """The tile could not be made; `message` says why, in words a person understands."""
+        return bool(
+            self._transition(
+                Image.Status.FAILED,
+                from_=[Image.Status.RUNNING],
+                image_id=image_id,
+                error=message,
+                finished_at=timezone.now(),
+            )
+        )
+
+    def interrupt(self, reason: Interruption, *, now=None) -> list[int]:
+        """Give up on these tiles (those still in the state `reason` applies to)."""
+        return self._transition(
+            Image.Status.INTERRUPTED,
+            from_=[reason.from_status],
+            error=reason.message,
+            finished_at=now or timezone.now(),
+        )
+
+    def reap_stale(self, *, now=None) -> dict[Interruption, list[int]]:
+        """Interrupt the tiles no worker is looking after, so none stays pending forever.
+
+        A running tile is stale when its run's heartbeat is older than WORKER_STALE_SECONDS (the
+        worker beats every few seconds while it works); a queued tile when no worker has picked
+        it up within QUEUE_TIMEOUT_SECONDS. Returns the ids interrupted, by reason."""
+        now = now or timezone.now()
+        stale_beat = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+        queue_deadline = now - timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS)
+        lost = self.exclude(generation__heartbeat_at__gte=stale_beat)
+        never_picked_up = self.filter(queued_at__lt=queue_deadline)
+        return {
+            Interruption.WORKER_LOST: lost.interrupt(Interruption.WORKER_LOST, now=now),
+            Interruption.NEVER_PICKED_UP: never_picked_up.interrupt(
+                Interruption.NEVER_PICKED_UP, now=now
+            ),
+        }
+
+    def requeue(self, image_id: int, *, estimated_cost: Decimal | None) -> bool:
+        """Queue a failed or interrupted tile again (Retry), priced as the catalog prices it now."""
+        return bool(
+            self._transition(
+                Image.Status.QUEUED,
+                from_=[Image.Status.FAILED, Image.Status.INTERRUPTED],
+                image_id=image_id,
+                error="",
+                estimated_cost=estimated_cost,
+                queued_at=timezone.now(),
+                started_at=None,
+                finished_at=None,
+            )
+        )
+
+    def _transition(
+        self, to: str, *, from_: list[str], image_id: int | None = None, **fields
+    ) -> list[int]:
+        """Move the tiles of this queryset that are still in a `from_` state to `to`, with
+        `fields`; returns the ids that changed. Every change of a tile's status goes through
+        here, so this is where "tile changed" will be announced (for each id returned) once the
+        gallery is pushed to instead of polling.
+
+        One named tile takes one UPDATE, its row count saying whether it moved (the runner's
+        path, once per image). Otherwise the tiles are read under a lock held until the UPDATE
+        (SQLite: the write lock BEGIN IMMEDIATE takes; PostgreSQL: the rows'), so the ids
+        returned are exactly the ones it moved."""
+        movable = self.filter(status__in=from_)
+        if image_id is not None:
+            moved = movable.filter(pk=image_id).update(status=to, **fields)
+            return [image_id] if moved else []
+        with transaction.atomic(using=self.db):
+            locked = movable.select_for_update(of=("self",)).order_by()
+            changed = list(locked.values_list("pk", flat=True))
+            if changed:
+                self.model._base_manager.filter(pk__in=changed).update(status=to, **fields)
+        return changed
 
 
 class Image(models.Model):
@@ -89,6 +241,10 @@ class Image(models.Model):
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     starred = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Every change of `status` goes through these methods (claim, succeed, fail, interrupt,
+    # reap_stale, requeue): see ImageQuerySet.
+    objects = ImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["column", "position"]

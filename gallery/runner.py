@@ -12,8 +12,10 @@ threads, in two kinds so that neither holds up the calls still in flight:
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,7 +27,7 @@ from django.utils import timezone
 from django_tasks_db.utils import is_locked_database_exception
 
 from gallery import catalog, edits, gateway, imaging, offline
-from gallery.models import Generation, Image
+from gallery.models import Generation, Image, Interruption
 
 logger = logging.getLogger(__name__)
 
@@ -38,19 +40,20 @@ _image_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_pr
 
 def generation_run(*, generation_id: int, image_ids: list[int] | None = None) -> None:
     """Make every queued image of the run (or just `image_ids`), storing each as it lands."""
-    now = timezone.now()
-    claimable = Image.objects.filter(generation_id=generation_id, status=Image.Status.QUEUED)
-    if image_ids is not None:
-        claimable = claimable.filter(pk__in=image_ids)
-    claimed_ids = list(claimable.values_list("pk", flat=True))
+    claimed_ids = Image.objects.claim(generation_id, image_ids)
     if not claimed_ids:
         return
-    Generation.objects.filter(pk=generation_id).update(heartbeat_at=now)
-    Image.objects.filter(pk__in=claimed_ids, status=Image.Status.QUEUED).update(
-        status=Image.Status.RUNNING, started_at=now
-    )
+    with _making(claimed_ids):
+        try:
+            _make(generation_id, claimed_ids)
+        finally:
+            # Anything still marked running here was not finished (a crash in this process).
+            Image.objects.filter(pk__in=claimed_ids).interrupt(Interruption.CRASHED)
+
+
+def _make(generation_id: int, image_ids: list[int]) -> None:
     generation = Generation.objects.get(pk=generation_id)
-    images = list(Image.objects.filter(pk__in=claimed_ids, status=Image.Status.RUNNING))
+    images = list(Image.objects.filter(pk__in=image_ids, status=Image.Status.RUNNING))
     inputs: list[gateway.InputImage] = []
     if generation.kind == Generation.Kind.EDIT:
         try:
@@ -58,17 +61,32 @@ def generation_run(*, generation_id: int, image_ids: list[int] | None = None) ->
         except (edits.SourceError, OSError) as exc:
             message = getattr(exc, "message", "An input image of this edit could not be read.")
             for image in images:
-                _record_failure(image.pk, message)
+                Image.objects.fail(image.pk, message)
             return
+    asyncio.run(_run_images(generation, images, inputs))
+
+
+# The tiles this process is making now, so that a worker told to stop at once can mark exactly
+# those interrupted (worker.py); a task's arguments are not read for it.
+_tiles_in_flight: set[int] = set()
+_tiles_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _making(image_ids: list[int]):
+    with _tiles_lock:
+        _tiles_in_flight.update(image_ids)
     try:
-        asyncio.run(_run_images(generation, images, inputs))
+        yield
     finally:
-        # Anything still marked running here was not finished (a crash in this process).
-        Image.objects.filter(pk__in=claimed_ids, status=Image.Status.RUNNING).update(
-            status=Image.Status.INTERRUPTED,
-            error="Interrupted before the image was stored. Retry to try again.",
-            finished_at=timezone.now(),
-        )
+        with _tiles_lock:
+            _tiles_in_flight.difference_update(image_ids)
+
+
+def tiles_in_flight() -> list[int]:
+    """The ids of the tiles this process is making right now."""
+    with _tiles_lock:
+        return list(_tiles_in_flight)
 
 
 _db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-db")
@@ -116,12 +134,8 @@ async def _run_images(
 
 async def _beat(generation_id: int) -> None:
     while True:
-        await _in_db_thread(_record_heartbeat, generation_id)
+        await _in_db_thread(Generation.objects.beat, generation_id)
         await asyncio.sleep(HEARTBEAT_SECONDS)
-
-
-def _record_heartbeat(generation_id: int) -> None:
-    Generation.objects.filter(pk=generation_id).update(heartbeat_at=timezone.now())
 
 
 async def _run_one(
@@ -153,30 +167,30 @@ async def _run_one(
                 client, config, model=image.model, prompt=generation.prompt, params=image.request
             )
     except gateway.GatewayError as exc:
-        await _in_db_thread(_record_failure, image.pk, exc.message)
+        await _in_db_thread(Image.objects.fail, image.pk, exc.message)
         return
     except Exception:
         logger.exception("Image %s of run %s failed unexpectedly", image.pk, generation.pk)
-        await _in_db_thread(_record_failure, image.pk, FAILED_UNEXPECTEDLY)
+        await _in_db_thread(Image.objects.fail, image.pk, FAILED_UNEXPECTEDLY)
         return
 
     try:
         stored = await _in_image_pool(_store_files, image, result)
     except imaging.ImageRejected as exc:
         message = f"The model sent back something that is not a usable image: {exc.message}"
-        await _in_db_thread(_record_failure, image.pk, message)
+        await _in_db_thread(Image.objects.fail, image.pk, message)
         return
     except Exception:
         logger.exception("Could not store image %s of run %s", image.pk, generation.pk)
-        await _in_db_thread(_record_failure, image.pk, FAILED_TO_STORE)
+        await _in_db_thread(Image.objects.fail, image.pk, FAILED_TO_STORE)
         return
-    await _in_db_thread(_record_success, image.pk, stored)
+    await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored))
 
 
 def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     """Check the bytes, make the thumbnail and write both files (no database access here).
 
-    Returns the image's fields for _record_success."""
+    Returns the image's fields for Image.objects.succeed."""
     returned = result.images[0]
     # No `wait`: a big image waits its turn in the process's decode budget however long that
     # takes; nobody is waiting on a page here, and the answer was paid for.
@@ -212,17 +226,3 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
         "cost": cost,
         "cost_from_gateway": from_gateway,
     }
-
-
-def _record_failure(image_id: int, message: str) -> None:
-    Image.objects.filter(pk=image_id, status=Image.Status.RUNNING).update(
-        status=Image.Status.FAILED, error=message, finished_at=timezone.now()
-    )
-
-
-def _record_success(image_id: int, fields: dict) -> None:
-    # A tile the reaper marked interrupted meanwhile still takes its image: a slow answer that
-    # arrives late is a paid-for result, not something to throw away.
-    Image.objects.filter(
-        pk=image_id, status__in=(Image.Status.RUNNING, Image.Status.INTERRUPTED)
-    ).update(status=Image.Status.SUCCEEDED, error="", finished_at=timezone.now(), **fields)

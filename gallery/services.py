@@ -1,8 +1,10 @@
-"""Writes: starting a run, retrying a tile, remembering prompts, marking stuck work interrupted."""
+"""Writes: starting a run, retrying a tile, remembering prompts, deleting and sharing.
+
+A tile's status changes only through Image.objects (claim, succeed, fail, interrupt,
+reap_stale, requeue): see gallery/models.py."""
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -111,17 +113,7 @@ def image_retry(*, image: Image) -> Image:
     with transaction.atomic():
         # A failed tile cost nothing; queued again, it counts against the quotas once more.
         team_services.run_permit(user=image.generation.created_by, images=[(spec, price)])
-        updated = Image.objects.filter(
-            pk=image.pk, status__in=(Image.Status.FAILED, Image.Status.INTERRUPTED)
-        ).update(
-            status=Image.Status.QUEUED,
-            error="",
-            estimated_cost=price,
-            queued_at=timezone.now(),
-            started_at=None,
-            finished_at=None,
-        )
-        if updated:
+        if Image.objects.requeue(image.pk, estimated_cost=price):
             transaction.on_commit(lambda: run_generation.enqueue(image.generation_id, [image.pk]))
     image.refresh_from_db()
     return image
@@ -141,44 +133,6 @@ def prompt_remember(*, user, prompt: str) -> None:
     stale_ids = list(stale.values_list("id", flat=True))
     if stale_ids:
         PromptHistory.objects.filter(id__in=stale_ids).delete()
-
-
-def images_reap_stale(*, generation_id: int | None = None, now=None) -> int:
-    """Mark tiles no worker is looking after as interrupted, so none stays pending forever.
-
-    A running tile is stale when its run's heartbeat is older than WORKER_STALE_SECONDS (the
-    worker beats every few seconds while it works); a queued tile when no worker has picked it up
-    within QUEUE_TIMEOUT_SECONDS.
-    """
-    now = now or timezone.now()
-    images = Image.objects.all()
-    if generation_id is not None:
-        images = images.filter(generation_id=generation_id)
-    stale_beat = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
-    running = images.filter(status=Image.Status.RUNNING).exclude(
-        generation__heartbeat_at__gte=stale_beat
-    )
-    reaped = running.update(
-        status=Image.Status.INTERRUPTED,
-        error=(
-            "Interrupted: the worker stopped while this image was being made. Retry to try again."
-        ),
-        finished_at=now,
-    )
-    queued = images.filter(
-        status=Image.Status.QUEUED,
-        queued_at__lt=now - timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS),
-    )
-    reaped += queued.update(
-        status=Image.Status.INTERRUPTED,
-        error=(
-            "Interrupted: no worker picked this image up within "
-            f"{settings.QUEUE_TIMEOUT_SECONDS // 60} minutes. Is the worker running? "
-            "Retry to try again."
-        ),
-        finished_at=now,
-    )
-    return reaped
 
 
 def generation_delete(*, generation: Generation) -> None:

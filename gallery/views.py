@@ -303,12 +303,13 @@ def generation_detail(request, pk: int):
 
 @require_GET
 def generation_progress(request, pk: int):
-    """What a run's poller asks once a second: the tiles it still shows as pending, re-rendered."""
+    """What a run's poller asks once a second: the tiles it still shows as pending, re-rendered.
+    It only reads: tiles whose worker died are marked interrupted by the worker and by
+    `manage.py reap_stale`."""
     try:
         pending_ids = set(params.parse_id_list(request.GET.get("pending", ""), what="image"))
     except params.BadParameter as exc:
         return bad_request(request, exc.message)
-    services.images_reap_stale(generation_id=pk)
     run = RunView(_visible_run(request, pk), viewer=request.user)
     tiles = [image for image in run.images if image.pk in pending_ids]
     return render(request, "gallery/generation_progress.html", {"run": run, "tiles": tiles})

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 
 class TeamPolicy(models.Model):
-    """The one row of team-wide settings (pk=1); `current()` makes it on first use."""
+    """The one row of team-wide settings (pk=1). Until an admin saves it, or a run is checked
+    against it, there is no row and `current()` answers with the defaults."""
 
     # Catalog model ids the team may use; empty means every model. Offline ones are always allowed.
     allowed_models = models.JSONField(default=list, blank=True)
@@ -39,6 +40,12 @@ class TeamPolicy(models.Model):
 
     @classmethod
     def current(cls) -> "TeamPolicy":
+        """The team's rules, for reading: pages read them, and reading never writes."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    @classmethod
+    def current_for_update(cls) -> "TeamPolicy":
+        """The team's rules, for a writer that holds the policy's lock: its row, made if need be."""
         policy, _ = cls.objects.get_or_create(pk=1)
         return policy
 

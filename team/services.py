@@ -109,7 +109,7 @@ def _locked_policy() -> TeamPolicy:
     """The policy, read after taking its lock (team/locks.py), which is held until the
     surrounding transaction ends, so callers that check and then write go one at a time."""
     locks.serialise("team policy")
-    return TeamPolicy.current()
+    return TeamPolicy.current_for_update()
 
 
 def _plural(count: int, word: str) -> str:

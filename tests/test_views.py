@@ -1,8 +1,13 @@
 """The studio's views: plain and htmx requests, bad input, sign-in, image files."""
 
+import io
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from gallery.forms import MAX_PROMPT_LENGTH
@@ -349,17 +354,22 @@ def test_progress_rejects_a_malformed_pending_list(signed_in, user):
     assert response.status_code == 400
 
 
-def test_progress_marks_tiles_of_a_dead_worker_interrupted(signed_in, user, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+def test_progress_shows_tiles_the_reaper_interrupted_and_reaps_nothing_itself(
+    signed_in, user, settings
+):
     generation = make_generation(user, count=1)
     image = generation.images.get()
     Image.objects.filter(pk=image.pk).update(status="running")
-    generation.heartbeat_at = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS + 1)
-    generation.save()
-    html = signed_in.get(f"/runs/{generation.pk}/progress/?pending={image.pk}").content.decode()
+    stale = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS + 1)
+    Generation.objects.filter(pk=generation.pk).update(heartbeat_at=stale)
+    url = f"/runs/{generation.pk}/progress/?pending={image.pk}"
+
+    signed_in.get(url)
+    image.refresh_from_db()
+    assert image.status == "running"  # reading writes nothing: the worker and cron reap
+
+    call_command("reap_stale", stdout=io.StringIO())
+    html = signed_in.get(url).content.decode()
     image.refresh_from_db()
     assert image.status == "interrupted"
     assert "Interrupted" in html and "Retry" in html

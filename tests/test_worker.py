@@ -4,10 +4,13 @@ import signal
 import time
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from gallery.models import Generation, Image, Upload
 from gallery.tasks import fetch_upload, run_generation
+from gallery.worker import ConcurrentWorker
 from tests.browser import start_worker, stop_worker
 from tests.factories import make_generation, png_bytes
 
@@ -135,3 +138,56 @@ def test_a_second_stop_signal_leaves_runs_alone_that_only_share_an_id_with_a_lin
     finally:
         stop_worker(worker)
     assert statuses(generation) == ["running"]
+
+
+def test_a_second_stop_signal_interrupts_only_the_tiles_this_worker_is_making(
+    user, fake_gateway, settings
+):
+    """Another worker may be making another tile of the same run (a Retry, say): it is left to
+    finish; what is interrupted is exactly what this process claimed."""
+    fake_gateway.add_rule(model="gpt-image-2", response="hang")
+    generation = make_generation(user, models=["gpt-image-2"], count=2)
+    elsewhere, here = generation.images.all()
+    Image.objects.filter(pk=elsewhere.pk).update(status="running")
+    Generation.objects.beat(generation.pk)
+    run_generation.enqueue(generation.pk, [here.pk])
+    worker = start_worker(settings)
+    try:
+        assert wait_until(lambda: len(fake_gateway.calls()) == 1, timeout=10)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+    finally:
+        stop_worker(worker)
+    assert statuses(generation) == ["running", "interrupted"]
+    assert "stopped" in Image.objects.get(pk=here.pk).error
+
+
+def test_a_task_on_an_excluded_queue_is_not_claimed(user, settings):
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "bulk"]}
+    }
+    wanted, left = make_generation(user), make_generation(user)
+    run_generation.enqueue(wanted.pk)
+    skipped = run_generation.using(queue_name="bulk").enqueue(left.pk)
+    worker = ConcurrentWorker(
+        concurrency=2,
+        queue_names=["*"],
+        excluded_queue_names=["bulk"],
+        interval=0.01,
+        batch=True,  # run what it may take, then return
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+    )
+    worker.run()
+    assert statuses(wanted) == ["succeeded"]
+    assert statuses(left) == ["queued"]
+    assert DBTaskResult.objects.get(pk=skipped.id).status == "READY"
+
+
+def test_excluding_queues_needs_every_queue_to_start_from():
+    with pytest.raises(CommandError, match="only be used with --queue-name='\\*'"):
+        call_command("studio_worker", "--exclude-queues=bulk")

@@ -1,0 +1,29 @@
+"""Mark the tiles no worker is looking after as interrupted (with Retry), so none stays pending.
+
+Every running worker does this every few seconds; run this from cron too (say every minute), so
+that tiles are given up on even while no worker runs at all:
+    ./studio.sh manage reap_stale
+"""
+
+from django.core.management.base import BaseCommand
+
+from gallery.models import Image
+
+
+class Command(BaseCommand):
+    help = (
+        "Mark running tiles whose worker stopped beating (WORKER_STALE_SECONDS) and queued tiles "
+        "no worker picked up (QUEUE_TIMEOUT_SECONDS) as interrupted."
+    )
+
+    def handle(self, **options) -> None:
+        reaped = Image.objects.reap_stale()
+        for reason, ids in reaped.items():
+            if ids:
+                listed = ", ".join(str(pk) for pk in sorted(ids))
+                self.stdout.write(
+                    f"Interrupted {len(ids)} tile(s), {reason.name.lower().replace('_', ' ')}: "
+                    f"image {listed}."
+                )
+        if not any(reaped.values()):
+            self.stdout.write("No stuck tiles.")
