@@ -24,7 +24,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_tasks_db.utils import is_locked_database_exception
 
-from gallery import catalog, edits, gateway, imaging, offline
+from gallery import catalog, edits, gateway, imaging, offline, pricing
 from gallery.models import Generation, Image
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,8 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     if result.cost is not None:
         cost, from_gateway = result.cost, True
     else:
-        cost, from_gateway = (catalog.estimated_price(spec, image.request) if spec else None), False
+        estimate = pricing.estimate(sent=[(spec, image.request)]) if spec else None
+        cost, from_gateway = (estimate.total if estimate else None), False
 
     stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
     month = timezone.now().strftime("%Y/%m")
