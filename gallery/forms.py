@@ -93,9 +93,14 @@ def _count(text) -> int:
         return 1
 
 
-def _compression(text: str) -> int | None:
+def _compression(text: str) -> int:
+    """Compression as a number from 0 to 100, else BadParameter saying so."""
+    return params.parse_int(text, minimum=0, maximum=100, what="Compression")
+
+
+def _compression_or_none(text: str) -> int | None:
     try:
-        return params.parse_int(text, minimum=0, maximum=100, what="Compression")
+        return _compression(text)
     except params.BadParameter:
         return None
 
@@ -120,10 +125,8 @@ class GenerateForm(forms.Form):
     background = forms.CharField(required=False)
     input_fidelity = forms.CharField(required=False)
     output_format = forms.CharField(required=False)
-    output_compression = forms.IntegerField(
-        required=False,
-        error_messages={"invalid": "Compression must be a whole number from 0 to 100."},
-    )
+    # A number, read in _clean_controls: only once it is known to apply.
+    output_compression = forms.CharField(required=False)
 
     def __init__(
         self, data=None, *, models: dict[str, ModelSpec], sources=(), changed: str = "", **kwargs
@@ -227,19 +230,13 @@ class GenerateForm(forms.Form):
             count=_count(data.get("count", 1)),
             private=data.get("private") in CHECKED,
             values=values,
-            compression=_compression(data.get("output_compression", "")),
+            compression=_compression_or_none(data.get("output_compression", "")),
         )
 
     def checked_errors(self) -> ErrorDict:
         """What is_valid() found; nothing for a form only read to redraw the box (asking for
         `errors` would check it, and greet a model change with "Write a prompt first")."""
         return self._errors if self._errors is not None else ErrorDict()
-
-    def clean_output_compression(self) -> int | None:
-        value = self.cleaned_data["output_compression"]
-        if value is not None and not 0 <= value <= 100:
-            raise forms.ValidationError(f"Compression must be from 0 to 100; got {value}.")
-        return value
 
     def clean_prompt(self) -> str:
         # Browsers send CRLF line breaks in multipart forms; keep the prompt as typed.
@@ -334,8 +331,13 @@ class GenerateForm(forms.Form):
                 self.add_error(
                     name, f"{label} {value} is not offered by {who}. Choose one of: {choices}."
                 )
-        if not controls.compression:
-            cleaned["output_compression"] = None
+        compression = cleaned.get("output_compression") or ""
+        cleaned["output_compression"] = None
+        if controls.compression and compression:
+            try:
+                cleaned["output_compression"] = _compression(compression)
+            except params.BadParameter as exc:
+                self.add_error("output_compression", exc.message)
         cleaned["controls"] = controls
 
     def choice(self) -> Choice:

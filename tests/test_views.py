@@ -7,6 +7,7 @@ from django_tasks_db.models import DBTaskResult
 
 from gallery.forms import MAX_PROMPT_LENGTH
 from gallery.models import Generation, Image, PromptHistory
+from team.models import TeamPolicy
 from tests.conftest import htmx_headers
 from tests.factories import make_generation, make_succeeded_image
 
@@ -322,6 +323,21 @@ def test_add_model_works_without_javascript(signed_in):
     assert not Generation.objects.exists()
 
 
+def test_remove_model_works_without_javascript(signed_in):
+    three = ["offline/aurora", "offline/mosaic", "offline/blueprint"]
+    response = signed_in.post(
+        GENERATE, generate_data(compare="on", model=three, action="remove_model:1")
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ">Model 2</label>" in html and ">Model 3</label>" not in html
+    first = html[html.index('id="model-0"') : html.index('id="model-1"')]
+    second = html[html.index('id="model-1"') : html.index("</select>", html.index('id="model-1"'))]
+    assert 'value="offline/aurora" selected' in first
+    assert 'value="offline/blueprint" selected' in second
+    assert not Generation.objects.exists()
+
+
 # --- progress, retry, files -----------------------------------------------------------------------
 
 
@@ -483,10 +499,8 @@ def test_choosing_a_model_another_picker_shows_moves_that_picker_on(signed_in):
 
 @pytest.mark.parametrize("link", ["reuse", "edit"])
 def test_a_link_that_fills_the_prompt_box_keeps_the_quota_line(signed_in, user, link):
-    """"Reuse settings" and "Edit" redraw the box in place (htmx) or open the page with it: the
+    """“Reuse settings” and “Edit” redraw the box in place (htmx) or open the page with it: the
     estimate line says what the limits leave either way, not only the price."""
-    from team.models import TeamPolicy
-
     TeamPolicy.objects.update_or_create(
         pk=1, defaults={"daily_image_limit": 10, "monthly_budget_usd": "5"}
     )
