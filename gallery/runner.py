@@ -187,8 +187,9 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     if result.cost is not None:
         cost, from_gateway = result.cost, True
     else:
-        estimate = pricing.estimate(sent=[(spec, image.request)]) if spec else None
-        cost, from_gateway = (estimate.total if estimate else None), False
+        # No usage.cost from the gateway: the catalog's price of what the tile asked for.
+        cost = pricing.estimate(sent=[(spec, image.request)]).total if spec else None
+        from_gateway = False
 
     stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
     month = timezone.now().strftime("%Y/%m")
