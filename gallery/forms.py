@@ -106,6 +106,10 @@ def _compression_or_none(text: str) -> int | None:
 
 
 class GenerateForm(forms.Form):
+    """The prompt box: checked strictly before a run starts (`is_valid`, `choice`), read
+    leniently to draw it again (`draft`). Made from the data sent, or by `blank` / `reusing`
+    for a box a page or link opens."""
+
     prompt = forms.CharField(
         strip=True,
         error_messages={"required": "Write a prompt first: describe the image you want."},
@@ -144,13 +148,13 @@ class GenerateForm(forms.Form):
         self.changed = changed
 
     @classmethod
-    def blank(cls, *, models: dict[str, ModelSpec], sources=(), prompt: str = ""):
+    def blank(cls, *, models: dict[str, ModelSpec], sources=(), prompt: str = "") -> "GenerateForm":
         """The box as a page opens it: the first model that fits, with its defaults; a prompt
         link's prompt (cut to the limit), or an image to edit."""
         return cls(models=models, sources=sources, initial={"prompt": prompt[:MAX_PROMPT_LENGTH]})
 
     @classmethod
-    def reusing(cls, generation, *, models: dict[str, ModelSpec]):
+    def reusing(cls, generation, *, models: dict[str, ModelSpec]) -> "GenerateForm":
         """The box filled with a run's prompt, models and settings ("Reuse settings"); models
         no longer offered are left out."""
         selected = [m for m in generation.model_ids if m in models and models[m].generates]
@@ -167,6 +171,8 @@ class GenerateForm(forms.Form):
 
     @staticmethod
     def attachments(data, files=None) -> Attachments:
+        """The images the box's data names; read before the form is made, since which images
+        are attached decides which models it offers."""
         action = data.get("action", "")
         removed = (
             action.removeprefix("remove_source:") if action.startswith("remove_source:") else ""
