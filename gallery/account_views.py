@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from gallery.forms import SetupForm
+from gallery.forms import GenerateForm, SetupForm
 from gallery.middleware import any_user_exists
-from gallery.presenters import FormState
+from gallery.prompt_box import PromptBox
 from gallery.views import STUDIO, _studio_page, offered_models
 
 
@@ -38,11 +38,12 @@ CSRF_MESSAGE = (
 def csrf_failure(request, reason: str = ""):
     """A clear message instead of Django's bare 403 page; nothing has been written."""
     if request.path == reverse("generation_create") and request.user.is_authenticated:
-        state = FormState.from_data(request.POST, offered_models(), message=CSRF_MESSAGE)
+        form = GenerateForm(request.POST, models=offered_models())
+        box = PromptBox.from_form(form, viewer=request.user, message=CSRF_MESSAGE)
         if request.htmx:
-            response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=403)
+            response = render(request, f"{STUDIO}#prompt_form", {"box": box}, status=403)
             return reswap(retarget(response, "#generate-form"), "outerHTML")
-        return _studio_page(request, state, status=403)
+        return _studio_page(request, box, status=403)
     return _refused(request, "Please try again", CSRF_MESSAGE.replace(" Press Generate again.", ""))
 
 

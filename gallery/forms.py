@@ -1,22 +1,115 @@
-"""The prompt box, validated against the catalog of models on offer; the gallery's filters."""
+"""The prompt box, validated against the catalog of models on offer; the gallery's filters.
+
+`GenerateForm` is the one reader of the prompt box's data: strictly, to start a run
+(`is_valid`, `choice`), and leniently, to draw the box again as it was sent even when it cannot
+run yet (`draft`): after Compare is switched, a model added or removed, a picker changed, images
+attached or removed, or a refused Generate. gallery/prompt_box.py draws the box from it.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.forms.utils import ErrorDict
+from django.utils.datastructures import MultiValueDict
 
-from gallery import edits
+from gallery import catalog, edits
 from gallery.catalog import Choice, Controls, ModelSpec
 from studio import params
 
 MAX_PROMPT_LENGTH = 4000
 MAX_COMPARE_MODELS = 3
 MAX_IMAGES = 4
+# The controls the box keeps as sent while it is redrawn (compression is read as a number).
+CONTROL_VALUES = (
+    "aspect_ratio", "resolution", "size", "quality", "background", "input_fidelity",
+    "output_format",
+)  # fmt: skip
+CHECKED = ("on", "true", "1")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The prompt box as sent, read leniently: what to draw even when it cannot run yet."""
+
+    prompt: str
+    selected: tuple[str, ...]  # a model per picker, in order; never empty while models exist
+    compare: bool
+    count: int
+    private: bool
+    values: dict[str, str]  # each of CONTROL_VALUES as sent, "" when not
+    compression: int | None
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """The images the box names: those already attached (tokens, less one a plain POST's ×
+    removed), and the files and link a plain POST sends with it (with JavaScript each is
+    attached on its own, on /uploads/)."""
+
+    tokens: list[str]
+    files: list
+    link: str
+
+
+def _position(text: str, *, length: int) -> int | None:
+    """A position in a list as a request names it (a picker, a model to remove); None when the
+    request names none: it is a hint from the page, so a broken one is ignored."""
+    try:
+        return params.parse_index(text, length=length)
+    except params.BadParameter:
+        return None
+
+
+def _without_repeats(selected: list[str], generators: list[str], *, changed: str) -> list[str]:
+    """Replace repeated (or empty) picks with models not picked yet, keeping the changed one."""
+    keep_first = None
+    if changed.startswith("model-"):
+        keep_first = _position(changed.removeprefix("model-"), length=len(selected))
+    order = sorted(range(len(selected)), key=lambda i: (i != keep_first, i))
+    result = list(selected)
+    taken: set[str] = set()
+    for i in order:
+        if result[i] and result[i] not in taken:
+            taken.add(result[i])
+            continue
+        unused = [m for m in generators if m not in taken]
+        if not unused:
+            result[i] = ""
+            continue
+        result[i] = unused[0]
+        taken.add(unused[0])
+    return [m for m in result if m]
+
+
+def _count(text) -> int:
+    """Images as a redraw reads them: a broken number is 1, others are held to 1..MAX_IMAGES."""
+    try:
+        return min(max(int(text), 1), MAX_IMAGES)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _compression(text: str) -> int:
+    """Compression as a number from 0 to 100, else BadParameter saying so."""
+    return params.parse_int(text, minimum=0, maximum=100, what="Compression")
+
+
+def _compression_or_none(text: str) -> int | None:
+    try:
+        return _compression(text)
+    except params.BadParameter:
+        return None
 
 
 class GenerateForm(forms.Form):
+    """The prompt box: checked strictly before a run starts (`is_valid`, `choice`), read
+    leniently to draw it again (`draft`). Made from the data sent, or by `blank` / `reusing`
+    for a box a page or link opens."""
+
     prompt = forms.CharField(
         strip=True,
         error_messages={"required": "Write a prompt first: describe the image you want."},
@@ -36,26 +129,120 @@ class GenerateForm(forms.Form):
     background = forms.CharField(required=False)
     input_fidelity = forms.CharField(required=False)
     output_format = forms.CharField(required=False)
-    output_compression = forms.IntegerField(
-        required=False,
-        error_messages={"invalid": "Compression must be a whole number from 0 to 100."},
-    )
+    # A number, read in _clean_controls: only once it is known to apply.
+    output_compression = forms.CharField(required=False)
 
-    def __init__(self, *args, models: dict[str, ModelSpec], sources=(), **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, data=None, *, models: dict[str, ModelSpec], sources=(), changed: str = "", **kwargs
+    ):
+        if data is not None and data.get("use_prompt"):
+            # A suggestion or a recent prompt's "Generate again": that prompt, the box's settings.
+            data = data.copy()
+            data["prompt"] = data["use_prompt"]
+        super().__init__(data, **kwargs)
         self.models = models
         # The attached input images (already checked): an edit when there are any.
         self.sources = list(sources)
+        # The id of the picker just changed (htmx's HX-Trigger, "model-1"): if that made two
+        # pickers show the same model, the *other* one moves to an unused model.
+        self.changed = changed
+
+    @classmethod
+    def blank(cls, *, models: dict[str, ModelSpec], sources=(), prompt: str = "") -> "GenerateForm":
+        """The box as a page opens it: the first model that fits, with its defaults; a prompt
+        link's prompt (cut to the limit), or an image to edit."""
+        return cls(models=models, sources=sources, initial={"prompt": prompt[:MAX_PROMPT_LENGTH]})
+
+    @classmethod
+    def reusing(cls, generation, *, models: dict[str, ModelSpec]) -> "GenerateForm":
+        """The box filled with a run's prompt, models and settings ("Reuse settings"); models
+        no longer offered are left out."""
+        selected = [m for m in generation.model_ids if m in models and models[m].generates]
+        settings = {k: str(v) for k, v in generation.settings.items() if v not in (None, "")}
+        initial = {
+            **settings,
+            "prompt": generation.prompt,
+            "model": selected,
+            "compare": "on" if generation.compare and len(selected) > 1 else "",
+            "count": str(generation.count),
+            "private": "on" if generation.is_private else "",
+        }
+        return cls(models=models, initial=initial)
+
+    @staticmethod
+    def attachments(data, files=None) -> Attachments:
+        """The images the box's data names; read before the form is made, since which images
+        are attached decides which models it offers."""
+        action = data.get("action", "")
+        removed = (
+            action.removeprefix("remove_source:") if action.startswith("remove_source:") else ""
+        )
+        return Attachments(
+            tokens=[token for token in data.getlist("source") if token != removed],
+            files=files.getlist("images") if files is not None else [],
+            link=data.get("image_link", "").strip(),
+        )
 
     @property
     def is_edit(self) -> bool:
         return bool(self.sources)
 
-    def clean_output_compression(self) -> int | None:
-        value = self.cleaned_data["output_compression"]
-        if value is not None and not 0 <= value <= 100:
-            raise forms.ValidationError(f"Compression must be from 0 to 100; got {value}.")
-        return value
+    @property
+    def redraws(self) -> bool:
+        """A plain POST from one of the box's own buttons (Add or Remove a model, remove an
+        image, Check again, Update choices), not Generate: the page comes back with the box
+        changed, and nothing starts. With JavaScript these redraw the box on /controls/."""
+        return self.is_bound and self.data.get("action", "generate") not in ("generate", "")
+
+    def _sent(self):
+        """What the box holds: the data sent, or, for a box a page opens, its initial values."""
+        if self.is_bound:
+            return self.data
+        return MultiValueDict(
+            {k: v if isinstance(v, list) else [v] for k, v in self.initial.items()}
+        )
+
+    def draft(self) -> Draft:
+        """The box as sent, after an Add/Remove model action if there was one, read leniently:
+        unknown models, repeats and broken numbers fall back to something drawable."""
+        data = self._sent()
+        edit = self.is_edit
+        models = self.models
+        candidates = catalog.default_model_ids(models, len(models), edit=edit)
+        compare = data.get("compare") in CHECKED
+        selected = [
+            m for m in data.getlist("model") if m in models and catalog.usable(models[m], edit=edit)
+        ]
+        action = data.get("action", "")
+        if not compare:
+            selected = selected[:1]
+        elif action == "add_model" and len(selected) < MAX_COMPARE_MODELS:
+            selected.append("")
+        elif action.startswith("remove_model:") and len(selected) > 1:
+            index = _position(action.removeprefix("remove_model:"), length=len(selected))
+            if index is not None:
+                del selected[index]
+        if compare and len(selected) == 1 and data.get("compare_toggled") == "1":
+            selected.append("")  # turning Compare on offers a second picker straight away
+        selected = _without_repeats(selected[:MAX_COMPARE_MODELS], candidates, changed=self.changed)
+        values = {name: data.get(name, "") for name in CONTROL_VALUES}
+        if data.get("attachments_changed") == "1":
+            # Images were attached or removed: an edit starts from "keep the input's shape".
+            values["aspect_ratio"] = ""
+        return Draft(
+            prompt=data.get("prompt", ""),
+            selected=tuple(selected or candidates[:1]),
+            compare=compare,
+            count=_count(data.get("count", 1)),
+            private=data.get("private") in CHECKED,
+            values=values,
+            compression=_compression_or_none(data.get("output_compression", "")),
+        )
+
+    def checked_errors(self) -> ErrorDict:
+        """What is_valid() found; nothing for a form only read to redraw the box (asking for
+        `errors` would check it, and greet a model change with "Write a prompt first")."""
+        return self._errors if self._errors is not None else ErrorDict()
 
     def clean_prompt(self) -> str:
         # Browsers send CRLF line breaks in multipart forms; keep the prompt as typed.
@@ -150,8 +337,13 @@ class GenerateForm(forms.Form):
                 self.add_error(
                     name, f"{label} {value} is not offered by {who}. Choose one of: {choices}."
                 )
-        if not controls.compression:
-            cleaned["output_compression"] = None
+        compression = cleaned.get("output_compression") or ""
+        cleaned["output_compression"] = None
+        if controls.compression and compression:
+            try:
+                cleaned["output_compression"] = _compression(compression)
+            except params.BadParameter as exc:
+                self.add_error("output_compression", exc.message)
         cleaned["controls"] = controls
 
     def choice(self) -> Choice:

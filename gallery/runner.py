@@ -26,7 +26,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_tasks_db.utils import is_locked_database_exception
 
-from gallery import catalog, edits, gateway, imaging, offline
+from gallery import catalog, edits, gateway, imaging, offline, pricing
 from gallery.models import Generation, Image, Interruption
 
 logger = logging.getLogger(__name__)
@@ -203,7 +203,9 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     if result.cost is not None:
         cost, from_gateway = result.cost, True
     else:
-        cost, from_gateway = (catalog.estimated_price(spec, image.request) if spec else None), False
+        # No usage.cost from the gateway: the catalog's price of what the tile asked for.
+        cost = pricing.estimate(sent=[(spec, image.request)]).total if spec else None
+        from_gateway = False
 
     stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
     month = timezone.now().strftime("%Y/%m")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog, edits
+from gallery import catalog, edits, pricing
 from gallery.catalog import Choice, ModelSpec
 from gallery.edits import Source
 from gallery.models import Generation, Image, PromptHistory
@@ -36,6 +36,12 @@ def generation_start(
     from gallery.tasks import run_generation
 
     edit = bool(sources)
+    requests = [catalog.request_for(spec, choice, edit=edit) for spec in specs]
+    cost = pricing.estimate(
+        sent=[(spec, request.params) for spec, request in zip(specs, requests, strict=True)],
+        count=count,
+    )
+    tiles = [(column, position) for column in range(len(specs)) for position in range(count)]
     with transaction.atomic():
         generation = Generation.objects.create(
             created_by=user,
@@ -47,30 +53,23 @@ def generation_start(
             is_private=private,
             settings=_settings_of(choice, edit=edit),
         )
-        images = []
-        planned = []  # (model, estimated price) for each image, for the team's check
-        for column, spec in enumerate(specs):
-            request = catalog.request_for(spec, choice, edit=edit)
-            price = catalog.estimated_price(spec, request.params)
-            images.extend(
-                Image(
-                    generation=generation,
-                    model=spec.id,
-                    column=column,
-                    position=position,
-                    request=request.params,
-                    expected_width=request.width,
-                    expected_height=request.height,
-                    estimated_cost=price,
-                )
-                for position in range(count)
-            )
-            planned.extend([(spec, price)] * count)
         # Refuses (rolling all of this back) before anything is queued if a model is no longer
         # allowed or the run would go over the person's daily images or the team's monthly
         # budget; concurrent runs queue here.
-        team_services.run_permit(user=user, images=planned)
-        Image.objects.bulk_create(images)
+        team_services.run_permit(user=user, estimate=cost)
+        Image.objects.bulk_create(
+            Image(
+                generation=generation,
+                model=spec.id,
+                column=column,
+                position=position,
+                request=requests[column].params,
+                expected_width=requests[column].width,
+                expected_height=requests[column].height,
+                estimated_cost=price,
+            )
+            for (column, position), (spec, price) in zip(tiles, cost.images, strict=True)
+        )
         if edit:
             edits.sources_record(generation=generation, sources=sources)
         prompt_remember(user=user, prompt=prompt)
@@ -109,11 +108,11 @@ def image_retry(*, image: Image) -> Image:
         raise team_services.ModelNotAllowed(
             f"{catalog.label_for(image.model)} is not offered any more, so it can't run again."
         )
-    price = catalog.estimated_price(spec, image.request)
+    cost = pricing.estimate(sent=[(spec, image.request)])
     with transaction.atomic():
         # A failed tile cost nothing; queued again, it counts against the quotas once more.
-        team_services.run_permit(user=image.generation.created_by, images=[(spec, price)])
-        if Image.objects.requeue(image.pk, estimated_cost=price):
+        team_services.run_permit(user=image.generation.created_by, estimate=cost)
+        if Image.objects.requeue(image.pk, estimated_cost=cost.total):
             transaction.on_commit(lambda: run_generation.enqueue(image.generation_id, [image.pk]))
     image.refresh_from_db()
     return image

@@ -10,12 +10,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget, trigger_client_event
 
 from gallery import catalog, edits, imaging, permissions, selectors, services
-from gallery.forms import GalleryFilterForm, GenerateForm
+from gallery.forms import Attachments, GalleryFilterForm, GenerateForm
 from gallery.models import Generation, Image
-from gallery.presenters import FormState, GalleryView, RunView
+from gallery.presenters import GalleryView, RunView
+from gallery.prompt_box import PromptBox
 from gallery.suggestions import pick_suggestions
 from studio import params
-from team import selectors as team_selectors
 from team import services as team_services
 
 STUDIO = "gallery/studio.html"
@@ -55,10 +55,9 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
     )
 
 
-def _studio_context(request, state: FormState, gallery: GalleryView) -> dict:
-    state.quota = team_selectors.quota_hint(user=request.user)
+def _studio_context(request, box: PromptBox, gallery: GalleryView) -> dict:
     return {
-        "state": state,
+        "box": box,
         "gallery": gallery,
         "recent_prompts": selectors.recent_prompts(user=request.user),
         "suggestions": pick_suggestions() if gallery.is_empty_studio else None,
@@ -80,7 +79,7 @@ def _id_from_link(text: str, *, what: str, link: str) -> int:
         raise ValueError(f"That {link} link is broken.") from None
 
 
-def _initial_state(request, models) -> FormState:
+def _link_form(request, models) -> GenerateForm:
     """The prompt box as a link asks for it: reuse a run's settings, edit an image, or start
     from a prompt."""
     if edit := request.GET.get("edit", ""):
@@ -89,17 +88,15 @@ def _initial_state(request, models) -> FormState:
             sources = edits.sources_from_tokens([f"image:{image_id}"], viewer=request.user)
         except edits.SourceError:
             raise Http404("No such image.") from None
-        return FormState.initial(models, sources=sources)
+        return GenerateForm.blank(models=models, sources=sources)
     if reuse := request.GET.get("reuse", ""):
         run_id = _id_from_link(reuse, what="run", link="“Reuse settings”")
         try:
             generation = selectors.generation_for_display(generation_id=run_id, viewer=request.user)
         except Generation.DoesNotExist:
             raise Http404("No such run.") from None
-        return FormState.from_generation(generation, models)
-    state = FormState.initial(models)
-    state.prompt = request.GET.get("prompt", "")[:4000]
-    return state
+        return GenerateForm.reusing(generation, models=models)
+    return GenerateForm.blank(models=models, prompt=request.GET.get("prompt", ""))
 
 
 @require_GET
@@ -109,20 +106,19 @@ def studio(request):
         return bad_request(request, filters.error_message())
     try:
         query = _gallery_query(request, filters)
-        models = offered_models()
-        state = _initial_state(request, models)
+        box = PromptBox.from_form(_link_form(request, offered_models()), viewer=request.user)
     except ValueError as exc:
         return bad_request(request, str(exc))
     target = request.htmx.target if request.htmx else None
     if target == "generate-form":
-        return render(request, f"{STUDIO}#prompt_form", {"state": state})
+        return render(request, f"{STUDIO}#prompt_form", {"box": box})
     gallery = GalleryView.load(
         viewer=request.user,
         query=query,
         before_id=filters.cleaned_data["before"],
         params=request.GET,
     )
-    context = _studio_context(request, state, gallery)
+    context = _studio_context(request, box, gallery)
     if target == "gallery-results":
         return render(request, f"{STUDIO}#gallery_results", context)
     if target == "gallery-more":
@@ -130,36 +126,37 @@ def studio(request):
     return render(request, STUDIO, context)
 
 
-def _studio_page(request, state: FormState, *, status: int = 200) -> HttpResponse:
+def _studio_page(request, box: PromptBox, *, status: int = 200) -> HttpResponse:
     gallery = GalleryView.load(viewer=request.user)
-    return render(request, STUDIO, _studio_context(request, state, gallery), status=status)
+    return render(request, STUDIO, _studio_context(request, box, gallery), status=status)
 
 
 @require_GET
 def controls(request):
     """The model pickers and controls, re-rendered for the models now selected (and the images
     now attached: while there are any, only models that take images are offered)."""
-    models = offered_models()
+    tokens = GenerateForm.attachments(request.GET).tokens
     try:
-        sources = edits.sources_from_tokens(request.GET.getlist("source"), viewer=request.user)
+        sources = edits.sources_from_tokens(tokens, viewer=request.user)
     except edits.SourceError as exc:
         return bad_request(request, exc.message)
     changed = (request.htmx.trigger or "") if request.htmx else ""
-    state = FormState.from_data(request.GET, models, changed=changed, sources=sources)
-    return render(request, f"{STUDIO}#controls", {"state": state})
+    form = GenerateForm(request.GET, models=offered_models(), sources=sources, changed=changed)
+    box = PromptBox.from_form(form, viewer=request.user)
+    return render(request, f"{STUDIO}#controls", {"box": box})
 
 
 @require_GET
 def estimate(request):
     """The price of the run as the prompt box is set up now, and what the quotas leave."""
-    models = offered_models()
+    tokens = GenerateForm.attachments(request.GET).tokens
     try:
-        sources = edits.sources_from_tokens(request.GET.getlist("source"), viewer=request.user)
+        sources = edits.sources_from_tokens(tokens, viewer=request.user)
     except edits.SourceError:
         sources = []
-    state = FormState.from_data(request.GET, models, sources=sources)
-    state.quota = team_selectors.quota_hint(user=request.user)
-    return render(request, f"{STUDIO}#estimate", {"state": state})
+    form = GenerateForm(request.GET, models=offered_models(), sources=sources)
+    box = PromptBox.from_form(form, viewer=request.user)
+    return render(request, f"{STUDIO}#estimate", {"box": box})
 
 
 @require_GET
@@ -167,46 +164,38 @@ def suggestions(request):
     return render(request, f"{STUDIO}#suggestions", {"suggestions": pick_suggestions()})
 
 
-def _attached_sources(request, data) -> list:
+def _attached_sources(request, attachments: Attachments) -> list:
     """The run's input images: those already attached, plus files and a link sent with this
     form (the no-JavaScript path; with JavaScript they are attached one by one on /uploads/)."""
-    tokens = data.getlist("source")
-    for upload in request.FILES.getlist("images"):
+    tokens = list(attachments.tokens)
+    for upload in attachments.files:
         stored = edits.upload_store(user=request.user, data=upload.read(), name=upload.name)
         tokens.append(f"upload:{stored.pk}")
-    if link := data.get("image_link", "").strip():
+    if attachments.link:
         # Fetched by the worker, as with JavaScript: the page comes back with the chip
         # "fetching…", and Generate is refused until it is ready.
-        tokens.append(f"upload:{edits.upload_link_start(user=request.user, url=link).pk}")
-    action = data.get("action", "")
-    if action.startswith("remove_source:"):
-        tokens = [t for t in tokens if t != action.removeprefix("remove_source:")]
-    data.setlist("source", tokens)
-    data["image_link"] = ""
+        upload = edits.upload_link_start(user=request.user, url=attachments.link)
+        tokens.append(f"upload:{upload.pk}")
     return edits.sources_from_tokens(tokens, viewer=request.user)
 
 
 @require_POST
 def generation_create(request):
     models = offered_models()
-    data = request.POST.copy()
-    if use_prompt := data.get("use_prompt", ""):
-        # A suggestion or a recent prompt's "Generate again": that prompt, the box's settings.
-        data["prompt"] = use_prompt
     try:
-        sources = _attached_sources(request, data)
+        sources = _attached_sources(request, GenerateForm.attachments(request.POST, request.FILES))
     except (edits.SourceError, imaging.ImageRejected) as exc:
-        state = FormState.from_data(data, models, message=exc.message)
-        return _form_error(request, state)
-    action = data.get("action", "generate")
-    if action not in ("generate", ""):
+        form = GenerateForm(request.POST, models=models)
+        return _form_error(
+            request, PromptBox.from_form(form, viewer=request.user, message=exc.message)
+        )
+    form = GenerateForm(request.POST, models=models, sources=sources)
+    if form.redraws:
         # The no-JavaScript path for "Add model" / "Remove model" / removing an attached image:
         # redraw the form, start nothing.
-        return _studio_page(request, FormState.from_data(data, models, sources=sources))
-
-    form = GenerateForm(data, models=models, sources=sources)
+        return _studio_page(request, PromptBox.from_form(form, viewer=request.user))
     if not form.is_valid():
-        return _form_error(request, FormState.from_data(data, models, form=form, sources=sources))
+        return _form_error(request, PromptBox.from_form(form, viewer=request.user))
 
     cleaned = form.cleaned_data
     try:
@@ -221,8 +210,8 @@ def generation_create(request):
             private=cleaned["private"],
         )
     except team_services.RunRefused as exc:
-        state = FormState.from_data(data, models, message=exc.message, sources=sources)
-        return _form_error(request, state)
+        box = PromptBox.from_form(form, viewer=request.user, message=exc.message)
+        return _form_error(request, box)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{generation.pk}")
     run = RunView(
@@ -245,12 +234,12 @@ def _refused(request, refusal: team_services.RunRefused) -> HttpResponse:
     return render(request, "message.html", context, status=403)
 
 
-def _form_error(request, state: FormState) -> HttpResponse:
+def _form_error(request, box: PromptBox) -> HttpResponse:
     """The prompt box again, with the message and everything as typed; nothing was started."""
     if request.htmx:
-        response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=422)
+        response = render(request, f"{STUDIO}#prompt_form", {"box": box}, status=422)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
-    return _studio_page(request, state, status=400)
+    return _studio_page(request, box, status=400)
 
 
 @require_POST

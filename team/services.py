@@ -7,7 +7,6 @@ images may be queued. What counts towards quotas is described in team/selectors.
 """
 
 import secrets
-from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gallery.catalog import ModelSpec
+from gallery.pricing import Estimate
 from team import locks
 from team.models import Invite, TeamPolicy
 from team.money import usd
@@ -116,20 +116,20 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def run_permit(*, user, images: Sequence[tuple[ModelSpec, Decimal | None]]) -> None:
+def run_permit(*, user, estimate: Estimate) -> None:
     """Refuse images that may not be queued for `user`; otherwise return, holding the lock until
     the caller's transaction commits. The one check before a new run and before a Retry.
 
-    `images` has one (model, estimated price) pair per image to queue; the price is None when
-    nothing knows it. In order: a model the allowlist no longer has (ModelNotAllowed), the
-    person's daily image limit, then the team's monthly budget (QuotaExceeded).
+    `estimate` (gallery.pricing) prices each image to queue; a price is None when nothing knows
+    it. In order: a model the allowlist no longer has (ModelNotAllowed), the person's daily
+    image limit, then the team's monthly budget (QuotaExceeded).
 
     Call it inside `transaction.atomic()`, before writing the images: concurrent callers are
     serialised, so each sees the images (and the allowlist) the previous one wrote, and runs
     that together would cross a limit cannot both pass.
     """
     policy = _locked_policy()
-    for spec in {spec.id: spec for spec, _ in images}.values():
+    for spec in estimate.models:
         if not _allows(policy, spec):
             raise ModelNotAllowed(
                 f"An admin has removed {spec.label} from the team's models, so it can't run any "
@@ -139,10 +139,11 @@ def run_permit(*, user, images: Sequence[tuple[ModelSpec, Decimal | None]]) -> N
     limit = policy.daily_image_limit
     if limit is not None:
         left = max(0, limit - images_today(user=user, now=now))
-        if len(images) > left:
+        needed = len(estimate.images)
+        if needed > left:
             have = "none" if left == 0 else str(left)
             message = (
-                f"This run needs {_plural(len(images), 'image')} but you have {have} left today "
+                f"This run needs {_plural(needed, 'image')} but you have {have} left today "
                 f"(limit {limit} a day)."
             )
             if left == 0:
@@ -152,19 +153,17 @@ def run_permit(*, user, images: Sequence[tuple[ModelSpec, Decimal | None]]) -> N
     if budget is not None:
         local = timezone.localtime(now)
         left = max(Decimal(0), budget - spent_in_month(year=local.year, month=local.month))
-        if message := budget_refusal(budget=budget, left=left, images=images):
+        if message := budget_refusal(budget=budget, left=left, estimate=estimate):
             raise QuotaExceeded(message)
 
 
-def budget_refusal(
-    *, budget: Decimal, left: Decimal, images: Sequence[tuple[ModelSpec, Decimal | None]]
-) -> str | None:
-    """Why `left` of the month's `budget` cannot pay for `images` ((model, price) pairs), or None.
+def budget_refusal(*, budget: Decimal, left: Decimal, estimate: Estimate) -> str | None:
+    """Why `left` of the month's `budget` cannot pay for the images `estimate` prices, or None.
 
     A model with no known price may run while some budget is left (its images then count at the
     gateway's reported cost); once the budget is used up it must not slip past it as if free.
     The prompt box shows the same sentence before Generate is pressed."""
-    cost = sum((price for _, price in images if price is not None), Decimal(0))
+    cost = estimate.known_cost
     if cost > left:
         if left <= 0:
             return (
@@ -175,7 +174,7 @@ def budget_refusal(
             f"This run would cost about {usd(cost)} but only {usd(left)} of this month's "
             f"{usd(budget)} budget is left."
         )
-    unpriced = list(dict.fromkeys(spec.label for spec, price in images if price is None))
+    unpriced = estimate.unpriced
     if unpriced and left <= 0:
         one = len(unpriced) == 1
         return (

@@ -272,6 +272,51 @@ def test_the_edit_only_model_can_only_edit(signed_in, fake_gateway):
     assert "only edits images" in response.content.decode()
 
 
+def test_a_bad_compression_is_named_under_its_field_and_ignored_where_it_does_not_apply(
+    signed_in, fake_gateway
+):
+    fake_gateway.models = []
+    token = attach(signed_in)
+    data = {"prompt": "make it blue", "model": ["gpt-image-2"], "source": [token]}
+    for value, message in (
+        ("abc", "Compression must be a whole number; “abc” is not one."),
+        ("150", "Compression must be from 0 to 100; got 150."),
+    ):
+        response = signed_in.post("/generate/", {**data, "output_compression": value})
+        assert response.status_code == 400
+        html = response.content.decode()
+        assert (
+            'aria-invalid="true" aria-describedby="output_compression-error compression-note"'
+            in html
+        )
+        assert f'id="output_compression-error" class="field-error" role="alert">{message}' in html
+    assert not Generation.objects.exists()
+    # With no image attached Compression does not apply: a value left over is ignored, as the
+    # other edit settings are, rather than refusing the run without a word.
+    plain = {"prompt": "a red fox", "model": ["gpt-image-2"], "output_compression": "abc"}
+    assert signed_in.post("/generate/", plain).status_code == 302
+    assert Generation.objects.get().kind == "generate"
+
+
+def test_without_javascript_files_attach_and_their_remove_button_takes_them_off(signed_in):
+    """The plain POST path: files sent with the form become chips ("Update choices" redraws),
+    and a chip's × sends remove_source; neither starts a run."""
+    data = {"prompt": "make it blue", "model": ["offline/aurora"], "action": "refresh"}
+    files = {"images": SimpleUploadedFile("fox.png", png_bytes(64, 48))}
+    attached = signed_in.post("/generate/", {**data, **files})
+    assert attached.status_code == 200
+    token = f"upload:{Upload.objects.get().pk}"
+    html = attached.content.decode()
+    assert f'name="source" value="{token}"' in html and "Add image" in html
+    removed = signed_in.post("/generate/", {**data, "source": [token],
+                                            "action": f"remove_source:{token}"})  # fmt: skip
+    html = removed.content.decode()
+    assert removed.status_code == 200
+    assert f'value="{token}"' not in html and "Edit an image" in html
+    assert ">make it blue</textarea>" in html
+    assert not Generation.objects.exists()
+
+
 # --- what the gateway receives ----------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from django.db import connections, transaction
 
 from gallery import catalog
 from gallery.models import Generation, Image
+from gallery.pricing import Estimate
 from team import services
 from team.models import TeamPolicy
 from team.services import QuotaExceeded
@@ -23,7 +24,7 @@ GPT_IMAGE = catalog.known_models()["gpt-image-2"]
 def start_run(user, *, images: int, price: Decimal) -> None:
     """What the gallery does for one Generate: check, then write the run, in one transaction."""
     with transaction.atomic():
-        services.run_permit(user=user, images=[(GPT_IMAGE, price)] * images)
+        services.run_permit(user=user, estimate=Estimate(images=((GPT_IMAGE, price),) * images))
         # Widen the window between the check and the write, where an unserialised check races.
         time.sleep(0.05)
         generation = Generation.objects.create(
@@ -101,4 +102,6 @@ def test_the_policy_row_is_made_on_first_use_even_under_a_race(team_of_six):
 
 def test_reserving_outside_a_transaction_is_a_programming_error(team_of_six):
     with pytest.raises(RuntimeError, match=r"inside transaction.atomic\(\)"):
-        services.run_permit(user=team_of_six[0], images=[(GPT_IMAGE, Decimal("0.01"))])
+        services.run_permit(
+            user=team_of_six[0], estimate=Estimate(images=((GPT_IMAGE, Decimal("0.01")),))
+        )

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from gallery import catalog
 from gallery.models import Generation, Image
+from gallery.pricing import Estimate
 from team import services
 from team.models import TeamPolicy
 from team.services import QuotaExceeded
@@ -54,8 +55,9 @@ def reserve(user, count: int, cost: str = "0") -> None:
 
 
 def permit(user, images) -> None:
+    """Ask to queue images priced as given: one (model, price) pair each."""
     with transaction.atomic():
-        services.run_permit(user=user, images=images)
+        services.run_permit(user=user, estimate=Estimate(images=tuple(images)))
 
 
 def local_midnight() -> datetime:

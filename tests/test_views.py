@@ -12,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from gallery.forms import MAX_PROMPT_LENGTH
 from gallery.models import Generation, Image, PromptHistory
+from team.models import TeamPolicy
 from tests.conftest import htmx_headers
 from tests.factories import make_generation, make_succeeded_image
 
@@ -327,6 +328,21 @@ def test_add_model_works_without_javascript(signed_in):
     assert not Generation.objects.exists()
 
 
+def test_remove_model_works_without_javascript(signed_in):
+    three = ["offline/aurora", "offline/mosaic", "offline/blueprint"]
+    response = signed_in.post(
+        GENERATE, generate_data(compare="on", model=three, action="remove_model:1")
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ">Model 2</label>" in html and ">Model 3</label>" not in html
+    first = html[html.index('id="model-0"') : html.index('id="model-1"')]
+    second = html[html.index('id="model-1"') : html.index("</select>", html.index('id="model-1"'))]
+    assert 'value="offline/aurora" selected' in first
+    assert 'value="offline/blueprint" selected' in second
+    assert not Generation.objects.exists()
+
+
 # --- progress, retry, files -----------------------------------------------------------------------
 
 
@@ -489,3 +505,25 @@ def test_choosing_a_model_another_picker_shows_moves_that_picker_on(signed_in):
     second = html[html.index('id="model-1"') :]
     assert 'value="offline/mosaic" selected' in first
     assert 'value="offline/aurora" selected' in second
+
+
+@pytest.mark.parametrize("link", ["reuse", "edit"])
+def test_a_link_that_fills_the_prompt_box_keeps_the_quota_line(signed_in, user, link):
+    """“Reuse settings” and “Edit” redraw the box in place (htmx) or open the page with it: the
+    estimate line says what the limits leave either way, not only the price."""
+    TeamPolicy.objects.update_or_create(
+        pk=1, defaults={"daily_image_limit": 10, "monthly_budget_usd": "5"}
+    )
+    generation = make_generation(user, models=["offline/aurora"], count=2)
+    image = make_succeeded_image(generation.images.first())
+    value = generation.pk if link == "reuse" else image.pk
+    page = signed_in.get("/", {link: value})
+    fragment = signed_in.get(
+        "/", {link: value}, headers={**htmx_headers(), "HX-Target": "generate-form"}
+    )
+    for response in (page, fragment):
+        assert response.status_code == 200
+        line = response.content.decode().split('id="estimate"')[1].split("</p>")[0]
+        assert "Free (offline)" in line
+        assert "8 of 10 images left today" in line  # the run's two tiles count
+        assert "$5.00 of $5.00 left this month" in line

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from gallery import catalog
+from gallery import catalog, pricing
 from gallery.catalog import Choice
 
 SPREAD_DAYS = 180
@@ -145,7 +145,8 @@ class Planner:
         if key not in self.requests:
             spec = self.specs[model_id]
             request = self.catalog.request_for(spec, choice)
-            self.requests[key] = (request, self.catalog.estimated_price(spec, request.params))
+            price = pricing.estimate(sent=[(spec, request.params)]).total
+            self.requests[key] = (request, price)
         return self.requests[key]
 
     def run(self, index: int) -> PlannedRun:
