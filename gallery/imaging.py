@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image, JpegImagePlugin
 
+from gallery import media
+
 # Register every Pillow plugin now: done lazily, the first save in each of many threads would
 # queue them all on Python's import lock at the moment a batch of images lands.
 Image.init()
-
-MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 
 _PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
 
@@ -115,7 +115,7 @@ def process_generated(
         width, height = height, width
     return ProcessedImage(
         format=header.format,
-        mime=MIME_TYPES[header.format],
+        mime=media.mime_type(header.format),
         width=width,
         height=height,
         thumbnail=buffer.getvalue(),
@@ -167,7 +167,7 @@ def sanitize_upload(
     return SanitizedUpload(
         data=buffer.getvalue(),
         format=out_format,
-        mime=MIME_TYPES[out_format],
+        mime=media.mime_type(out_format),
         width=im.width,
         height=im.height,
     )

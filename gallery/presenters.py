@@ -7,7 +7,7 @@ from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from gallery import catalog, permissions, selectors
+from gallery import catalog, media, permissions, selectors
 from gallery.catalog import Controls, ModelSpec
 from gallery.forms import MAX_COMPARE_MODELS, MAX_IMAGES
 from gallery.models import Generation, Image
@@ -445,11 +445,12 @@ class GalleryView:
 
 
 def _neighbour(row: tuple[int, str] | None) -> tuple[int | None, str]:
-    """(id, file name) of a neighbouring image -> its id and the version its file URL carries."""
+    """(id, file name) of a neighbouring image -> its id and the URL of its original (which the
+    lightbox fetches ahead)."""
     if row is None:
         return None, ""
     pk, file_name = row
-    return pk, Image(pk=pk, file=file_name).version
+    return pk, media.image_original_url(pk, file_name)
 
 
 class ImageView:
@@ -467,8 +468,8 @@ class ImageView:
     ):
         self.image = image
         self.generation = image.generation
-        self.previous_id, self.previous_version = _neighbour(previous)
-        self.next_id, self.next_version = _neighbour(following)
+        self.previous_id, self.previous_original_url = _neighbour(previous)
+        self.next_id, self.next_original_url = _neighbour(following)
         self.filters = filters
         self.in_dialog = in_dialog
         self.can_change = permissions.can_change(viewer, image.generation)

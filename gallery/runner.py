@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -24,7 +23,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_tasks_db.utils import is_locked_database_exception
 
-from gallery import catalog, edits, gateway, imaging, offline
+from gallery import catalog, edits, gateway, imaging, media, offline
 from gallery.models import Generation, Image
 
 logger = logging.getLogger(__name__)
@@ -189,13 +188,11 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     else:
         cost, from_gateway = (catalog.estimated_price(spec, image.request) if spec else None), False
 
-    stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
-    month = timezone.now().strftime("%Y/%m")
-    ext = "jpg" if processed.format == "jpeg" else processed.format
-    file_name = default_storage.save(f"images/{month}/{stem}.{ext}", ContentFile(returned.data))
-    thumb_name = default_storage.save(
-        f"thumbs/{month}/{stem}.webp", ContentFile(processed.thumbnail)
+    names = media.image_names(
+        generation_id=image.generation_id, image_id=image.pk, image_format=processed.format
     )
+    file_name = default_storage.save(names.file, ContentFile(returned.data))
+    thumb_name = default_storage.save(names.thumbnail, ContentFile(processed.thumbnail))
     return {
         "file": file_name,
         "thumbnail": thumb_name,

@@ -19,6 +19,7 @@ from team import selectors as team_selectors
 from team import services as team_services
 
 STUDIO = "gallery/studio.html"
+RUN = "gallery/run.html"
 
 
 def offered_models():
@@ -297,7 +298,7 @@ def _visible_run(request, pk: int) -> Generation:
 def generation_detail(request, pk: int):
     run = RunView(_visible_run(request, pk), viewer=request.user)
     if request.htmx:
-        return render(request, f"{STUDIO}#run", {"run": run})
+        return render(request, RUN, {"run": run})
     return render(request, "gallery/generation_page.html", {"run": run})
 
 
@@ -311,7 +312,7 @@ def generation_progress(request, pk: int):
     services.images_reap_stale(generation_id=pk)
     run = RunView(_visible_run(request, pk), viewer=request.user)
     tiles = [image for image in run.images if image.pk in pending_ids]
-    return render(request, "gallery/generation_progress.html", {"run": run, "tiles": tiles})
+    return render(request, f"{RUN}#progress", {"run": run, "tiles": tiles})
 
 
 @require_POST
@@ -325,7 +326,7 @@ def image_retry(request, pk: int):
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.generation_id}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
-    return render(request, f"{STUDIO}#run", {"run": run})
+    return render(request, RUN, {"run": run})
 
 
 @require_POST
@@ -346,7 +347,7 @@ def generation_share(request, pk: int):
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{generation.pk}")
     run = RunView(_visible_run(request, pk), viewer=request.user)
-    return render(request, f"{STUDIO}#run", {"run": run})
+    return render(request, RUN, {"run": run})
 
 
 @require_POST
