@@ -25,7 +25,10 @@ from gallery import gateway, imaging, media, selectors
 from gallery.models import EditSource, Generation, Image, Upload
 from studio import params
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_MB = 20
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# One attach request carries one image (attach.js sends them one by one); a few are allowed.
+MAX_UPLOAD_REQUEST_BYTES = 4 * MAX_UPLOAD_BYTES
 MAX_SOURCES = 16  # the gateway's limit for one edit
 MAX_LINK_LENGTH = 2048
 STILL_FETCHING = "An attached image is still being fetched; wait a moment and press Generate again."

@@ -59,10 +59,9 @@ class ImageRejected(Exception):
 @dataclass(frozen=True)
 class ProcessedImage:
     format: str
-    mime: str
     width: int  # as displayed, i.e. after EXIF orientation
     height: int
-    thumbnail: bytes  # WebP
+    thumbnail: bytes  # in media.THUMBNAIL_FORMAT
     thumb_width: int
     thumb_height: int
 
@@ -71,7 +70,6 @@ class ProcessedImage:
 class SanitizedUpload:
     data: bytes
     format: str
-    mime: str
     width: int
     height: int
 
@@ -109,13 +107,18 @@ def process_generated(
 
     buffer = io.BytesIO()
     # method 2 encodes ~2x faster than the default 4 for ~3% more bytes.
-    thumb.save(buffer, "WEBP", quality=80, method=2, icc_profile=thumb.info.get("icc_profile"))
+    thumb.save(
+        buffer,
+        _PILLOW_FORMATS[media.THUMBNAIL_FORMAT],
+        quality=80,
+        method=2,
+        icc_profile=thumb.info.get("icc_profile"),
+    )
     width, height = header.width, header.height
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ProcessedImage(
         format=header.format,
-        mime=media.mime_type(header.format),
         width=width,
         height=height,
         thumbnail=buffer.getvalue(),
@@ -167,7 +170,6 @@ def sanitize_upload(
     return SanitizedUpload(
         data=buffer.getvalue(),
         format=out_format,
-        mime=media.mime_type(out_format),
         width=im.width,
         height=im.height,
     )

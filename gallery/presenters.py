@@ -297,11 +297,10 @@ class FormState:
 
 @dataclass
 class Column:
-    model_id: str
+    """One model's tiles in a run (compare mode has a column per model)."""
+
     label: str
-    offline: bool
     tiles: list[Image]
-    request: dict
 
 
 class RunView:
@@ -322,19 +321,10 @@ class RunView:
         by_column: dict[int, list[Image]] = {}
         for image in self.images:
             by_column.setdefault(image.column, []).append(image)
-        columns = []
-        for index, model_id in enumerate(self.generation.model_ids):
-            tiles = by_column.get(index, [])
-            columns.append(
-                Column(
-                    model_id=model_id,
-                    label=catalog.label_for(model_id),
-                    offline=catalog.is_offline(model_id),
-                    tiles=tiles,
-                    request=tiles[0].request if tiles else {},
-                )
-            )
-        return columns
+        return [
+            Column(label=catalog.label_for(model_id), tiles=by_column.get(index, []))
+            for index, model_id in enumerate(self.generation.model_ids)
+        ]
 
     @property
     def pending_ids(self) -> list[int]:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget, trigger_client_event
 
 from gallery import catalog, edits, imaging, permissions, selectors, services
-from gallery.forms import GalleryFilterForm, GenerateForm
+from gallery.forms import MAX_PROMPT_LENGTH, GalleryFilterForm, GenerateForm
 from gallery.models import Generation, Image
 from gallery.presenters import FormState, GalleryView, RunView
 from gallery.suggestions import pick_suggestions
@@ -99,7 +99,7 @@ def _initial_state(request, models) -> FormState:
             raise Http404("No such run.") from None
         return FormState.from_generation(generation, models)
     state = FormState.initial(models)
-    state.prompt = request.GET.get("prompt", "")[:4000]
+    state.prompt = request.GET.get("prompt", "")[:MAX_PROMPT_LENGTH]
     return state
 
 
@@ -259,8 +259,10 @@ def upload_create(request):
     """Attach images to the prompt box: files (picked, pasted, dropped) or an https link. Each
     is checked and cleaned before it is stored; the answer is one chip per image. A link's chip
     says "fetching…" and polls `upload_detail` while the worker fetches it."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > 4 * edits.MAX_UPLOAD_BYTES:
-        return bad_request(request, "That is too much at once: attach images up to 20 MB each.")
+    if int(request.META.get("CONTENT_LENGTH") or 0) > edits.MAX_UPLOAD_REQUEST_BYTES:
+        return bad_request(
+            request, f"That is too much at once: attach images up to {edits.MAX_UPLOAD_MB} MB each."
+        )
     try:
         uploads = [
             edits.upload_store(user=request.user, data=f.read(), name=f.name)
@@ -335,8 +337,7 @@ def generation_delete(request, pk: int):
     services.generation_delete(generation=generation)
     if not request.htmx:
         return redirect("studio")
-    response = render(request, "gallery/deleted_toast.html", {"generation": generation})
-    return trigger_client_event(response, "runDeleted", {"id": generation.pk})
+    return render(request, "gallery/deleted_toast.html", {"generation": generation})
 
 
 @require_POST

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
-from gallery import runner
+from gallery import edits, runner
 from gallery.models import EditSource, Generation, Image, Upload
 from gallery.tasks import fetch_upload
 from tests.conftest import htmx_headers
@@ -93,6 +93,19 @@ def test_bad_files_are_refused_before_anything_is_stored(signed_in, data, name, 
     response = upload(signed_in, data, name)
     assert response.status_code == 400
     assert message.lower() in response.content.decode().lower()
+    assert not Upload.objects.exists()
+
+
+def test_an_attach_request_too_large_to_read_is_refused_unread(signed_in):
+    too_large = edits.MAX_UPLOAD_REQUEST_BYTES + 1
+    response = signed_in.post(
+        "/uploads/",
+        {"image": SimpleUploadedFile("a.png", png_bytes())},
+        headers=htmx_headers(),
+        CONTENT_LENGTH=str(too_large),
+    )
+    assert response.status_code == 400
+    assert f"attach images up to {edits.MAX_UPLOAD_MB} MB each" in response.content.decode()
     assert not Upload.objects.exists()
 
 
