@@ -72,8 +72,9 @@ def _token() -> str:
 
 def version(file_name: str) -> str:
     """The token of a stored file's name (the part of its stem after the last hyphen): it
-    changes whenever the file does. Files named otherwise (seeded, older) still get a value
-    that changes with the name."""
+    changes whenever the file does. Names made elsewhere still give a value that goes with
+    the name: the benchmark seed's `images/seed/<run>-<n>.png` (gallery/seeding/plan.py) gives
+    <n>, and the storage's `_<random>` suffix on a clash stays part of the token."""
     if not file_name:
         return _NO_VERSION
     stem = file_name.rpartition("/")[2].partition(".")[0]
