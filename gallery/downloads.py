@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from django.utils import timezone
 
+from gallery import media
 from gallery.models import Image
 
 _PROMPT_SLUG_LENGTH = 60
@@ -20,16 +21,12 @@ def _slug(text: str, *, limit: int) -> str:
     return slug[:limit].rstrip("-")
 
 
-def extension_for(image_format: str) -> str:
-    return "jpg" if image_format == "jpeg" else (image_format or "bin")
-
-
 def filename_for(image: Image) -> str:
     generation = image.generation
     created = timezone.localtime(generation.created_at).strftime("%Y%m%d-%H%M%S")
     prompt = _slug(generation.prompt, limit=_PROMPT_SLUG_LENGTH) or "image"
     model = _slug(image.model, limit=40) or "model"
-    return f"{prompt}-{model}-{created}-{image.position + 1}.{extension_for(image.format)}"
+    return f"{prompt}-{model}-{created}-{image.position + 1}.{media.extension(image.format)}"
 
 
 class _Sink:

@@ -11,7 +11,6 @@ LINK_FETCH_DEADLINE_SECONDS and stores it exactly as an uploaded file, or record
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,11 +21,14 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import gateway, imaging, selectors
+from gallery import gateway, imaging, media, selectors
 from gallery.models import EditSource, Generation, Image, Upload
 from studio import params
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_MB = 20
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# One attach request carries one image (attach.js sends them one by one); a few are allowed.
+MAX_UPLOAD_REQUEST_BYTES = 4 * MAX_UPLOAD_BYTES
 MAX_SOURCES = 16  # the gateway's limit for one edit
 MAX_LINK_LENGTH = 2048
 STILL_FETCHING = "An attached image is still being fetched; wait a moment and press Generate again."
@@ -91,7 +93,7 @@ def _from_upload(upload: Upload) -> Source:
         pk=upload.pk,
         width=upload.width,
         height=upload.height,
-        thumb_url=reverse("upload_thumbnail", args=[upload.pk]),
+        thumb_url=upload.thumb_url,
         label=upload.original_name or "Uploaded image",
     )
 
@@ -106,7 +108,7 @@ def _from_image(image: Image) -> Source:
         pk=image.pk,
         width=image.width or image.expected_width,
         height=image.height or image.expected_height,
-        thumb_url=f"{reverse('image_thumbnail', args=[image.pk])}?v={image.version}",
+        thumb_url=image.thumb_url,
         label=f"Image from “{image.generation.prompt[:60]}”",
     )
 
@@ -186,8 +188,7 @@ def _store_image(upload: Upload, data: bytes, *, wait: float | None = None) -> N
         thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
         wait=wait,
     )
-    stem = uuid.uuid4().hex[:16]
-    ext = "jpg" if clean.format == "jpeg" else clean.format
+    names = media.upload_names(image_format=clean.format)
     upload.status = Upload.Status.READY
     upload.error = ""
     upload.width = clean.width
@@ -196,8 +197,8 @@ def _store_image(upload: Upload, data: bytes, *, wait: float | None = None) -> N
     upload.thumb_height = processed.thumb_height
     upload.bytes = len(clean.data)
     upload.format = clean.format
-    upload.file.save(f"{stem}.{ext}", ContentFile(clean.data), save=False)
-    upload.thumbnail.save(f"{stem}.webp", ContentFile(processed.thumbnail), save=False)
+    upload.file.save(names.file, ContentFile(clean.data), save=False)
+    upload.thumbnail.save(names.thumbnail, ContentFile(processed.thumbnail), save=False)
     upload.save()
 
 
@@ -300,12 +301,11 @@ def input_images(generation: Generation) -> list[gateway.InputImage]:
         with stored.file.open("rb") as f:
             data = f.read()
         image_format = stored.format or "png"
-        ext = "jpg" if image_format == "jpeg" else image_format
         inputs.append(
             gateway.InputImage(
                 data=data,
-                mime=f"image/{image_format}",
-                filename=f"input-{source.position + 1}.{ext}",
+                mime=media.mime_type(image_format),
+                filename=f"input-{source.position + 1}.{media.extension(image_format)}",
             )
         )
     return inputs

@@ -7,11 +7,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from gallery import downloads, edits, permissions, selectors, services
+from gallery import downloads, edits, media, permissions, selectors, services
 from gallery.forms import GalleryFilterForm
 from gallery.models import Image, Upload
 from gallery.presenters import ImageView, RunView
-from gallery.views import _gallery_query, _visible_run, bad_request
+from gallery.views import RUN, _gallery_query, _visible_run, bad_request
 
 # Files never change under a URL: a new file gets a new ?v=, so browsers may keep them for a year.
 CACHE_FOREVER = "private, max-age=31536000, immutable"
@@ -52,7 +52,7 @@ def image_detail(request, pk: int):
 @require_GET
 def image_thumbnail(request, pk: int):
     image = _visible_image(request, pk)
-    response = FileResponse(image.thumbnail.open("rb"), content_type="image/webp")
+    response = FileResponse(image.thumbnail.open("rb"), content_type=media.THUMBNAIL_MIME)
     response["Cache-Control"] = CACHE_FOREVER
     return response
 
@@ -60,7 +60,7 @@ def image_thumbnail(request, pk: int):
 @require_GET
 def image_original(request, pk: int):
     image = _visible_image(request, pk)
-    response = FileResponse(image.file.open("rb"), content_type=f"image/{image.format}")
+    response = FileResponse(image.file.open("rb"), content_type=media.mime_type(image.format))
     response["Cache-Control"] = CACHE_FOREVER
     return response
 
@@ -70,7 +70,7 @@ def image_download(request, pk: int):
     image = _visible_image(request, pk)
     response = FileResponse(
         image.file.open("rb"),
-        content_type=f"image/{image.format}",
+        content_type=media.mime_type(image.format),
         as_attachment=True,
         filename=downloads.filename_for(image),
     )
@@ -136,7 +136,7 @@ def image_restore(request, pk: int):
     if not request.htmx:
         return redirect(f"{reverse('studio')}#image-{image.pk}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
-    return render(request, "gallery/run_refreshed.html", {"run": run})
+    return render(request, f"{RUN}#run_oob", {"run": run})
 
 
 @require_GET
@@ -146,6 +146,6 @@ def upload_thumbnail(request, pk: int):
         upload = edits.upload_visible_to(upload_id=pk, viewer=request.user)
     except Upload.DoesNotExist:
         raise Http404("No such image.") from None
-    response = FileResponse(upload.thumbnail.open("rb"), content_type="image/webp")
+    response = FileResponse(upload.thumbnail.open("rb"), content_type=media.THUMBNAIL_MIME)
     response["Cache-Control"] = CACHE_FOREVER
     return response

@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog, gateway, links
+from gallery import catalog, gateway, links, media
 
 
 class GenerationQuerySet(models.QuerySet):
@@ -225,8 +225,8 @@ class Image(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    file = models.FileField(upload_to="images/%Y/%m/", blank=True)
-    thumbnail = models.FileField(upload_to="thumbs/%Y/%m/", blank=True)
+    file = models.FileField(upload_to=media.IMAGE_FOLDER, blank=True)
+    thumbnail = models.FileField(upload_to=media.THUMBNAIL_FOLDER, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     thumb_width = models.PositiveIntegerField(null=True, blank=True)
@@ -293,11 +293,11 @@ class Image(models.Model):
 
     @property
     def thumb_url(self) -> str:
-        return f"{links.url_for('image_thumbnail', self.pk)}?v={self.version}"
+        return media.image_thumbnail_url(self.pk, self.file.name)
 
     @property
     def original_url(self) -> str:
-        return f"{links.url_for('image_original', self.pk)}?v={self.version}"
+        return media.image_original_url(self.pk, self.file.name)
 
     @property
     def download_url(self) -> str:
@@ -310,17 +310,6 @@ class Image(models.Model):
     @property
     def retry_url(self) -> str:
         return links.url_for("image_retry", self.pk)
-
-    @property
-    def version(self) -> str:
-        """Changes whenever the stored file does, so URLs can be cached forever."""
-        return self.file.name.rsplit("-", 1)[-1].split(".")[0] if self.file else "0"
-
-    @property
-    def cost_display(self) -> str:
-        if self.cost is None:
-            return ""
-        return f"${self.cost.quantize(Decimal('0.001'))}"
 
 
 class PromptHistory(models.Model):
@@ -376,8 +365,8 @@ class Upload(models.Model):
     # The https link it was attached from (empty for files), and why fetching it failed.
     source_url = models.CharField(max_length=2048, blank=True)
     error = models.TextField(blank=True)
-    file = models.FileField(upload_to="uploads/%Y/%m/", blank=True)
-    thumbnail = models.FileField(upload_to="uploads/thumbs/%Y/%m/", blank=True)
+    file = models.FileField(upload_to=media.UPLOAD_FOLDER, blank=True)
+    thumbnail = models.FileField(upload_to=media.UPLOAD_THUMBNAIL_FOLDER, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -390,8 +379,8 @@ class Upload(models.Model):
         return f"upload {self.pk} ({self.original_name or self.format or self.status})"
 
     @property
-    def mime(self) -> str:
-        return f"image/{self.format}"
+    def thumb_url(self) -> str:
+        return media.upload_thumbnail_url(self.pk)
 
     @property
     def fetch_expires_at(self):

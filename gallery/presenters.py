@@ -8,17 +8,16 @@ from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from gallery import catalog, permissions, selectors
+from gallery import catalog, media, permissions, selectors
 from gallery.models import Generation, Image
 
 
 @dataclass
 class Column:
-    model_id: str
+    """One model's tiles in a run (compare mode has a column per model)."""
+
     label: str
-    offline: bool
     tiles: list[Image]
-    request: dict
 
 
 class RunView:
@@ -39,19 +38,10 @@ class RunView:
         by_column: dict[int, list[Image]] = {}
         for image in self.images:
             by_column.setdefault(image.column, []).append(image)
-        columns = []
-        for index, model_id in enumerate(self.generation.model_ids):
-            tiles = by_column.get(index, [])
-            columns.append(
-                Column(
-                    model_id=model_id,
-                    label=catalog.label_for(model_id),
-                    offline=catalog.is_offline(model_id),
-                    tiles=tiles,
-                    request=tiles[0].request if tiles else {},
-                )
-            )
-        return columns
+        return [
+            Column(label=catalog.label_for(model_id), tiles=by_column.get(index, []))
+            for index, model_id in enumerate(self.generation.model_ids)
+        ]
 
     @property
     def pending_ids(self) -> list[int]:
@@ -162,11 +152,12 @@ class GalleryView:
 
 
 def _neighbour(row: tuple[int, str] | None) -> tuple[int | None, str]:
-    """(id, file name) of a neighbouring image -> its id and the version its file URL carries."""
+    """(id, file name) of a neighbouring image -> its id and the URL of its original (which the
+    lightbox fetches ahead)."""
     if row is None:
         return None, ""
     pk, file_name = row
-    return pk, Image(pk=pk, file=file_name).version
+    return pk, media.image_original_url(pk, file_name)
 
 
 class ImageView:
@@ -184,8 +175,8 @@ class ImageView:
     ):
         self.image = image
         self.generation = image.generation
-        self.previous_id, self.previous_version = _neighbour(previous)
-        self.next_id, self.next_version = _neighbour(following)
+        self.previous_id, self.previous_original_url = _neighbour(previous)
+        self.next_id, self.next_original_url = _neighbour(following)
         self.filters = filters
         self.in_dialog = in_dialog
         self.can_change = permissions.can_change(viewer, image.generation)

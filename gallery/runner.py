@@ -16,17 +16,15 @@ import functools
 import logging
 import os
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connections
-from django.utils import timezone
 from django_tasks_db.utils import is_locked_database_exception
 
-from gallery import catalog, edits, gateway, imaging, offline, pricing
+from gallery import catalog, edits, gateway, imaging, media, offline, pricing
 from gallery.models import Generation, Image, Interruption
 
 logger = logging.getLogger(__name__)
@@ -207,13 +205,11 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
         cost = pricing.estimate(sent=[(spec, image.request)]).total if spec else None
         from_gateway = False
 
-    stem = f"{image.generation_id}-{image.pk}-{uuid.uuid4().hex[:12]}"
-    month = timezone.now().strftime("%Y/%m")
-    ext = "jpg" if processed.format == "jpeg" else processed.format
-    file_name = default_storage.save(f"images/{month}/{stem}.{ext}", ContentFile(returned.data))
-    thumb_name = default_storage.save(
-        f"thumbs/{month}/{stem}.webp", ContentFile(processed.thumbnail)
+    names = media.image_names(
+        generation_id=image.generation_id, image_id=image.pk, image_format=processed.format
     )
+    file_name = default_storage.save(names.file, ContentFile(returned.data))
+    thumb_name = default_storage.save(names.thumbnail, ContentFile(processed.thumbnail))
     return {
         "file": file_name,
         "thumbnail": thumb_name,

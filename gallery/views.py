@@ -19,6 +19,7 @@ from studio import params
 from team import services as team_services
 
 STUDIO = "gallery/studio.html"
+RUN = "gallery/run.html"
 
 
 def offered_models():
@@ -247,8 +248,10 @@ def upload_create(request):
     """Attach images to the prompt box: files (picked, pasted, dropped) or an https link. Each
     is checked and cleaned before it is stored; the answer is one chip per image. A link's chip
     says "fetching…" and polls `upload_detail` while the worker fetches it."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > 4 * edits.MAX_UPLOAD_BYTES:
-        return bad_request(request, "That is too much at once: attach images up to 20 MB each.")
+    if int(request.META.get("CONTENT_LENGTH") or 0) > edits.MAX_UPLOAD_REQUEST_BYTES:
+        return bad_request(
+            request, f"That is too much at once: attach images up to {edits.MAX_UPLOAD_MB} MB each."
+        )
     try:
         uploads = [
             edits.upload_store(user=request.user, data=f.read(), name=f.name)
@@ -286,7 +289,7 @@ def _visible_run(request, pk: int) -> Generation:
 def generation_detail(request, pk: int):
     run = RunView(_visible_run(request, pk), viewer=request.user)
     if request.htmx:
-        return render(request, f"{STUDIO}#run", {"run": run})
+        return render(request, RUN, {"run": run})
     return render(request, "gallery/generation_page.html", {"run": run})
 
 
@@ -301,7 +304,7 @@ def generation_progress(request, pk: int):
         return bad_request(request, exc.message)
     run = RunView(_visible_run(request, pk), viewer=request.user)
     tiles = [image for image in run.images if image.pk in pending_ids]
-    return render(request, "gallery/generation_progress.html", {"run": run, "tiles": tiles})
+    return render(request, f"{RUN}#progress", {"run": run, "tiles": tiles})
 
 
 @require_POST
@@ -315,7 +318,7 @@ def image_retry(request, pk: int):
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.generation_id}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
-    return render(request, f"{STUDIO}#run", {"run": run})
+    return render(request, RUN, {"run": run})
 
 
 @require_POST
@@ -324,8 +327,7 @@ def generation_delete(request, pk: int):
     services.generation_delete(generation=generation)
     if not request.htmx:
         return redirect("studio")
-    response = render(request, "gallery/deleted_toast.html", {"generation": generation})
-    return trigger_client_event(response, "runDeleted", {"id": generation.pk})
+    return render(request, "gallery/deleted_toast.html", {"generation": generation})
 
 
 @require_POST
@@ -336,7 +338,7 @@ def generation_share(request, pk: int):
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{generation.pk}")
     run = RunView(_visible_run(request, pk), viewer=request.user)
-    return render(request, f"{STUDIO}#run", {"run": run})
+    return render(request, RUN, {"run": run})
 
 
 @require_POST

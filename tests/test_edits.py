@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
-from gallery import memory, runner
+from gallery import edits, memory, runner
 from gallery.models import EditSource, Generation, Image, Upload
 from gallery.tasks import fetch_upload
 from tests.conftest import htmx_headers
@@ -164,6 +164,19 @@ def test_a_real_icc_profile_is_kept_on_the_upload_but_not_the_thumbnail(signed_i
         assert "icc_profile" not in small.info
         red, green, _ = small.convert("RGB").getpixel((32, 32))
         assert red < 20 and green > 170  # converted to sRGB: (60, 180, 90) there is (0, 181, 83)
+
+
+def test_an_attach_request_too_large_to_read_is_refused_unread(signed_in):
+    too_large = edits.MAX_UPLOAD_REQUEST_BYTES + 1
+    response = signed_in.post(
+        "/uploads/",
+        {"image": SimpleUploadedFile("a.png", png_bytes())},
+        headers=htmx_headers(),
+        CONTENT_LENGTH=str(too_large),
+    )
+    assert response.status_code == 400
+    assert f"attach images up to {edits.MAX_UPLOAD_MB} MB each" in response.content.decode()
+    assert not Upload.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -319,6 +319,13 @@ def test_deleting_an_image_hides_it_with_undo(signed_in, user):
     assert f'id="image-{image.pk}"' in signed_in.get("/").content.decode()
 
 
+def test_deleting_a_run_answers_with_the_undo_toast_and_no_event(signed_in, user):
+    generation = finished_run(user)
+    response = signed_in.post(f"/runs/{generation.pk}/delete/", headers=htmx_headers())
+    assert response.status_code == 200 and "Run deleted." in response.content.decode()
+    assert "HX-Trigger" not in response  # the page removes the run itself (hx-swap="delete")
+
+
 def test_deleting_a_run_hides_it_with_undo(signed_in, user):
     generation = finished_run(user)
     response = signed_in.post(f"/runs/{generation.pk}/delete/", headers=htmx_headers())

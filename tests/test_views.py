@@ -1,17 +1,21 @@
 """The studio's views: plain and htmx requests, bad input, sign-in, image files."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from gallery import selectors
 from gallery.forms import MAX_PROMPT_LENGTH
 from gallery.models import Generation, Image, PromptHistory
+from gallery.presenters import RunView
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
 from tests.factories import make_generation, make_succeeded_image
@@ -459,6 +463,73 @@ def test_a_run_has_a_page_that_works_without_javascript(signed_in, user):
     assert b"<html" in response.content and b"<article" in response.content
     fragment = signed_in.get(f"/runs/{generation.pk}/", headers=htmx_headers())
     assert b"<html" not in fragment.content and b"<article" in fragment.content
+
+
+# --- the run component (templates/gallery/run.html) ----------------------------------------------
+
+
+def _article(html: str, pk: int) -> str:
+    """The run's <article> in a page, without what differs between any two responses (CSRF
+    tokens, the page a star button returns to, whitespace)."""
+    start = html.index(f'<article id="run-{pk}"')
+    article = html[start : html.index("</article>", start) + len("</article>")]
+    article = re.sub(r'name="(csrfmiddlewaretoken|next)" value="[^"]*"', r'name="\1"', article)
+    return re.sub(r">\s+<", "><", re.sub(r"\s+", " ", article))
+
+
+def test_each_partial_of_the_run_renders_alone_with_the_id_it_is_swapped_by(rf, user):
+    generation = make_generation(user, count=2)
+    done = generation.images.first()  # the other stays pending: the run has a poller
+    make_succeeded_image(done)
+    run = RunView(
+        selectors.generation_for_display(generation_id=generation.pk, viewer=user), viewer=user
+    )
+    request = rf.get("/")
+    request.user = user
+
+    def draw(name: str, **extra) -> str:
+        return render_to_string(f"gallery/run.html{name}", {"run": run, **extra}, request=request)
+
+    pk = generation.pk
+    assert draw("").lstrip().startswith(f'<article id="run-{pk}" class="run"')
+    assert _article(draw("#run"), pk) == _article(draw(""), pk)
+    assert draw("#run_status").strip().startswith(f'<p id="run-{pk}-status" class="run-status"')
+    assert (
+        draw("#tile", image=done)
+        .strip()
+        .startswith(f'<figure id="image-{done.pk}" class="tile is-succeeded">')
+    )
+    assert draw("#poller").strip().startswith(f'<div id="run-{pk}-poller" class="poller"')
+    # The poller's answer: the poller swaps itself; the tiles and the status come out of band.
+    progress = draw("#progress", tiles=[done])
+    assert f'<div id="run-{pk}-poller" class="poller" hidden' in progress
+    assert f'<figure id="image-{done.pk}" class="tile is-succeeded" hx-swap-oob="true">' in progress
+    assert (
+        f'id="run-{pk}-status" class="run-status" aria-live="polite" hx-swap-oob="true"' in progress
+    )
+    assert progress.count("hx-swap-oob") == 2
+    # The whole run out of band marks the article alone: htmx would swap marked parts on their own.
+    whole = draw("#run_oob")
+    assert (
+        f'<article id="run-{pk}" class="run" aria-labelledby="run-{pk}-prompt" hx-swap-oob="true">'
+        in whole
+    )
+    assert whole.count("hx-swap-oob") == 1
+
+
+def test_the_gallery_the_run_page_and_its_fragment_draw_the_same_run(signed_in, user):
+    generation = make_generation(user, count=2, models=["offline/aurora", "offline/mosaic"])
+    make_succeeded_image(generation.images.first())
+    pk = generation.pk
+    in_gallery = _article(signed_in.get("/").content.decode(), pk)
+    fragment = signed_in.get(f"/runs/{pk}/", headers=htmx_headers()).content.decode()
+    assert _article(fragment, pk) == in_gallery
+    assert _article(signed_in.get(f"/runs/{pk}/").content.decode(), pk) == in_gallery
+
+
+def test_a_link_with_a_prompt_fills_the_box_up_to_the_forms_limit(signed_in):
+    html = signed_in.get("/", {"prompt": "x" * (MAX_PROMPT_LENGTH + 50)}).content.decode()
+    assert f">{'x' * MAX_PROMPT_LENGTH}</textarea>" in html
 
 
 # --- the gallery ----------------------------------------------------------------------------------

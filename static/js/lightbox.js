@@ -428,9 +428,6 @@
       body.removeAttribute("aria-busy");
       if (event.detail.successful !== true && dialog.open) loadFailed(path, event.detail.xhr);
     });
-
-    // A server answer can close the lightbox: HX-Trigger: lightbox:close.
-    document.addEventListener("lightbox:close", close);
   }
 
   const pageView = document.querySelector(".lightbox-page .lightbox-view");
