@@ -1,6 +1,6 @@
 """The studio page and runs. Each view parses input, calls one service or selector and renders;
 an htmx request gets the fragment it asked for (by its target), a plain request the whole page or
-a redirect. Image, download and account views live in image_views.py and account_views.py."""
+a redirect. Image and download views live in image_views.py; accounts in team/account_views.py."""
 
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponse
@@ -15,6 +15,7 @@ from gallery.models import Generation, Image
 from gallery.presenters import FormState, GalleryView, RunView
 from gallery.suggestions import pick_suggestions
 from studio import params
+from studio.responses import bad_request, message_response
 from team import selectors as team_selectors
 from team import services as team_services
 
@@ -24,14 +25,6 @@ STUDIO = "gallery/studio.html"
 def offered_models():
     """The catalog's models, narrowed to the team's allowlist."""
     return team_services.allowed_models(catalog.available_models())
-
-
-def bad_request(request, message: str) -> HttpResponse:
-    """A clear message, never a 500: plain text for htmx (shown as a toast), a page otherwise."""
-    if request.htmx:
-        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-    context = {"title": "That didn't work", "message": message}
-    return render(request, "message.html", context, status=400)
 
 
 def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuery:
@@ -233,24 +226,22 @@ def generation_create(request):
     return render(request, "gallery/generation_created.html", context)
 
 
-def _refused(request, refusal: team_services.RunRefused) -> HttpResponse:
-    """A Retry the team's rules refused: a toast over htmx (the tile stays as it was), else a
-    page saying why."""
-    message = refusal.message
-    if request.htmx:
-        response = HttpResponse(message, status=200, content_type="text/plain; charset=utf-8")
-        response["HX-Reswap"] = "none"
-        return trigger_client_event(response, "toast", {"message": message})
-    context = {"title": refusal.title, "message": message}
-    return render(request, "message.html", context, status=403)
-
-
 def _form_error(request, state: FormState) -> HttpResponse:
     """The prompt box again, with the message and everything as typed; nothing was started."""
     if request.htmx:
         response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=422)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
     return _studio_page(request, state, status=400)
+
+
+def generation_create_unverified(request, *, message: str) -> HttpResponse:
+    """A prompt sent to Generate whose form could not be verified (CSRF; see
+    team.account_views.csrf_failure): the prompt box again, as typed, with `message`."""
+    state = FormState.from_data(request.POST, offered_models(), message=message)
+    if request.htmx:
+        response = render(request, f"{STUDIO}#prompt_form", {"state": state}, status=403)
+        return reswap(retarget(response, "#generate-form"), "outerHTML")
+    return _studio_page(request, state, status=403)
 
 
 @require_POST
@@ -321,7 +312,8 @@ def image_retry(request, pk: int):
         try:
             services.image_retry(image=image)
         except team_services.RunRefused as exc:
-            return _refused(request, exc)
+            # The tile stays as it was; the refusal is a toast (htmx) or a page saying why.
+            return message_response(request, title=exc.title, message=exc.message, status=403)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.generation_id}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
