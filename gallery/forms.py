@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import partial
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 from django.forms.utils import ErrorDict
 from django.utils.datastructures import MultiValueDict
 
@@ -360,22 +358,6 @@ class GenerateForm(forms.Form):
             output_compression=c.get("output_compression"),
             source_size=(first.width, first.height) if first else None,
         )
-
-
-class SetupForm(UserCreationForm):
-    """The first account, made on a fresh install: it administers the studio."""
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username", "email")
-
-    def save(self, commit: bool = True):
-        user = super().save(commit=False)
-        user.is_staff = True
-        user.is_superuser = True
-        if commit:
-            user.save()
-        return user
 
 
 class ParsedField(forms.Field):

@@ -11,7 +11,8 @@ from gallery import downloads, edits, media, permissions, selectors, services
 from gallery.forms import GalleryFilterForm
 from gallery.models import Image, Upload
 from gallery.presenters import ImageView, RunView
-from gallery.views import RUN, _gallery_query, _visible_run, bad_request
+from gallery.views import RUN, _gallery_query, _visible_run
+from studio.responses import bad_request, message_response
 
 # Files never change under a URL: a new file gets a new ?v=, so browsers may keep them for a year.
 CACHE_FOREVER = "private, max-age=31536000, immutable"
@@ -85,10 +86,7 @@ def generation_download_all(request, pk: int):
     images = [image for image in run.images if image.is_done]
     if not images:
         message = "This run has no finished images yet, so there is nothing to download."
-        if request.htmx:
-            return bad_request(request, message)
-        context = {"title": "Nothing to download", "message": message}
-        return render(request, "message.html", context, status=404)
+        return message_response(request, title="Nothing to download", message=message, status=404)
     for image in images:
         image.generation = run.generation  # the file names need the run; no query per image
     response = StreamingHttpResponse(downloads.zip_stream(images), content_type="application/zip")

@@ -1,10 +1,9 @@
 from django.urls import path
 
-from gallery import account_views, image_views, views
+from gallery import image_views, views
 
 urlpatterns = [
     path("", views.studio, name="studio"),
-    path("setup/", account_views.setup, name="setup"),
     path("controls/", views.controls, name="controls"),
     path("suggestions/", views.suggestions, name="suggestions"),
     path("estimate/", views.estimate, name="estimate"),

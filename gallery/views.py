@@ -1,13 +1,13 @@
 """The studio page and runs. Each view parses input, calls one service or selector and renders;
 an htmx request gets the fragment it asked for (by its target), a plain request the whole page or
-a redirect. Image, download and account views live in image_views.py and account_views.py."""
+a redirect. Image and download views live in image_views.py; accounts in team/account_views.py."""
 
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRefresh, reswap, retarget, trigger_client_event
+from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from gallery import catalog, edits, imaging, permissions, selectors, services
 from gallery.forms import Attachments, GalleryFilterForm, GenerateForm
@@ -16,6 +16,7 @@ from gallery.presenters import GalleryView, RunView
 from gallery.prompt_box import PromptBox
 from gallery.suggestions import pick_suggestions
 from studio import params
+from studio.responses import bad_request, message_response
 from team import services as team_services
 
 STUDIO = "gallery/studio.html"
@@ -25,14 +26,6 @@ RUN = "gallery/run.html"
 def offered_models():
     """The catalog's models, narrowed to the team's allowlist."""
     return team_services.allowed_models(catalog.available_models())
-
-
-def bad_request(request, message: str) -> HttpResponse:
-    """A clear message, never a 500: plain text for htmx (shown as a toast), a page otherwise."""
-    if request.htmx:
-        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-    context = {"title": "That didn't work", "message": message}
-    return render(request, "message.html", context, status=400)
 
 
 def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuery:
@@ -223,24 +216,21 @@ def generation_create(request):
     return render(request, "gallery/generation_created.html", context)
 
 
-def _refused(request, refusal: team_services.RunRefused) -> HttpResponse:
-    """A Retry the team's rules refused: a toast over htmx (the tile stays as it was), else a
-    page saying why."""
-    message = refusal.message
+def _form_error(request, box: PromptBox, *, status: int | None = None) -> HttpResponse:
+    """The prompt box again, with the message and everything as typed; nothing was started.
+    `status`: the answer's status when it is not a plain invalid form (422 htmx, 400 a page)."""
     if request.htmx:
-        response = HttpResponse(message, status=200, content_type="text/plain; charset=utf-8")
-        response["HX-Reswap"] = "none"
-        return trigger_client_event(response, "toast", {"message": message})
-    context = {"title": refusal.title, "message": message}
-    return render(request, "message.html", context, status=403)
-
-
-def _form_error(request, box: PromptBox) -> HttpResponse:
-    """The prompt box again, with the message and everything as typed; nothing was started."""
-    if request.htmx:
-        response = render(request, f"{STUDIO}#prompt_form", {"box": box}, status=422)
+        response = render(request, f"{STUDIO}#prompt_form", {"box": box}, status=status or 422)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
-    return _studio_page(request, box, status=400)
+    return _studio_page(request, box, status=status or 400)
+
+
+def generation_create_unverified(request, *, message: str) -> HttpResponse:
+    """A prompt sent to Generate whose form could not be verified (CSRF; see
+    team.account_views.csrf_failure): the prompt box again, as typed, with `message`."""
+    form = GenerateForm(request.POST, models=offered_models())
+    box = PromptBox.from_form(form, viewer=request.user, message=message)
+    return _form_error(request, box, status=403)
 
 
 @require_POST
@@ -314,7 +304,8 @@ def image_retry(request, pk: int):
         try:
             services.image_retry(image=image)
         except team_services.RunRefused as exc:
-            return _refused(request, exc)
+            # The tile stays as it was; the refusal is a toast (htmx) or a page saying why.
+            return message_response(request, title=exc.title, message=exc.message, status=403)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.generation_id}")
     run = RunView(_visible_run(request, image.generation_id), viewer=request.user)

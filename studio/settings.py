@@ -54,7 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "gallery.middleware.SecureCookiesOverHttpsMiddleware",
+    "team.middleware.SecureCookiesOverHttpsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -63,8 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "gallery.middleware.FirstRunMiddleware",
-    "gallery.middleware.LoginRequiredMiddleware",
+    "team.middleware.FirstRunMiddleware",
+    "team.middleware.LoginRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "studio.urls"
@@ -257,6 +257,6 @@ QUEUE_TIMEOUT_SECONDS = env_int("QUEUE_TIMEOUT_SECONDS", 900, minimum=10)
 # An attached image link is fetched by the worker, and must arrive whole within this many
 # seconds (a host sending one byte at a time is given up on, not waited for).
 LINK_FETCH_DEADLINE_SECONDS = env_float("LINK_FETCH_DEADLINE_SECONDS", 20.0, minimum=1.0)
-CSRF_FAILURE_VIEW = "gallery.account_views.csrf_failure"
+CSRF_FAILURE_VIEW = "team.account_views.csrf_failure"
 # Deleted runs and images can be restored (Undo) until `manage.py purge_deleted` removes them.
 DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from studio.params import IdConverter
-from team.views import SignInView, admin_sign_in
+from team.account_views import SignInView, admin_sign_in
 
 # Before the apps' patterns are read: they use <id:pk>.
 register_converter(IdConverter, "id")
@@ -18,5 +18,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler403 = "gallery.account_views.permission_denied"
-handler404 = "gallery.account_views.page_not_found"
+handler403 = "team.account_views.permission_denied"
+handler404 = "team.account_views.page_not_found"

@@ -1,5 +1,5 @@
 """Writes and checks for sharing one gateway key: the model allowlist, quotas and the budget,
-invites, sign-up by email domain, members, and the team policy.
+the first admin account, invites, sign-up by email domain, members, and the team policy.
 
 The gallery calls `allowed_models` to filter what the prompt box offers, and `run_permit` inside
 the transaction that queues images, for a new run and a Retry alike: it alone decides whether
@@ -18,37 +18,9 @@ from django.utils import timezone
 
 from gallery.catalog import ModelSpec
 from gallery.pricing import Estimate
-from team import locks
+from team import locks, selectors
 from team.models import Invite, TeamPolicy
 from team.money import usd
-from team.selectors import (
-    UsageReport,
-    images_today,
-    quota_status,
-    spent_in_month,
-    usage_for_month,
-)
-
-__all__ = [
-    "InviteUnusable",
-    "ModelNotAllowed",
-    "QuotaExceeded",
-    "RunRefused",
-    "TeamError",
-    "UsageReport",
-    "allowed_models",
-    "budget_refusal",
-    "invite_accept",
-    "invite_create",
-    "invite_for_token",
-    "invite_revoke",
-    "member_set_active",
-    "policy_update",
-    "quota_status",
-    "run_permit",
-    "signup_create",
-    "usage_for_month",
-]
 
 INVITE_DAYS_MAX = 30
 
@@ -138,7 +110,7 @@ def run_permit(*, user, estimate: Estimate) -> None:
     now = timezone.now()
     limit = policy.daily_image_limit
     if limit is not None:
-        left = max(0, limit - images_today(user=user, now=now))
+        left = max(0, limit - selectors.images_today(user=user, now=now))
         needed = len(estimate.images)
         if needed > left:
             have = "none" if left == 0 else str(left)
@@ -152,7 +124,8 @@ def run_permit(*, user, estimate: Estimate) -> None:
     budget = policy.monthly_budget_usd
     if budget is not None:
         local = timezone.localtime(now)
-        left = max(Decimal(0), budget - spent_in_month(year=local.year, month=local.month))
+        spent = selectors.spent_in_month(year=local.year, month=local.month)
+        left = max(Decimal(0), budget - spent)
         if message := budget_refusal(budget=budget, left=left, estimate=estimate):
             raise QuotaExceeded(message)
 
@@ -214,11 +187,12 @@ def policy_update(
     return policy
 
 
-# --- accounts: invites and sign-up ------------------------------------------------------------
+# --- accounts: the first admin, invites and sign-up ----------------------------------------
 
 
-def _account_create(*, username: str, email: str, password: str):
-    """A member account (never an admin), with Django's username and password rules."""
+def _account_create(*, username: str, email: str, password: str, admin: bool = False):
+    """An account, with Django's username and password rules: a member, or with `admin` one
+    that administers the studio (staff and superuser)."""
     users = get_user_model()
     if users.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": f"Someone is already called “{username}”."})
@@ -226,7 +200,12 @@ def _account_create(*, username: str, email: str, password: str):
         raise ValidationError(
             {"email": "An account with this email already exists: sign in instead."}
         )
-    user = users(username=username, email=users.objects.normalize_email(email))
+    user = users(
+        username=username,
+        email=users.objects.normalize_email(email),
+        is_staff=admin,
+        is_superuser=admin,
+    )
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -235,6 +214,18 @@ def _account_create(*, username: str, email: str, password: str):
     user.full_clean()
     user.save()
     return user
+
+
+def first_admin_create(*, username: str, email: str, password: str):
+    """The first account, made on a fresh install's setup page: it administers the studio.
+    Refused once any account exists, so two setup pages sent at once cannot both make one."""
+    with transaction.atomic():
+        locks.serialise("first account")
+        if get_user_model().objects.exists():
+            raise TeamError("This studio is already set up: sign in instead.")
+        return _account_create(
+            username=username, email=email.strip(), password=password, admin=True
+        )
 
 
 def invite_create(*, created_by, email: str = "", days: int = 7) -> tuple[Invite, str]:

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from team import views
+from team import account_views, views
 
 urlpatterns = [
+    path("setup/", account_views.setup, name="setup"),
     path("team/", views.team, name="team"),
     path("team/invites/", views.invite_create, name="team_invite_create"),
     path("team/invites/<id:pk>/revoke/", views.invite_revoke, name="team_invite_revoke"),
@@ -10,6 +11,6 @@ urlpatterns = [
     path("team/policy/", views.policy_update, name="team_policy"),
     path("usage/", views.usage, name="usage"),
     path("usage.csv", views.usage_csv, name="usage_csv"),
-    path("invite/<str:token>/", views.invite_accept, name="invite_accept"),
-    path("signup/", views.signup, name="signup"),
+    path("invite/<str:token>/", account_views.invite_accept, name="invite_accept"),
+    path("signup/", account_views.signup, name="signup"),
 ]

@@ -1,67 +1,28 @@
-"""The team's pages: members, invites and the policy (admins), usage (everyone), and the public
-invite, sign-up and sign-in pages. Each view parses with a form, calls one service or selector and
-renders; an htmx request gets the section it changed, a plain POST a redirect."""
+"""The team's pages: members, invites and the policy (admins), and usage (everyone). Each view
+parses with a form, calls one service or selector and renders; an htmx request gets the section it
+changed, a plain POST a redirect. The pages for getting in (setup, sign-in, invite links, sign-up)
+are in team/account_views.py."""
 
 import csv
 from datetime import date, datetime
 
-from django.contrib import admin, messages
-from django.contrib.auth import get_user_model, login
-from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.views import LoginView, redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from studio import params
+from studio.responses import message_response
 from team import selectors, services
-from team.forms import (
-    AccountForm,
-    InviteForm,
-    MemberActiveForm,
-    PolicyForm,
-    RateLimitedAuthenticationForm,
-    catalog_groups,
-)
+from team.forms import InviteForm, MemberActiveForm, PolicyForm, catalog_groups
 from team.models import Invite, TeamPolicy
 from team.presenters import UsagePage
 
 TEAM = "team/team.html"
 NEW_INVITE = "team-new-invite"
-
-
-class SignInView(LoginView):
-    """Django's sign-in page with the rate limit (see team/signin_limit.py)."""
-
-    authentication_form = RateLimitedAuthenticationForm
-    redirect_authenticated_user = True
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["signup_domain"] = TeamPolicy.current().signup_domain
-        return context
-
-
-@login_not_required
-def admin_sign_in(request):
-    """Django admin's sign-in page is the studio's, so there is one page to sign in on.
-
-    Signed-in members who are not admins are told so: sending them to the sign-in page would
-    bounce them straight back to the admin, and round again.
-    """
-    if request.user.is_authenticated and not admin.site.has_permission(request):
-        raise PermissionDenied("Only the studio's admins can open the admin pages.")
-    return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
-
-
-def _message_page(request, title: str, message: str, *, status: int) -> HttpResponse:
-    if getattr(request, "htmx", False):
-        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    return render(request, "message.html", {"title": title, "message": message}, status=status)
 
 
 def _admin_only(request) -> None:
@@ -198,7 +159,9 @@ def _month(request) -> date:
 
 
 def _bad_month(request, exc: params.BadParameter) -> HttpResponse:
-    return _message_page(request, "That month doesn't work", exc.message, status=400)
+    return message_response(
+        request, title="That month doesn't work", message=exc.message, status=400
+    )
 
 
 @require_GET
@@ -207,7 +170,7 @@ def usage(request):
         first_day = _month(request)
     except params.BadParameter as exc:
         return _bad_month(request, exc)
-    report = services.usage_for_month(year=first_day.year, month=first_day.month)
+    report = selectors.usage_for_month(year=first_day.year, month=first_day.month)
     page = UsagePage.build(
         report=report,
         budget=TeamPolicy.current().monthly_budget_usd,
@@ -229,7 +192,7 @@ def usage_csv(request):
         first_day = _month(request)
     except params.BadParameter as exc:
         return _bad_month(request, exc)
-    report = services.usage_for_month(year=first_day.year, month=first_day.month)
+    report = selectors.usage_for_month(year=first_day.year, month=first_day.month)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{report.slug}.csv"'
     writer = csv.writer(response)
@@ -249,61 +212,3 @@ def usage_csv(request):
             ]
         )
     return response
-
-
-# --- public: invites and sign-up --------------------------------------------------------------
-
-
-@login_not_required
-@never_cache
-@require_http_methods(["GET", "POST"])
-def invite_accept(request, token: str):
-    try:
-        invite = services.invite_for_token(token=token)
-    except services.InviteUnusable as exc:
-        return _invite_refused(request, exc)
-    form = AccountForm(request.POST or None, fixed_email=invite.email)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.invite_accept(
-                token=token,
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password1"],
-                email=form.cleaned_data.get("email", ""),
-            )
-        except services.InviteUnusable as exc:
-            return _invite_refused(request, exc)
-        except ValidationError as exc:
-            form.add_service_errors(exc)
-        else:
-            login(request, user)
-            return redirect("studio")
-    return render(request, "team/invite.html", {"form": form, "invite": invite})
-
-
-def _invite_refused(request, exc: services.InviteUnusable) -> HttpResponse:
-    # Unknown links are "not found"; links that existed but can no longer be used are "gone".
-    status = 404 if exc.reason == "unknown" else 410
-    return _message_page(request, "This invite can't be used", exc.message, status=status)
-
-
-@login_not_required
-@require_http_methods(["GET", "POST"])
-def signup(request):
-    domain = TeamPolicy.current().signup_domain
-    if not domain:
-        raise Http404("Sign-up is closed.")
-    form = AccountForm(request.POST or None, email_domain=domain)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.signup_create(
-                username=form.cleaned_data["username"],
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password1"],
-            )
-        except ValidationError as exc:
-            form.add_service_errors(exc)
-        else:
-            login(request, user)
-            return redirect("studio")
-    return render(request, "team/signup.html", {"form": form, "domain": domain})

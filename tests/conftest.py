@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from gallery import catalog
-from gallery.middleware import forget_users_exist
+from team.middleware import forget_users_exist
 from tests.fake_gateway import DEFAULT_MODELS, FakeGateway
 
 

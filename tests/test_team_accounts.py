@@ -40,6 +40,19 @@ def invite_token(admin_client, **data) -> str:
     return match[1]
 
 
+# --- the first account ---------------------------------------------------------------------------
+
+
+def test_the_first_admin_is_made_by_the_service_that_makes_every_account_and_only_once():
+    admin = services.first_admin_create(
+        username="boss", email=" Boss@Example.COM ", password=PASSWORD
+    )
+    assert admin.is_staff and admin.is_superuser and admin.email == "Boss@example.com"
+    with pytest.raises(services.TeamError, match="already set up"):
+        services.first_admin_create(username="second", email="", password=PASSWORD)
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["boss"]
+
+
 # --- invites --------------------------------------------------------------------------------------
 
 

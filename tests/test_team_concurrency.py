@@ -11,7 +11,7 @@ from django.db import connections, transaction
 from gallery import catalog
 from gallery.models import Generation, Image
 from gallery.pricing import Estimate
-from team import services
+from team import selectors, services
 from team.models import TeamPolicy
 from team.services import QuotaExceeded
 
@@ -81,7 +81,7 @@ def test_runs_that_together_cross_the_budget_let_exactly_one_through(team_of_six
         "This run would cost about $0.60 but only $0.40 of this month's $1.00 budget is left."
     }
     assert Image.objects.count() == 4
-    assert services.quota_status(user=team_of_six[0])["spent"] == Decimal("0.60")
+    assert selectors.quota_status(user=team_of_six[0])["spent"] == Decimal("0.60")
 
 
 def test_one_persons_runs_in_several_tabs_cannot_cross_the_daily_limit(team_of_six):

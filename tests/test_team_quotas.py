@@ -10,7 +10,7 @@ from django.utils import timezone
 from gallery import catalog
 from gallery.models import Generation, Image
 from gallery.pricing import Estimate
-from team import services
+from team import selectors, services
 from team.models import TeamPolicy
 from team.services import QuotaExceeded
 from tests.factories import make_generation
@@ -248,7 +248,7 @@ def test_a_run_with_priced_and_unpriced_models_names_those_without_a_price(user)
 
 
 def test_quota_status_reports_what_is_left(user, other_user):
-    assert services.quota_status(user=user) == {
+    assert selectors.quota_status(user=user) == {
         "images_left_today": None,
         "daily_limit": None,
         "budget_left": None,
@@ -258,14 +258,26 @@ def test_quota_status_reports_what_is_left(user, other_user):
     set_policy(daily_image_limit=10, monthly_budget_usd=Decimal("2.00"))
     run_of(user, 3, estimated="0.10", cost="0.20")
     run_of(other_user, 4, estimated="0.10")
-    status = services.quota_status(user=user)
+    status = selectors.quota_status(user=user)
     assert status["images_left_today"] == 7
     assert status["daily_limit"] == 10
     assert status["spent"] == Decimal("1.00")
     assert status["budget_left"] == Decimal("1.00")
     assert status["budget"] == Decimal("2.00")
     run_of(other_user, 30, estimated="0.10")
-    assert services.quota_status(user=user)["budget_left"] == Decimal("0")
+    assert selectors.quota_status(user=user)["budget_left"] == Decimal("0")
+
+
+def test_the_reads_are_the_selectors_alone():
+    """team.services writes (and checks before it writes); what it reads it asks team.selectors
+    for, by that name, and it hands none of the selectors' reads out as its own."""
+    reads = {
+        name
+        for name, value in vars(selectors).items()
+        if getattr(value, "__module__", None) == "team.selectors"
+    }
+    assert {"quota_status", "usage_for_month", "UsageReport"} <= reads
+    assert reads.isdisjoint(vars(services))
 
 
 # --- the model allowlist --------------------------------------------------------------------------

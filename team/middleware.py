@@ -1,4 +1,5 @@
-"""Sign-in for every URL, and the one-time "create the admin account" page on a fresh install."""
+"""Sign-in for every URL, the one-time "create the admin account" page on a fresh install, and
+Secure cookies whenever the request came over https."""
 
 from urllib.parse import urlencode, urlsplit
 
