@@ -368,7 +368,9 @@ def _base64_characters(raw: bytes) -> bytes:
         if not _NOT_SLASH_ESCAPE.search(raw):
             text = raw.translate(None, b"\\")
         elif not _NOT_BASE64_ESCAPE.search(raw):
-            text = raw.replace(b"\\n", b"").replace(b"\\r", b"").translate(None, b"\\")
+            text = b"".join(raw.split(b"\\n"))  # faster than replace() when lines are short
+            if b"\\" in text:
+                text = text.replace(b"\\r", b"").translate(None, b"\\")
         else:
             return _spaceless(_json_text(raw))
     if b" " not in text:
