@@ -33,9 +33,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import summary_ms  # noqa: E402
+from harness import report, summary_ms  # noqa: E402
 
 USERNAME = "seed1"
+WIRE_TARGET_KB = 20
 WARMUP = 5
 REQUESTS = 50
 PAGE_TARGET_MS = 60
@@ -245,6 +246,7 @@ def page_bytes(client) -> bool:
         f"First page bytes: HTML {html_size / 1024:.1f} KB + {len(sources)} <img> "
         f"{thumbs_size / 1024:.1f} KB = {total / 1024:.1f} KB"
     )
+    wire_ok = wire_bytes(client, page)
     if not originals:
         print("  no images with originals found on the first page: ratio not measured")
         return False
@@ -258,7 +260,24 @@ def page_bytes(client) -> bool:
         print("  (seed with --realistic 20 so that the first page shows full-size originals)")
     for message in failed[:3]:
         print(f"  {message}")
-    return not failed
+    return not failed and wire_ok
+
+
+def wire_bytes(client, page) -> bool:
+    """The first page and a "more" page as a browser receives them (gzip), against 20 KB."""
+    more_url = html.unescape(re.search(r'hx-get="([^"]*before=[^"]*)"', page.content.decode())[1])
+    gzip = {"Accept-Encoding": "gzip, deflate, br"}
+    first = get(client, "/", headers=gzip)
+    more = get(
+        client, more_url, headers={**gzip, "HX-Request": "true", "HX-Target": "gallery-more"}
+    )
+    print("  on the wire (gzip), 20 runs x 4 images:")
+    return all(
+        [
+            report("first page", body_bytes(first) / 1024, WIRE_TARGET_KB, "KB"),
+            report("a 'more' page", body_bytes(more) / 1024, WIRE_TARGET_KB, "KB"),
+        ]
+    )
 
 
 def main() -> int:

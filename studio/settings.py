@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but for security headers: it compresses what everything below produced.
+    "studio.compression.CompressPagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "team.middleware.SecureCookiesOverHttpsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
