@@ -7,7 +7,7 @@
 
 Meanwhile a prober loads the sign-in page every 0.1 s. Printed: the sign-in page's latency
 during the attack, each web process's peak memory, and whether every attack ended as it should
-(bombs refused, links given up at their deadline, trickling tiles failed at the call deadline).
+(bombs refused, links given up at their deadline, trickling images failed at the call deadline).
 """
 
 import io
@@ -161,10 +161,10 @@ def main() -> int:
         )
         print(f"  link attaches answered at once: {sum(code == 200 for code in links)} of 16")
         failed_links = count(studio, "SELECT COUNT(*) FROM gallery_upload WHERE status='failed'")
-        failed_tiles = count(studio, "SELECT COUNT(*) FROM gallery_image WHERE status='failed'")
+        failed_images = count(studio, "SELECT COUNT(*) FROM gallery_image WHERE status='failed'")
         print(f"  links given up at the deadline: {failed_links} of 16")
         print(
-            f"  trickling tiles failed by the call deadline: {failed_tiles} of {12 * len(trickling)}"
+            f"  trickling images failed by the call deadline: {failed_images} of {12 * len(trickling)}"
         )
         print(f"  everything ended {ended:.1f} s after the attack began")
         ms = [t * 1000 for t in during]
@@ -182,7 +182,7 @@ def main() -> int:
             all(r.status_code == 400 for r in bombs)
             and all(code == 200 for code in links)
             and failed_links == 16
-            and failed_tiles == 12 * len(trickling)
+            and failed_images == 12 * len(trickling)
             and prober.failures == 0
         )
         if not ended_well:

@@ -64,7 +64,7 @@ def count_runs(data_dir: Path) -> int:
         return 0
     try:
         with sqlite3.connect(database) as db:
-            return db.execute("SELECT COUNT(*) FROM gallery_generation").fetchone()[0]
+            return db.execute("SELECT COUNT(*) FROM gallery_run").fetchone()[0]
     except sqlite3.OperationalError:  # not migrated yet
         return 0
 
@@ -157,7 +157,7 @@ def measure(args: argparse.Namespace, description: str) -> bool:
     from django.test import Client
     from django.urls import NoReverseMatch, reverse
 
-    from gallery.models import Generation, Image
+    from gallery.models import Image, Run
 
     ok = True
     user = get_user_model().objects.filter(username=USERNAME).first()
@@ -167,8 +167,8 @@ def measure(args: argparse.Namespace, description: str) -> bool:
     # SERVER_NAME: a host ALLOWED_HOSTS accepts without setup_test_environment().
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
-    bounds = Generation.objects.aggregate(low=Min("id"), high=Max("id"))
-    runs, images = Generation.objects.count(), Image.objects.count()
+    bounds = Run.objects.aggregate(low=Min("id"), high=Max("id"))
+    runs, images = Run.objects.count(), Image.objects.count()
     middle = (bounds["low"] + bounds["high"]) // 2
     print(f"Gallery of {runs:,} runs / {images:,} images ({description}):")
 
@@ -193,8 +193,8 @@ def measure(args: argparse.Namespace, description: str) -> bool:
         )
 
     image = (
-        Image.objects.filter(generation_id__lte=middle, status=Image.Status.SUCCEEDED)
-        .order_by("-generation_id", "column", "position")
+        Image.objects.filter(run_id__lte=middle, status=Image.Status.SUCCEEDED)
+        .order_by("-run_id", "column", "position")
         .first()
     )
     try:
@@ -204,7 +204,7 @@ def measure(args: argparse.Namespace, description: str) -> bool:
     try:
         times, queries = timed(client, url, args.requests, {"HX-Request": "true"})
         print(
-            f"Lightbox fragment GET {url} (htmx, run #{image.generation_id}): {summary_ms(times)}"
+            f"Lightbox fragment GET {url} (htmx, run #{image.run_id}): {summary_ms(times)}"
             f"  (target median <= {LIGHTBOX_TARGET_MS} ms: {verdict(times, LIGHTBOX_TARGET_MS)})"
             f"; {queries} SQL queries"
         )

@@ -24,8 +24,8 @@ def fan_out(studio: Studio, repeats: int = 5) -> list[float]:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        generation_id = start_run(client)
-        done = wait_stored(studio, [generation_id], 12)
+        run_id = start_run(client)
+        done = wait_stored(studio, [run_id], 12)
         times.append(done - started)
         time.sleep(0.3)
     return times
@@ -41,9 +41,9 @@ def eight_users(studio: Studio, repeats: int = 3) -> list[float]:
 
         def go(client):
             barrier.wait()
-            generation_id = start_run(client)
+            run_id = start_run(client)
             with lock:
-                ids.append(generation_id)
+                ids.append(run_id)
 
         threads = [threading.Thread(target=go, args=(c,)) for c in clients]
         started = time.perf_counter()

@@ -168,12 +168,12 @@ class Studio:
 
         return sqlite3.connect(self.tmp / "studio.sqlite3", timeout=30)
 
-    def stored(self, generation_ids: list[int]) -> int:
-        marks = ",".join("?" * len(generation_ids))
+    def stored(self, run_ids: list[int]) -> int:
+        marks = ",".join("?" * len(run_ids))
         with contextlib.closing(self.db()) as db:
             return db.execute(
-                f"SELECT COUNT(*) FROM gallery_image WHERE status='succeeded' AND generation_id IN ({marks})",  # noqa: S608
-                generation_ids,
+                f"SELECT COUNT(*) FROM gallery_image WHERE status='succeeded' AND run_id IN ({marks})",  # noqa: S608
+                run_ids,
             ).fetchone()[0]
 
 
@@ -195,14 +195,10 @@ def start_run(client: httpx.Client, data: dict = COMPARE_RUN) -> int:
     return int(re.search(r'id="run-(\d+)"', response.text).group(1))
 
 
-def wait_stored(
-    studio: Studio, generation_ids: list[int], expected: int, timeout: float = 60
-) -> float:
+def wait_stored(studio: Studio, run_ids: list[int], expected: int, timeout: float = 60) -> float:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        if studio.stored(generation_ids) >= expected:
+        if studio.stored(run_ids) >= expected:
             return time.perf_counter()
         time.sleep(0.02)
-    raise RuntimeError(
-        f"Only {studio.stored(generation_ids)} of {expected} images stored in {timeout} s"
-    )
+    raise RuntimeError(f"Only {studio.stored(run_ids)} of {expected} images stored in {timeout} s")

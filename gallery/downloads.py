@@ -22,9 +22,9 @@ def _slug(text: str, *, limit: int) -> str:
 
 
 def filename_for(image: Image) -> str:
-    generation = image.generation
-    created = timezone.localtime(generation.created_at).strftime("%Y%m%d-%H%M%S")
-    prompt = _slug(generation.prompt, limit=_PROMPT_SLUG_LENGTH) or "image"
+    run = image.run
+    created = timezone.localtime(run.created_at).strftime("%Y%m%d-%H%M%S")
+    prompt = _slug(run.prompt, limit=_PROMPT_SLUG_LENGTH) or "image"
     model = _slug(image.model, limit=40) or "model"
     return f"{prompt}-{model}-{created}-{image.position + 1}.{media.extension(image.format)}"
 
@@ -69,7 +69,7 @@ def zip_stream(images: list[Image]) -> Iterator[bytes]:
                 stem, dot, ext = name.rpartition(".")
                 name = f"{stem}-{len(used)}{dot}{ext}"
             used.add(name)
-            when = timezone.localtime(image.finished_at or image.generation.created_at)
+            when = timezone.localtime(image.finished_at or image.run.created_at)
             info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
             with (
                 image.file.open("rb") as source,
@@ -82,7 +82,7 @@ def zip_stream(images: list[Image]) -> Iterator[bytes]:
     yield sink.take()
 
 
-def zip_name_for(generation) -> str:
-    created = timezone.localtime(generation.created_at).strftime("%Y%m%d-%H%M%S")
-    prompt = _slug(generation.prompt, limit=_PROMPT_SLUG_LENGTH) or "images"
+def zip_name_for(run) -> str:
+    created = timezone.localtime(run.created_at).strftime("%Y%m%d-%H%M%S")
+    prompt = _slug(run.prompt, limit=_PROMPT_SLUG_LENGTH) or "images"
     return f"{prompt}-{created}.zip"

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery import gateway, imaging, media, selectors
-from gallery.models import EditSource, Generation, Image, Upload
+from gallery.models import EditSource, Image, Run, Upload
 from studio import params
 
 MAX_UPLOAD_MB = 20
@@ -109,7 +109,7 @@ def _from_image(image: Image) -> Source:
         width=image.width or image.expected_width,
         height=image.height or image.expected_height,
         thumb_url=image.thumb_url,
-        label=f"Image from “{image.generation.prompt[:60]}”",
+        label=f"Image from “{image.run.prompt[:60]}”",
     )
 
 
@@ -137,7 +137,7 @@ def sources_from_tokens(tokens: list[str], *, viewer) -> list[Source]:
         for upload in Upload.objects.filter(pk__in=wanted["upload"], created_by=viewer):
             found[f"upload:{upload.pk}"] = _from_upload(upload)
     if wanted["image"]:
-        images = Image.objects.select_related("generation").filter(
+        images = Image.objects.select_related("run").filter(
             selectors.in_visible_run(viewer),
             pk__in=wanted["image"],
             status=Image.Status.SUCCEEDED,
@@ -279,10 +279,10 @@ def upload_visible_to(*, upload_id: int, viewer) -> Upload:
     return uploads.get()
 
 
-def sources_record(*, generation: Generation, sources: list[Source]) -> None:
+def sources_record(*, run: Run, sources: list[Source]) -> None:
     EditSource.objects.bulk_create(
         EditSource(
-            generation=generation,
+            run=run,
             position=position,
             image_id=source.pk if source.kind == "image" else None,
             upload_id=source.pk if source.kind == "upload" else None,
@@ -291,10 +291,10 @@ def sources_record(*, generation: Generation, sources: list[Source]) -> None:
     )
 
 
-def input_images(generation: Generation) -> list[gateway.InputImage]:
+def input_images(run: Run) -> list[gateway.InputImage]:
     """The run's input images, as sent upstream (uploads are already clean)."""
     inputs = []
-    for source in generation.sources.select_related("image", "upload"):
+    for source in run.sources.select_related("image", "upload"):
         stored = source.upload or source.image
         if stored is None:
             raise SourceError("An input image of this edit was deleted, so it cannot run again.")

@@ -152,18 +152,18 @@ class GenerateForm(forms.Form):
         return cls(models=models, sources=sources, initial={"prompt": prompt[:MAX_PROMPT_LENGTH]})
 
     @classmethod
-    def reusing(cls, generation, *, models: dict[str, ModelSpec]) -> "GenerateForm":
+    def reusing(cls, run, *, models: dict[str, ModelSpec]) -> "GenerateForm":
         """The box filled with a run's prompt, models and settings ("Reuse settings"); models
         no longer offered are left out."""
-        selected = [m for m in generation.model_ids if m in models and models[m].generates]
-        settings = {k: str(v) for k, v in generation.settings.items() if v not in (None, "")}
+        selected = [m for m in run.model_ids if m in models and models[m].generates]
+        settings = {k: str(v) for k, v in run.settings.items() if v not in (None, "")}
         initial = {
             **settings,
-            "prompt": generation.prompt,
+            "prompt": run.prompt,
             "model": selected,
-            "compare": "on" if generation.compare and len(selected) > 1 else "",
-            "count": str(generation.count),
-            "private": "on" if generation.is_private else "",
+            "compare": "on" if run.compare and len(selected) > 1 else "",
+            "count": str(run.count),
+            "private": "on" if run.is_private else "",
         }
         return cls(models=models, initial=initial)
 

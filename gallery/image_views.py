@@ -80,17 +80,17 @@ def image_download(request, pk: int):
 
 
 @require_GET
-def generation_download_all(request, pk: int):
+def run_download(request, pk: int):
     """Every finished image of the run as one zip, streamed as it is made."""
-    run = RunView(_visible_run(request, pk), viewer=request.user)
-    images = [image for image in run.images if image.is_done]
+    run = _visible_run(request, pk)
+    images = [image for image in run.images.all() if image.is_done]
     if not images:
         message = "This run has no finished images yet, so there is nothing to download."
         return message_response(request, title="Nothing to download", message=message, status=404)
     for image in images:
-        image.generation = run.generation  # the file names need the run; no query per image
+        image.run = run  # the file names need the run; no query per image
     response = StreamingHttpResponse(downloads.zip_stream(images), content_type="application/zip")
-    filename = downloads.zip_name_for(run.generation)
+    filename = downloads.zip_name_for(run)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-cache"
     return response
@@ -122,7 +122,7 @@ def image_delete(request, pk: int):
     image = permissions.image_for_change(request, pk)
     services.image_delete(image=image)
     if not request.htmx:
-        return redirect(f"{reverse('studio')}#run-{image.generation_id}")
+        return redirect(f"{reverse('studio')}#run-{image.run_id}")
     response = render(request, "gallery/deleted_toast.html", {"image": image})
     return trigger_client_event(response, "imageDeleted", {"id": image.pk})
 
@@ -133,7 +133,7 @@ def image_restore(request, pk: int):
     services.image_restore(image=image)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#image-{image.pk}")
-    run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
+    run = RunView(_visible_run(request, image.run_id), viewer=request.user)
     return render(request, f"{RUN}#run_oob", {"run": run})
 
 

@@ -47,10 +47,10 @@ def mime_type(image_format: str) -> str:
     return MIME_TYPES.get(image_format, "application/octet-stream")
 
 
-def image_names(*, generation_id: int, image_id: int, image_format: str) -> StoredNames:
+def image_names(*, run_id: int, image_id: int, image_format: str) -> StoredNames:
     """Where the worker stores a generated image and its thumbnail. It writes through the
     storage, not the model's fields, so the folders are put in here."""
-    stem = f"{generation_id}-{image_id}-{_token()}"
+    stem = f"{run_id}-{image_id}-{_token()}"
     now = timezone.now()
     return StoredNames(
         file=f"{now.strftime(IMAGE_FOLDER)}{stem}.{extension(image_format)}",

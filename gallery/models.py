@@ -1,4 +1,4 @@
-"""The studio's records: a run (`Generation`) and its images, and the prompts people reuse."""
+"""The studio's records: a run and its images, and the prompts people reuse."""
 
 import enum
 import hashlib
@@ -14,13 +14,13 @@ from django.utils import timezone
 from gallery import catalog, gateway, links, media
 
 
-class GenerationQuerySet(models.QuerySet):
-    def beat(self, generation_id: int, *, now=None) -> None:
-        """The worker is still making this run: its tiles are not stale (see reap_stale)."""
-        self.filter(pk=generation_id).update(heartbeat_at=now or timezone.now())
+class RunQuerySet(models.QuerySet):
+    def beat(self, run_id: int, *, now=None) -> None:
+        """The worker is still making this run: its images are not stale (see reap_stale)."""
+        self.filter(pk=run_id).update(heartbeat_at=now or timezone.now())
 
 
-class Generation(models.Model):
+class Run(models.Model):
     """One press of Generate: a prompt sent to one model, or to up to three in compare mode."""
 
     class Kind(models.TextChoices):
@@ -28,7 +28,7 @@ class Generation(models.Model):
         EDIT = "edit", "Edit"
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="runs"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=16, choices=Kind, default=Kind.GENERATE)
@@ -40,21 +40,21 @@ class Generation(models.Model):
     # The settings the person chose (aspect ratio, resolution, size, quality); what each model was
     # actually asked lives on its images, because compare mode maps these to the nearest choice.
     settings = models.JSONField(default=dict)
-    # Set by the worker while it runs this generation; a stale value means the worker died.
+    # Set by the worker while it makes this run's images; a stale value means the worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Only its author (and admins) see a private run.
     is_private = models.BooleanField(default=False)
     # Deleting hides at once (with undo); `manage.py purge_deleted` removes rows and files later.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
-    objects = GenerationQuerySet.as_manager()
+    objects = RunQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.prompt[:40]}"
 
 
 class Interruption(enum.Enum):
-    """Why a pending tile was given up on, each with the sentence its tile then shows (the one
+    """Why a pending image was given up on, each with the sentence its tile then shows (the one
     place these are written)."""
 
     STOPPED = "Interrupted: the worker was stopped. Retry to try again."
@@ -73,38 +73,38 @@ class Interruption(enum.Enum):
 
     @property
     def from_status(self) -> str:
-        """Only a tile no worker took is given up on while queued; the others were running."""
+        """Only an image no worker took is given up on while queued; the others were running."""
         return Image.Status.QUEUED if self is Interruption.NEVER_PICKED_UP else Image.Status.RUNNING
 
 
 class ImageQuerySet(models.QuerySet):
-    """A tile's life, written here and nowhere else:
+    """An image's life, written here and nowhere else:
 
         queued --claim--> running --succeed--> succeeded
                              |----fail-----> failed       --requeue--> queued (Retry)
         queued, running --interrupt--> interrupted        --requeue--> queued
                                        interrupted --succeed--> succeeded (a late, paid answer)
 
-    Each method moves only the tiles still in a state it may move them from, so two writers (the
+    Each method moves only the images still in a state it may move them from, so two writers (the
     run and the reaper, or a double-clicked Retry) never both win."""
 
-    def claim(self, generation_id: int, image_ids: Iterable[int] | None = None) -> list[int]:
-        """Take the run's queued tiles (or just `image_ids`) for running; returns their ids."""
-        tiles = self.filter(generation_id=generation_id)
+    def claim(self, run_id: int, image_ids: Iterable[int] | None = None) -> list[int]:
+        """Take the run's queued images (or just `image_ids`) for running; returns their ids."""
+        images = self.filter(run_id=run_id)
         if image_ids is not None:
-            tiles = tiles.filter(pk__in=image_ids)
+            images = images.filter(pk__in=image_ids)
         now = timezone.now()
         with transaction.atomic(using=self.db):
-            claimed = tiles._transition(
+            claimed = images._transition(
                 Image.Status.RUNNING, from_=[Image.Status.QUEUED], started_at=now
             )
             if claimed:
-                # With the claim: a running tile whose run has no fresh heartbeat is reaped.
-                Generation.objects.beat(generation_id, now=now)
+                # With the claim: a running image whose run has no fresh heartbeat is reaped.
+                Run.objects.beat(run_id, now=now)
         return claimed
 
     def succeed(self, image_id: int, **fields) -> bool:
-        """Store a finished image's fields. A tile the reaper gave up on meanwhile still takes
+        """Store a finished image's fields. An image the reaper gave up on meanwhile still takes
         it: an answer that arrives late is a paid-for result, not something to throw away."""
         return bool(
             self._transition(
@@ -118,7 +118,7 @@ class ImageQuerySet(models.QuerySet):
         )
 
     def fail(self, image_id: int, message: str) -> bool:
-        """The tile could not be made; `message` says why, in words a person understands."""
+        """The image could not be made; `message` says why, in words a person understands."""
         return bool(
             self._transition(
                 Image.Status.FAILED,
@@ -130,7 +130,7 @@ class ImageQuerySet(models.QuerySet):
         )
 
     def interrupt(self, reason: Interruption, *, now=None) -> list[int]:
-        """Give up on these tiles (those still in the state `reason` applies to)."""
+        """Give up on these images (those still in the state `reason` applies to)."""
         return self._transition(
             Image.Status.INTERRUPTED,
             from_=[reason.from_status],
@@ -139,15 +139,15 @@ class ImageQuerySet(models.QuerySet):
         )
 
     def reap_stale(self, *, now=None) -> dict[Interruption, list[int]]:
-        """Interrupt the tiles no worker is looking after, so none stays pending forever.
+        """Interrupt the images no worker is looking after, so none stays pending forever.
 
-        A running tile is stale when its run's heartbeat is older than WORKER_STALE_SECONDS (the
-        worker beats every few seconds while it works); a queued tile when no worker has picked
+        A running image is stale when its run's heartbeat is older than WORKER_STALE_SECONDS (the
+        worker beats every few seconds while it works); a queued image when no worker has picked
         it up within QUEUE_TIMEOUT_SECONDS. Returns the ids interrupted, by reason."""
         now = now or timezone.now()
         stale_beat = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
         queue_deadline = now - timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS)
-        lost = self.exclude(generation__heartbeat_at__gte=stale_beat)
+        lost = self.exclude(run__heartbeat_at__gte=stale_beat)
         never_picked_up = self.filter(queued_at__lt=queue_deadline)
         return {
             Interruption.WORKER_LOST: lost.interrupt(Interruption.WORKER_LOST, now=now),
@@ -157,7 +157,7 @@ class ImageQuerySet(models.QuerySet):
         }
 
     def requeue(self, image_id: int, *, estimated_cost: Decimal | None) -> bool:
-        """Queue a failed or interrupted tile again (Retry), priced as the catalog prices it now."""
+        """Queue a failed or interrupted image again (Retry), at the catalog's price now."""
         return bool(
             self._transition(
                 Image.Status.QUEUED,
@@ -174,13 +174,13 @@ class ImageQuerySet(models.QuerySet):
     def _transition(
         self, to: str, *, from_: list[str], image_id: int | None = None, **fields
     ) -> list[int]:
-        """Move the tiles of this queryset that are still in a `from_` state to `to`, with
-        `fields`; returns the ids that changed. Every change of a tile's status goes through
-        here, so this is where "tile changed" will be announced (for each id returned) once the
+        """Move the images of this queryset that are still in a `from_` state to `to`, with
+        `fields`; returns the ids that changed. Every change of an image's status goes through
+        here, so this is where "image changed" will be announced (for each id returned) once the
         gallery is pushed to instead of polling.
 
-        One named tile takes one UPDATE, its row count saying whether it moved (the runner's
-        path, once per image). Otherwise the tiles are read under a lock held until the UPDATE
+        One named image takes one UPDATE, its row count saying whether it moved (the runner's
+        path, once per image). Otherwise the images are read under a lock held until the UPDATE
         (SQLite: the write lock BEGIN IMMEDIATE takes; PostgreSQL: the rows'), so the ids
         returned are exactly the ones it moved."""
         movable = self.filter(status__in=from_)
@@ -196,7 +196,8 @@ class ImageQuerySet(models.QuerySet):
 
 
 class Image(models.Model):
-    """One tile: a single upstream call (n=1) and, once it lands, the stored picture."""
+    """One image of a run: a single upstream call (n=1) and, once it lands, the stored picture.
+    The gallery draws it as a tile."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -207,7 +208,7 @@ class Image(models.Model):
 
     PENDING = (Status.QUEUED, Status.RUNNING)
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="images")
     model = models.CharField(max_length=gateway.MAX_MODEL_ID_CHARS)
     column = models.PositiveSmallIntegerField(default=0)
     position = models.PositiveSmallIntegerField(default=0)
@@ -237,7 +238,7 @@ class Image(models.Model):
     latency = models.FloatField(null=True, blank=True, help_text="Seconds the upstream call took.")
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_from_gateway = models.BooleanField(default=False)
-    # The catalog's price when the tile was queued: what the budget reserves until `cost` is known.
+    # The catalog's price when the image was queued: what the budget reserves until `cost` is known.
     estimated_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     starred = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -249,9 +250,7 @@ class Image(models.Model):
     class Meta:
         ordering = ["column", "position"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["generation", "column", "position"], name="image_unique_slot"
-            ),
+            models.UniqueConstraint(fields=["run", "column", "position"], name="image_unique_slot"),
         ]
         indexes = [
             models.Index(
@@ -408,7 +407,7 @@ class EditSource(models.Model):
     """One input image of an edit run: a gallery image or an upload. Together with the run's
     images these give lineage both ways: "Edited from …" and "Edits of this image"."""
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="sources")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="sources")
     position = models.PositiveSmallIntegerField()
     image = models.ForeignKey(
         Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="edits"
@@ -420,8 +419,8 @@ class EditSource(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [
-            models.UniqueConstraint(fields=["generation", "position"], name="edit_source_slot"),
+            models.UniqueConstraint(fields=["run", "position"], name="edit_source_slot"),
         ]
 
     def __str__(self) -> str:
-        return f"source {self.position} of run {self.generation_id}"
+        return f"source {self.position} of run {self.run_id}"

@@ -6,30 +6,30 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from gallery import selectors
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 
 NOT_YOURS = "Only the person who made this run, or an admin, can change it."
 
 
-def can_change(user, generation: Generation) -> bool:
-    return user.is_staff or generation.created_by_id == user.pk
+def can_change(user, run: Run) -> bool:
+    return user.is_staff or run.created_by_id == user.pk
 
 
 def _runs(user, *, deleted: bool):
     if not deleted:
         return selectors.runs_visible_to(user)
-    runs = Generation.objects.filter(deleted_at__isnull=False)
+    runs = Run.objects.filter(deleted_at__isnull=False)
     return runs if user.is_staff else runs.filter(created_by=user)
 
 
-def generation_for_change(request, pk: int, *, deleted: bool = False) -> Generation:
+def run_for_change(request, pk: int, *, deleted: bool = False) -> Run:
     """The run, if the signed-in person may change it (a deleted one, for undo)."""
-    generation = _runs(request.user, deleted=deleted).filter(pk=pk).first()
-    if generation is None:
+    run = _runs(request.user, deleted=deleted).filter(pk=pk).first()
+    if run is None:
         raise Http404("No such run.")
-    if not can_change(request.user, generation):
+    if not can_change(request.user, run):
         raise PermissionDenied(NOT_YOURS)
-    return generation
+    return run
 
 
 def image_for_change(request, pk: int, images=None, *, deleted: bool = False) -> Image:
@@ -41,10 +41,10 @@ def image_for_change(request, pk: int, images=None, *, deleted: bool = False) ->
         )
         .filter(selectors.in_visible_run(request.user))
     )
-    image = images.select_related("generation").filter(pk=pk).first()
+    image = images.select_related("run").filter(pk=pk).first()
     if image is None:
         raise Http404("No such image.")
-    if not can_change(request.user, image.generation):
+    if not can_change(request.user, image.run):
         raise PermissionDenied(NOT_YOURS)
     return image
 

@@ -9,29 +9,52 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from gallery import catalog, media, permissions, selectors
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 
 
 @dataclass
 class Column:
-    """One model's tiles in a run (compare mode has a column per model)."""
+    """One model's images in a run (compare mode has a column per model)."""
 
     label: str
-    tiles: list[Image]
+    images: list[Image]
 
 
 class RunView:
-    """A run as the gallery shows it: header facts, model columns, tiles, polling state."""
+    """A run as the gallery shows it: header facts, model columns, images, polling state.
 
-    def __init__(self, generation: Generation, *, viewer):
-        self.generation = generation
-        self.images = list(generation.images.all())
-        self.sources = list(generation.sources.all()) if generation.kind == "edit" else []
-        self.can_change = permissions.can_change(viewer, generation)
+    The run's own facts (pk, prompt, created_by, created_at, is_private, compare) read the same
+    here as on the Run, so a template can be given either."""
+
+    def __init__(self, run: Run, *, viewer):
+        self.run = run
+        self.images = list(run.images.all())
+        self.sources = list(run.sources.all()) if run.kind == Run.Kind.EDIT else []
+        self.can_change = permissions.can_change(viewer, run)
 
     @property
     def pk(self) -> int:
-        return self.generation.pk
+        return self.run.pk
+
+    @property
+    def prompt(self) -> str:
+        return self.run.prompt
+
+    @property
+    def created_by(self):
+        return self.run.created_by
+
+    @property
+    def created_at(self):
+        return self.run.created_at
+
+    @property
+    def is_private(self) -> bool:
+        return self.run.is_private
+
+    @property
+    def compare(self) -> bool:
+        return self.run.compare
 
     @property
     def columns(self) -> list[Column]:
@@ -39,8 +62,8 @@ class RunView:
         for image in self.images:
             by_column.setdefault(image.column, []).append(image)
         return [
-            Column(label=catalog.label_for(model_id), tiles=by_column.get(index, []))
-            for index, model_id in enumerate(self.generation.model_ids)
+            Column(label=catalog.label_for(model_id), images=by_column.get(index, []))
+            for index, model_id in enumerate(self.run.model_ids)
         ]
 
     @property
@@ -54,7 +77,7 @@ class RunView:
     @property
     def poll_interval(self) -> int:
         """Once a second at first; slower for the models that take minutes."""
-        age = (timezone.now() - self.generation.created_at).total_seconds()
+        age = (timezone.now() - self.run.created_at).total_seconds()
         if age < 60:
             return 1
         if age < 300:
@@ -80,18 +103,17 @@ class RunView:
 
     @property
     def offline(self) -> bool:
-        return any(catalog.is_offline(m) for m in self.generation.model_ids)
+        return any(catalog.is_offline(m) for m in self.run.model_ids)
 
     @property
     def settings_summary(self) -> list[str]:
-        s = self.generation.settings
+        s = self.run.settings
         parts = [s.get("aspect_ratio"), s.get("resolution"), s.get("size")]
         if s.get("quality"):
             parts.append(f"{s['quality']} quality")
-        count = self.generation.count
+        count = self.run.count
         parts.append(
-            f"{count} image{'s' if count != 1 else ''}"
-            + (" each" if self.generation.compare else "")
+            f"{count} image{'s' if count != 1 else ''}" + (" each" if self.run.compare else "")
         )
         return [p for p in parts if p and p != "auto"]
 
@@ -116,8 +138,8 @@ class GalleryView:
         params=None,
     ) -> "GalleryView":
         query = query or selectors.GalleryQuery()
-        page = selectors.generations_for_gallery(viewer=viewer, query=query, before_id=before_id)
-        runs = [RunView(g, viewer=viewer) for g in page[: selectors.GALLERY_PAGE_SIZE]]
+        page = selectors.runs_for_gallery(viewer=viewer, query=query, before_id=before_id)
+        runs = [RunView(run, viewer=viewer) for run in page[: selectors.GALLERY_PAGE_SIZE]]
         return cls(
             runs=runs,
             has_more=len(page) > selectors.GALLERY_PAGE_SIZE,
@@ -174,12 +196,12 @@ class ImageView:
         in_dialog: bool,
     ):
         self.image = image
-        self.generation = image.generation
+        self.run = image.run
         self.previous_id, self.previous_original_url = _neighbour(previous)
         self.next_id, self.next_original_url = _neighbour(following)
         self.filters = filters
         self.in_dialog = in_dialog
-        self.can_change = permissions.can_change(viewer, image.generation)
+        self.can_change = permissions.can_change(viewer, image.run)
         self.edited_from, self.edits = selectors.image_lineage(image=image, viewer=viewer)
 
     @property
@@ -201,5 +223,5 @@ class ImageView:
         elif image.cost is not None:
             note = "" if image.cost_from_gateway else " (catalog price)"
             rows.append(("Cost", f"${image.cost:.4f}".rstrip("0").rstrip(".") + note))
-        rows.append(("By", self.generation.created_by.get_username()))
+        rows.append(("By", self.run.created_by.get_username()))
         return rows

@@ -2,8 +2,8 @@
 
 A price depends on the model and on what it is sent (a Gemini image at 4K costs more than at
 1K), so `estimate` takes each model with the params it is sent: a new run maps the person's
-choice onto each model first (`catalog.request_for`); a Retry and the runner price the request a
-tile stores. The prompt box's estimate line, the team's quota and budget check, each tile's
+choice onto each model first (`catalog.request_for`); a Retry and the runner price the request an
+image stores. The prompt box's estimate line, the team's quota and budget check, each image's
 `estimated_cost` and the cost stored when the gateway reports none all come from here.
 """
 
@@ -18,7 +18,7 @@ from gallery.catalog import ModelSpec
 @dataclass(frozen=True)
 class Estimate:
     """One (model, catalog price) pair per image to queue, model by model in the order the
-    run's tiles are numbered; a price is None when nothing knows it."""
+    run's images are numbered; a price is None when nothing knows it."""
 
     images: tuple[tuple[ModelSpec, Decimal | None], ...]
 

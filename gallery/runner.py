@@ -1,5 +1,5 @@
-"""Running a generation in the worker: every upstream call of the run at once, each image stored
-the moment it lands.
+"""Making a run's images in the worker: every upstream call of the run at once, each image
+stored the moment it lands.
 
 The calls share one `httpx.AsyncClient` on one event loop. Work that would block the loop runs in
 threads, in two kinds so that neither holds up the calls still in flight:
@@ -25,7 +25,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.utils import is_locked_database_exception
 
 from gallery import catalog, edits, gateway, imaging, media, offline, pricing
-from gallery.models import Generation, Image, Interruption
+from gallery.models import Image, Interruption, Run
 
 logger = logging.getLogger(__name__)
 
@@ -36,55 +36,55 @@ FAILED_UNEXPECTEDLY = "Something went wrong making this image. Retry to try agai
 _image_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="studio-image")
 
 
-def generation_run(*, generation_id: int, image_ids: list[int] | None = None) -> None:
+def make_images(*, run_id: int, image_ids: list[int] | None = None) -> None:
     """Make every queued image of the run (or just `image_ids`), storing each as it lands."""
-    claimed_ids = Image.objects.claim(generation_id, image_ids)
+    claimed_ids = Image.objects.claim(run_id, image_ids)
     if not claimed_ids:
         return
     with _making(claimed_ids):
         try:
-            _make(generation_id, claimed_ids)
+            _make(run_id, claimed_ids)
         finally:
             # Anything still marked running here was not finished (a crash in this process).
             Image.objects.filter(pk__in=claimed_ids).interrupt(Interruption.CRASHED)
 
 
-def _make(generation_id: int, image_ids: list[int]) -> None:
-    generation = Generation.objects.get(pk=generation_id)
+def _make(run_id: int, image_ids: list[int]) -> None:
+    run = Run.objects.get(pk=run_id)
     images = list(Image.objects.filter(pk__in=image_ids, status=Image.Status.RUNNING))
     inputs: list[gateway.InputImage] = []
-    if generation.kind == Generation.Kind.EDIT:
+    if run.kind == Run.Kind.EDIT:
         try:
-            inputs = edits.input_images(generation)
+            inputs = edits.input_images(run)
         except (edits.SourceError, OSError) as exc:
             message = getattr(exc, "message", "An input image of this edit could not be read.")
             for image in images:
                 Image.objects.fail(image.pk, message)
             return
-    asyncio.run(_run_images(generation, images, inputs))
+    asyncio.run(_make_all(run, images, inputs))
 
 
-# The tiles this process is making now, so that a worker told to stop at once can mark exactly
+# The images this process is making now, so that a worker told to stop at once can mark exactly
 # those interrupted (worker.py); a task's arguments are not read for it.
-_tiles_in_flight: set[int] = set()
-_tiles_lock = threading.Lock()
+_images_in_flight: set[int] = set()
+_in_flight_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def _making(image_ids: list[int]):
-    with _tiles_lock:
-        _tiles_in_flight.update(image_ids)
+    with _in_flight_lock:
+        _images_in_flight.update(image_ids)
     try:
         yield
     finally:
-        with _tiles_lock:
-            _tiles_in_flight.difference_update(image_ids)
+        with _in_flight_lock:
+            _images_in_flight.difference_update(image_ids)
 
 
-def tiles_in_flight() -> list[int]:
-    """The ids of the tiles this process is making right now."""
-    with _tiles_lock:
-        return list(_tiles_in_flight)
+def images_in_flight() -> list[int]:
+    """The ids of the images this process is making right now."""
+    with _in_flight_lock:
+        return list(_images_in_flight)
 
 
 _db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-db")
@@ -111,18 +111,16 @@ async def _in_image_pool(func, *args):
     return await asyncio.get_running_loop().run_in_executor(_image_pool, func, *args)
 
 
-async def _run_images(
-    generation: Generation, images: list[Image], inputs: list[gateway.InputImage]
-) -> None:
+async def _make_all(run: Run, images: list[Image], inputs: list[gateway.InputImage]) -> None:
     config = gateway.GatewayConfig.from_settings()
-    heartbeat = asyncio.create_task(_beat(generation.pk))
+    heartbeat = asyncio.create_task(_beat(run.pk))
     try:
         async with contextlib.AsyncExitStack() as stack:
             client = None
             if any(not catalog.is_offline(image.model) for image in images):
                 client = await stack.enter_async_context(gateway.async_client(config))
             await asyncio.gather(
-                *(_run_one(client, config, generation, image, inputs) for image in images)
+                *(_make_one(client, config, run, image, inputs) for image in images)
             )
     finally:
         heartbeat.cancel()
@@ -130,20 +128,20 @@ async def _run_images(
             await heartbeat
 
 
-async def _beat(generation_id: int) -> None:
+async def _beat(run_id: int) -> None:
     while True:
-        await _in_db_thread(Generation.objects.beat, generation_id)
+        await _in_db_thread(Run.objects.beat, run_id)
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
-async def _run_one(
-    client, config, generation: Generation, image: Image, inputs: list[gateway.InputImage]
+async def _make_one(
+    client, config, run: Run, image: Image, inputs: list[gateway.InputImage]
 ) -> None:
     try:
         if catalog.is_offline(image.model):
             result = await offline.generate(
                 model=image.model,
-                prompt=generation.prompt,
+                prompt=run.prompt,
                 params=image.request,
                 inputs=inputs,
                 width=image.expected_width,
@@ -156,19 +154,19 @@ async def _run_one(
                 client,
                 config,
                 model=image.model,
-                prompt=generation.prompt,
+                prompt=run.prompt,
                 images=inputs,
                 params=image.request,
             )
         else:
             result = await gateway.generate_image(
-                client, config, model=image.model, prompt=generation.prompt, params=image.request
+                client, config, model=image.model, prompt=run.prompt, params=image.request
             )
     except gateway.GatewayError as exc:
         await _in_db_thread(Image.objects.fail, image.pk, exc.message)
         return
     except Exception:
-        logger.exception("Image %s of run %s failed unexpectedly", image.pk, generation.pk)
+        logger.exception("Image %s of run %s failed unexpectedly", image.pk, run.pk)
         await _in_db_thread(Image.objects.fail, image.pk, FAILED_UNEXPECTEDLY)
         return
 
@@ -179,7 +177,7 @@ async def _run_one(
         await _in_db_thread(Image.objects.fail, image.pk, message)
         return
     except Exception:
-        logger.exception("Could not store image %s of run %s", image.pk, generation.pk)
+        logger.exception("Could not store image %s of run %s", image.pk, run.pk)
         await _in_db_thread(Image.objects.fail, image.pk, FAILED_TO_STORE)
         return
     await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored))
@@ -201,13 +199,11 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     if result.cost is not None:
         cost, from_gateway = result.cost, True
     else:
-        # No usage.cost from the gateway: the catalog's price of what the tile asked for.
+        # No usage.cost from the gateway: the catalog's price of what the image asked for.
         cost = pricing.estimate(sent=[(spec, image.request)]).total if spec else None
         from_gateway = False
 
-    names = media.image_names(
-        generation_id=image.generation_id, image_id=image.pk, image_format=processed.format
-    )
+    names = media.image_names(run_id=image.run_id, image_id=image.pk, image_format=processed.format)
     file_name = default_storage.save(names.file, ContentFile(returned.data))
     thumb_name = default_storage.save(names.thumbnail, ContentFile(processed.thumbnail))
     return {

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from gallery.models import EditSource, Generation, Image, PromptHistory
+from gallery.models import EditSource, Image, PromptHistory, Run
 
 GALLERY_PAGE_SIZE = 20
 
@@ -33,17 +33,17 @@ class GalleryQuery:
 
 def runs_visible_to(viewer) -> QuerySet:
     """Runs the viewer may see: not deleted, and not someone else's private run (admins see all)."""
-    runs = Generation.objects.filter(deleted_at__isnull=True)
+    runs = Run.objects.filter(deleted_at__isnull=True)
     if not viewer.is_staff:
         runs = runs.filter(Q(is_private=False) | Q(created_by=viewer))
     return runs
 
 
-def in_visible_run(viewer, *, through: str = "generation") -> Q:
+def in_visible_run(viewer, *, through: str = "run") -> Q:
     """A filter for rows (images, edit sources) that belong, by `through`, to a run the viewer
     may see.
 
-    Joins rather than `generation__in=<visible runs>`: SQLite would build the whole list of
+    Joins rather than `run__in=<visible runs>`: SQLite would build the whole list of
     visible runs first, which costs ~10 ms at 25,000 runs for a single-image lookup."""
     conditions = Q(**{f"{through}__deleted_at__isnull": True})
     if not viewer.is_staff:
@@ -66,21 +66,15 @@ def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
     if query.date_to:
         runs = runs.filter(created_at__lt=_local_midnight(query.date_to + timedelta(days=1)))
     if query.model:
-        runs = runs.filter(
-            Exists(Image.objects.filter(generation=OuterRef("pk"), model=query.model))
-        )
+        runs = runs.filter(Exists(Image.objects.filter(run=OuterRef("pk"), model=query.model)))
     if query.starred:
         runs = runs.filter(
-            Exists(
-                Image.objects.filter(
-                    generation=OuterRef("pk"), starred=True, deleted_at__isnull=True
-                )
-            )
+            Exists(Image.objects.filter(run=OuterRef("pk"), starred=True, deleted_at__isnull=True))
         )
     return runs
 
 
-def _with_tiles(runs: QuerySet) -> QuerySet:
+def _with_images(runs: QuerySet) -> QuerySet:
     return runs.select_related("created_by").prefetch_related(
         Prefetch(
             "images",
@@ -90,30 +84,30 @@ def _with_tiles(runs: QuerySet) -> QuerySet:
     )
 
 
-def generations_for_gallery(
+def runs_for_gallery(
     *,
     viewer,
     query: GalleryQuery = GalleryQuery(),
     before_id: int | None = None,
     limit: int = GALLERY_PAGE_SIZE,
-) -> list[Generation]:
+) -> list[Run]:
     """One page of runs, newest first, keyed on id (no OFFSET): the same three queries however
     deep the page. Returns up to `limit + 1` runs; the extra one says another page exists."""
     runs = _filtered(runs_visible_to(viewer), query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
-    return list(_with_tiles(runs.order_by("-id"))[: limit + 1])
+    return list(_with_images(runs.order_by("-id"))[: limit + 1])
 
 
-def generation_for_display(*, generation_id: int, viewer) -> Generation:
-    """Raises Generation.DoesNotExist for unknown, deleted or foreign private runs."""
-    return _with_tiles(runs_visible_to(viewer)).get(pk=generation_id)
+def run_for_display(*, run_id: int, viewer) -> Run:
+    """Raises Run.DoesNotExist for unknown, deleted or foreign private runs."""
+    return _with_images(runs_visible_to(viewer)).get(pk=run_id)
 
 
 def image_for_display(*, image_id: int, viewer) -> Image:
     """A finished, visible image with its run and author (Image.DoesNotExist otherwise)."""
     return (
-        Image.objects.select_related("generation__created_by")
+        Image.objects.select_related("run__created_by")
         .filter(in_visible_run(viewer), status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
         .get(pk=image_id)
     )
@@ -129,28 +123,26 @@ def image_neighbours(
     first image of the nearest newer and older runs that match and have one."""
     shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
     siblings = list(
-        shown.filter(generation_id=image.generation_id)
-        .order_by("column", "position")
-        .values_list("pk", "file")
+        shown.filter(run_id=image.run_id).order_by("column", "position").values_list("pk", "file")
     )
     index = next((i for i, (pk, _) in enumerate(siblings) if pk == image.pk), None)
     preceding = siblings[index - 1] if index else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
     runs = _filtered(runs_visible_to(viewer), query).filter(
-        Exists(shown.filter(generation=OuterRef("pk")))
+        Exists(shown.filter(run=OuterRef("pk")))
     )
     if following is None:
-        older = runs.filter(pk__lt=image.generation_id).order_by("-pk").values("pk")[:1]
+        older = runs.filter(pk__lt=image.run_id).order_by("-pk").values("pk")[:1]
         following = (
-            shown.filter(generation_id=Subquery(older))
+            shown.filter(run_id=Subquery(older))
             .order_by("column", "position")
             .values_list("pk", "file")
             .first()
         )
     if preceding is None:
-        newer = runs.filter(pk__gt=image.generation_id).order_by("pk").values("pk")[:1]
+        newer = runs.filter(pk__gt=image.run_id).order_by("pk").values("pk")[:1]
         preceding = (
-            shown.filter(generation_id=Subquery(newer))
+            shown.filter(run_id=Subquery(newer))
             .order_by("-column", "-position")
             .values_list("pk", "file")
             .first()
@@ -165,22 +157,18 @@ def recent_prompts(*, user, limit: int = 20) -> list[PromptHistory]:
 def image_lineage(*, image: Image, viewer) -> tuple[list[EditSource], list[Image]]:
     """What this image was edited from (its run's inputs), and the edits made of it (the first
     finished image of each visible run that took it as an input)."""
-    sources = list(
-        EditSource.objects.filter(generation_id=image.generation_id).select_related(
-            "image", "upload"
-        )
-    )
+    sources = list(EditSource.objects.filter(run_id=image.run_id).select_related("image", "upload"))
     edits = list(
         Image.objects.filter(
             in_visible_run(viewer),
-            generation__sources__image=image,
+            run__sources__image=image,
             status=Image.Status.SUCCEEDED,
             deleted_at__isnull=True,
         )
-        .order_by("-generation_id", "column", "position")
-        .select_related("generation")
+        .order_by("-run_id", "column", "position")
+        .select_related("run")
     )
     first_per_run: dict[int, Image] = {}
     for edit in edits:
-        first_per_run.setdefault(edit.generation_id, edit)
+        first_per_run.setdefault(edit.run_id, edit)
     return sources, list(first_per_run.values())

@@ -1,6 +1,6 @@
-"""Writes: starting a run, retrying a tile, remembering prompts, deleting and sharing.
+"""Writes: starting a run, retrying an image, remembering prompts, deleting and sharing.
 
-A tile's status changes only through Image.objects (claim, succeed, fail, interrupt,
+An image's status changes only through Image.objects (claim, succeed, fail, interrupt,
 reap_stale, requeue): see gallery/models.py."""
 
 from datetime import timedelta
@@ -13,13 +13,13 @@ from django.utils import timezone
 from gallery import catalog, edits, pricing
 from gallery.catalog import Choice, ModelSpec
 from gallery.edits import Source
-from gallery.models import Generation, Image, PromptHistory
+from gallery.models import Image, PromptHistory, Run
 from team import services as team_services
 
 RECENT_PROMPTS_KEPT = 20
 
 
-def generation_start(
+def run_start(
     *,
     user,
     prompt: str,
@@ -29,11 +29,11 @@ def generation_start(
     compare: bool,
     sources: list[Source] = (),
     private: bool = False,
-) -> Generation:
+) -> Run:
     """Write the run and one queued image per model × count, then hand it to the worker.
 
     With `sources` (attached input images) the run is an edit of them."""
-    from gallery.tasks import run_generation
+    from gallery.tasks import make_run_images
 
     edit = bool(sources)
     requests = [catalog.request_for(spec, choice, edit=edit) for spec in specs]
@@ -41,11 +41,11 @@ def generation_start(
         sent=[(spec, request.params) for spec, request in zip(specs, requests, strict=True)],
         count=count,
     )
-    tiles = [(column, position) for column in range(len(specs)) for position in range(count)]
+    slots = [(column, position) for column in range(len(specs)) for position in range(count)]
     with transaction.atomic():
-        generation = Generation.objects.create(
+        run = Run.objects.create(
             created_by=user,
-            kind=Generation.Kind.EDIT if edit else Generation.Kind.GENERATE,
+            kind=Run.Kind.EDIT if edit else Run.Kind.GENERATE,
             prompt=prompt,
             compare=compare,
             model_ids=[spec.id for spec in specs],
@@ -59,7 +59,7 @@ def generation_start(
         team_services.run_permit(user=user, estimate=cost)
         Image.objects.bulk_create(
             Image(
-                generation=generation,
+                run=run,
                 model=spec.id,
                 column=column,
                 position=position,
@@ -68,13 +68,13 @@ def generation_start(
                 expected_height=requests[column].height,
                 estimated_cost=price,
             )
-            for (column, position), (spec, price) in zip(tiles, cost.images, strict=True)
+            for (column, position), (spec, price) in zip(slots, cost.images, strict=True)
         )
         if edit:
-            edits.sources_record(generation=generation, sources=sources)
+            edits.sources_record(run=run, sources=sources)
         prompt_remember(user=user, prompt=prompt)
-        transaction.on_commit(lambda: run_generation.enqueue(generation.pk))
-    return generation
+        transaction.on_commit(lambda: make_run_images.enqueue(run.pk))
+    return run
 
 
 def _settings_of(choice: Choice, *, edit: bool) -> dict:
@@ -96,12 +96,12 @@ def _settings_of(choice: Choice, *, edit: bool) -> dict:
 
 
 def image_retry(*, image: Image) -> Image:
-    """Queue a failed or interrupted tile again, as a run of its own.
+    """Queue a failed or interrupted image again, in a task of its own.
 
     It is checked exactly as a new run is, against the model as the studio offers it now: the
-    allowlist or the gateway may have dropped it, or its price changed, since the tile was made.
+    allowlist or the gateway may have dropped it, or its price changed, since the image was made.
     """
-    from gallery.tasks import run_generation
+    from gallery.tasks import make_run_images
 
     spec = catalog.available_models().get(image.model)
     if spec is None:
@@ -110,10 +110,10 @@ def image_retry(*, image: Image) -> Image:
         )
     cost = pricing.estimate(sent=[(spec, image.request)])
     with transaction.atomic():
-        # A failed tile cost nothing; queued again, it counts against the quotas once more.
-        team_services.run_permit(user=image.generation.created_by, estimate=cost)
+        # A failed image cost nothing; queued again, it counts against the quotas once more.
+        team_services.run_permit(user=image.run.created_by, estimate=cost)
         if Image.objects.requeue(image.pk, estimated_cost=cost.total):
-            transaction.on_commit(lambda: run_generation.enqueue(image.generation_id, [image.pk]))
+            transaction.on_commit(lambda: make_run_images.enqueue(image.run_id, [image.pk]))
     image.refresh_from_db()
     return image
 
@@ -134,17 +134,17 @@ def prompt_remember(*, user, prompt: str) -> None:
         PromptHistory.objects.filter(id__in=stale_ids).delete()
 
 
-def generation_delete(*, generation: Generation) -> None:
+def run_delete(*, run: Run) -> None:
     """Hide the run at once; it can be restored until `purge_deleted` removes it."""
-    Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
+    Run.objects.filter(pk=run.pk).update(deleted_at=timezone.now())
 
 
-def generation_share(*, generation: Generation) -> None:
-    Generation.objects.filter(pk=generation.pk).update(is_private=False)
+def run_share(*, run: Run) -> None:
+    Run.objects.filter(pk=run.pk).update(is_private=False)
 
 
-def generation_restore(*, generation: Generation) -> None:
-    Generation.objects.filter(pk=generation.pk).update(deleted_at=None)
+def run_restore(*, run: Run) -> None:
+    Run.objects.filter(pk=run.pk).update(deleted_at=None)
 
 
 def image_delete(*, image: Image) -> None:
@@ -167,7 +167,7 @@ def prompt_forget(*, user, prompt_id: int) -> None:
 def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
     """Remove runs and images deleted longer ago than `older_than`, with their files."""
     cutoff = timezone.now() - older_than
-    images = Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(generation__deleted_at__lt=cutoff))
+    images = Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(run__deleted_at__lt=cutoff))
     files = 0
     for file_name, thumb_name in images.values_list("file", "thumbnail").iterator():
         for name in (file_name, thumb_name):
@@ -175,9 +175,9 @@ def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
                 default_storage.delete(name)
                 files += 1
     _, deleted_images = images.delete()
-    _, deleted_runs = Generation.objects.filter(deleted_at__lt=cutoff).delete()
+    _, deleted_runs = Run.objects.filter(deleted_at__lt=cutoff).delete()
     return {
-        "runs": deleted_runs.get("gallery.Generation", 0),
+        "runs": deleted_runs.get("gallery.Run", 0),
         "images": deleted_images.get("gallery.Image", 0),
         "files": files,
     }

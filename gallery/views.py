@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from gallery import catalog, edits, imaging, permissions, selectors, services
 from gallery.forms import Attachments, GalleryFilterForm, GenerateForm
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 from gallery.presenters import GalleryView, RunView
 from gallery.prompt_box import PromptBox
 from gallery.suggestions import pick_suggestions
@@ -86,10 +86,10 @@ def _link_form(request, models) -> GenerateForm:
     if reuse := request.GET.get("reuse", ""):
         run_id = _id_from_link(reuse, what="run", link="“Reuse settings”")
         try:
-            generation = selectors.generation_for_display(generation_id=run_id, viewer=request.user)
-        except Generation.DoesNotExist:
+            run = selectors.run_for_display(run_id=run_id, viewer=request.user)
+        except Run.DoesNotExist:
             raise Http404("No such run.") from None
-        return GenerateForm.reusing(generation, models=models)
+        return GenerateForm.reusing(run, models=models)
     return GenerateForm.blank(models=models, prompt=request.GET.get("prompt", ""))
 
 
@@ -105,7 +105,7 @@ def studio(request):
         return bad_request(request, str(exc))
     target = request.htmx.target if request.htmx else None
     if target == "generate-form":
-        return render(request, f"{STUDIO}#prompt_form", {"box": box})
+        return render(request, f"{STUDIO}#generate_form", {"box": box})
     gallery = GalleryView.load(
         viewer=request.user,
         query=query,
@@ -174,7 +174,7 @@ def _attached_sources(request, attachments: Attachments) -> list:
 
 
 @require_POST
-def generation_create(request):
+def run_create(request):
     models = offered_models()
     try:
         sources = _attached_sources(request, GenerateForm.attachments(request.POST, request.FILES))
@@ -193,7 +193,7 @@ def generation_create(request):
 
     cleaned = form.cleaned_data
     try:
-        generation = services.generation_start(
+        run = services.run_start(
             user=request.user,
             prompt=cleaned["prompt"],
             specs=cleaned["specs"],
@@ -207,25 +207,24 @@ def generation_create(request):
         box = PromptBox.from_form(form, viewer=request.user, message=exc.message)
         return _form_error(request, box)
     if not request.htmx:
-        return redirect(f"{reverse('studio')}#run-{generation.pk}")
-    run = RunView(
-        selectors.generation_for_display(generation_id=generation.pk, viewer=request.user),
-        viewer=request.user,
-    )
-    context = {"run": run, "recent_prompts": selectors.recent_prompts(user=request.user)}
-    return render(request, "gallery/generation_created.html", context)
+        return redirect(f"{reverse('studio')}#run-{run.pk}")
+    context = {
+        "run": RunView(_visible_run(request, run.pk), viewer=request.user),
+        "recent_prompts": selectors.recent_prompts(user=request.user),
+    }
+    return render(request, "gallery/run_created.html", context)
 
 
 def _form_error(request, box: PromptBox, *, status: int | None = None) -> HttpResponse:
     """The prompt box again, with the message and everything as typed; nothing was started.
     `status`: the answer's status when it is not a plain invalid form (422 htmx, 400 a page)."""
     if request.htmx:
-        response = render(request, f"{STUDIO}#prompt_form", {"box": box}, status=status or 422)
+        response = render(request, f"{STUDIO}#generate_form", {"box": box}, status=status or 422)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
     return _studio_page(request, box, status=status or 400)
 
 
-def generation_create_unverified(request, *, message: str) -> HttpResponse:
+def run_create_unverified(request, *, message: str) -> HttpResponse:
     """A prompt sent to Generate whose form could not be verified (CSRF; see
     team.account_views.csrf_failure): the prompt box again, as typed, with `message`."""
     form = GenerateForm(request.POST, models=offered_models())
@@ -268,33 +267,33 @@ def upload_detail(request, pk: int):
     return render(request, "gallery/attachments_added.html", {"sources": sources})
 
 
-def _visible_run(request, pk: int) -> Generation:
+def _visible_run(request, pk: int) -> Run:
     try:
-        return selectors.generation_for_display(generation_id=pk, viewer=request.user)
-    except Generation.DoesNotExist:
+        return selectors.run_for_display(run_id=pk, viewer=request.user)
+    except Run.DoesNotExist:
         raise Http404("No such run.") from None
 
 
 @require_GET
-def generation_detail(request, pk: int):
+def run_detail(request, pk: int):
     run = RunView(_visible_run(request, pk), viewer=request.user)
     if request.htmx:
         return render(request, RUN, {"run": run})
-    return render(request, "gallery/generation_page.html", {"run": run})
+    return render(request, "gallery/run_page.html", {"run": run})
 
 
 @require_GET
-def generation_progress(request, pk: int):
-    """What a run's poller asks once a second: the tiles it still shows as pending, re-rendered.
-    It only reads: tiles whose worker died are marked interrupted by the worker and by
+def run_progress(request, pk: int):
+    """What a run's poller asks once a second: the images it still shows as pending, re-rendered.
+    It only reads: images whose worker died are marked interrupted by the worker and by
     `manage.py reap_stale`."""
     try:
         pending_ids = set(params.parse_id_list(request.GET.get("pending", ""), what="image"))
     except params.BadParameter as exc:
         return bad_request(request, exc.message)
     run = RunView(_visible_run(request, pk), viewer=request.user)
-    tiles = [image for image in run.images if image.pk in pending_ids]
-    return render(request, f"{RUN}#progress", {"run": run, "tiles": tiles})
+    images = [image for image in run.images if image.pk in pending_ids]
+    return render(request, f"{RUN}#progress", {"run": run, "images": images})
 
 
 @require_POST
@@ -307,37 +306,36 @@ def image_retry(request, pk: int):
             # The tile stays as it was; the refusal is a toast (htmx) or a page saying why.
             return message_response(request, title=exc.title, message=exc.message, status=403)
     if not request.htmx:
-        return redirect(f"{reverse('studio')}#run-{image.generation_id}")
-    run = RunView(_visible_run(request, image.generation_id), viewer=request.user)
+        return redirect(f"{reverse('studio')}#run-{image.run_id}")
+    run = RunView(_visible_run(request, image.run_id), viewer=request.user)
     return render(request, RUN, {"run": run})
 
 
 @require_POST
-def generation_delete(request, pk: int):
-    generation = permissions.generation_for_change(request, pk)
-    services.generation_delete(generation=generation)
+def run_delete(request, pk: int):
+    run = permissions.run_for_change(request, pk)
+    services.run_delete(run=run)
     if not request.htmx:
         return redirect("studio")
-    return render(request, "gallery/deleted_toast.html", {"generation": generation})
+    return render(request, "gallery/deleted_toast.html", {"run": run})
 
 
 @require_POST
-def generation_share(request, pk: int):
+def run_share(request, pk: int):
     """Make a private run visible to the whole team."""
-    generation = permissions.generation_for_change(request, pk)
-    services.generation_share(generation=generation)
+    run = permissions.run_for_change(request, pk)
+    services.run_share(run=run)
     if not request.htmx:
-        return redirect(f"{reverse('studio')}#run-{generation.pk}")
-    run = RunView(_visible_run(request, pk), viewer=request.user)
-    return render(request, RUN, {"run": run})
+        return redirect(f"{reverse('studio')}#run-{run.pk}")
+    return render(request, RUN, {"run": RunView(_visible_run(request, pk), viewer=request.user)})
 
 
 @require_POST
-def generation_restore(request, pk: int):
-    generation = permissions.generation_for_change(request, pk, deleted=True)
-    services.generation_restore(generation=generation)
+def run_restore(request, pk: int):
+    run = permissions.run_for_change(request, pk, deleted=True)
+    services.run_restore(run=run)
     if not request.htmx:
-        return redirect(f"{reverse('studio')}#run-{generation.pk}")
+        return redirect(f"{reverse('studio')}#run-{run.pk}")
     return HttpResponseClientRefresh()
 
 

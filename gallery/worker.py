@@ -3,7 +3,7 @@
 `db_worker` runs one task after another, so one slow run (a model taking minutes) would queue
 every other person's run behind it. This worker claims tasks the same way (a locked row, so many
 workers on many machines can share one database, and the same queue selection) and runs up to
-WORKER_CONCURRENCY of them in threads. Every few seconds it also marks the tiles no worker is
+WORKER_CONCURRENCY of them in threads. Every few seconds it also marks the images no worker is
 looking after as interrupted (Image.objects.reap_stale).
 """
 
@@ -39,9 +39,9 @@ class ConcurrentWorker(Worker):
 
     def shutdown(self, signum, frame) -> None:
         if not self.running:
-            logger.warning("Stopping now; unfinished tiles are marked interrupted.")
-            # Exactly the tiles this process's runs claimed, whatever else its tasks were doing.
-            Image.objects.filter(pk__in=runner.tiles_in_flight()).interrupt(Interruption.STOPPED)
+            logger.warning("Stopping now; unfinished images are marked interrupted.")
+            # Exactly the images this process's runs claimed, whatever else its tasks were doing.
+            Image.objects.filter(pk__in=runner.images_in_flight()).interrupt(Interruption.STOPPED)
             os._exit(1)
         logger.warning(
             "Received %s: finishing %d running task(s) first (press Ctrl+C again to stop now).",
@@ -135,4 +135,4 @@ class ConcurrentWorker(Worker):
             return
         for reason, ids in reaped.items():
             if ids:
-                logger.warning("Marked %d stuck tile(s) interrupted (%s).", len(ids), reason.name)
+                logger.warning("Marked %d stuck image(s) interrupted (%s).", len(ids), reason.name)

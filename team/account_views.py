@@ -146,8 +146,8 @@ UNVERIFIED = (
 def csrf_failure(request, reason: str = ""):
     """A clear message instead of Django's bare 403 page; nothing has been written. A prompt
     sent to Generate comes back in the prompt box, as typed, which the gallery draws."""
-    if request.path == reverse("generation_create") and request.user.is_authenticated:
-        return gallery_views.generation_create_unverified(
+    if request.path == reverse("run_create") and request.user.is_authenticated:
+        return gallery_views.run_create_unverified(
             request, message=f"{UNVERIFIED} Press Generate again."
         )
     return message_response(request, title="Please try again", message=UNVERIFIED, status=403)

@@ -64,9 +64,7 @@ def month_bounds(*, year: int, month: int) -> tuple[datetime, datetime]:
 
 def images_today(*, user, now: datetime | None = None) -> int:
     return (
-        charged_images()
-        .filter(generation__created_by=user, generation__created_at__gte=day_start(now))
-        .count()
+        charged_images().filter(run__created_by=user, run__created_at__gte=day_start(now)).count()
     )
 
 
@@ -74,7 +72,7 @@ def spent_in_month(*, year: int, month: int) -> Decimal:
     start, end = month_bounds(year=year, month=month)
     spent = (
         charged_images()
-        .filter(generation__created_at__gte=start, generation__created_at__lt=end)
+        .filter(run__created_at__gte=start, run__created_at__lt=end)
         .aggregate(spent=Sum(IMAGE_COST))["spent"]
     )
     return spent or ZERO
@@ -164,18 +162,18 @@ def usage_for_month(*, year: int, month: int) -> UsageReport:
     start, end = month_bounds(year=year, month=month)
     grouped = (
         charged_images()
-        .filter(generation__created_at__gte=start, generation__created_at__lt=end)
-        .annotate(day=TruncDate("generation__created_at"))
-        .values("day", "generation__created_by__username", "model")
+        .filter(run__created_at__gte=start, run__created_at__lt=end)
+        .annotate(day=TruncDate("run__created_at"))
+        .values("day", "run__created_by__username", "model")
         # Names unlike the model's fields: an alias "cost" would shadow Image.cost below it.
         .annotate(n_images=Count("id"), total=Sum(IMAGE_COST), estimate=Sum(IMAGE_ESTIMATE))
-        .order_by("day", "generation__created_by__username", "model")
+        .order_by("day", "run__created_by__username", "model")
     )
     known = catalog.known_models()
     rows = [
         UsageRow(
             day=g["day"],
-            username=g["generation__created_by__username"],
+            username=g["run__created_by__username"],
             model=g["model"],
             model_label=known[g["model"]].label if g["model"] in known else g["model"],
             images=g["n_images"],
@@ -220,13 +218,13 @@ def members_with_usage(*, now: datetime | None = None):
     local = timezone.localtime(now or timezone.now())
     start, end = month_bounds(year=local.year, month=local.month)
     this_month = (
-        Q(generations__created_at__gte=start)
-        & Q(generations__created_at__lt=end)
-        & Q(generations__images__status__in=CHARGED)
+        Q(runs__created_at__gte=start)
+        & Q(runs__created_at__lt=end)
+        & Q(runs__images__status__in=CHARGED)
     )
     return (
         get_user_model()
-        .objects.annotate(images_this_month=Count("generations__images", filter=this_month))
+        .objects.annotate(images_this_month=Count("runs__images", filter=this_month))
         .order_by("-is_active", "-is_staff", "username")
     )
 

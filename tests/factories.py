@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 from gallery import catalog
 from gallery.catalog import Choice
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 
 
 def png_bytes(width: int = 64, height: int = 36, colour=(200, 80, 40)) -> bytes:
@@ -90,18 +90,18 @@ def wide_gamut_profile() -> bytes:
     return header + struct.pack(">I", len(tags)) + table + body
 
 
-def make_generation(
+def make_run(
     user,
     *,
     prompt: str = "a red fox in the snow",
     models: list[str] | None = None,
     count: int = 1,
     choice: Choice | None = None,
-) -> Generation:
-    """A run with queued tiles, as generation_start writes it (without enqueuing a task)."""
+) -> Run:
+    """A run with queued images, as run_start writes it (without enqueuing a task)."""
     models = models or ["offline/aurora"]
     choice = choice or Choice(aspect_ratio="16:9", resolution="1K")
-    generation = Generation.objects.create(
+    run = Run.objects.create(
         created_by=user,
         prompt=prompt,
         compare=len(models) > 1,
@@ -115,7 +115,7 @@ def make_generation(
         request = catalog.request_for(spec, choice)
         for position in range(count):
             Image.objects.create(
-                generation=generation,
+                run=run,
                 model=model_id,
                 column=column,
                 position=position,
@@ -123,15 +123,15 @@ def make_generation(
                 expected_width=request.width,
                 expected_height=request.height,
             )
-    return generation
+    return run
 
 
 def make_succeeded_image(image: Image, *, width: int = 64, height: int = 36) -> Image:
-    """Give a tile a real stored PNG and WebP thumbnail, as the runner does."""
+    """Give an image a real stored PNG and WebP thumbnail, as the runner does."""
     data = png_bytes(width, height)
-    image.file.save(f"{image.generation_id}-{image.pk}-test.png", ContentFile(data), save=False)
+    image.file.save(f"{image.run_id}-{image.pk}-test.png", ContentFile(data), save=False)
     image.thumbnail.save(
-        f"{image.generation_id}-{image.pk}-test.webp",
+        f"{image.run_id}-{image.pk}-test.webp",
         ContentFile(webp_bytes(width, height)),
         save=False,
     )

@@ -6,11 +6,11 @@ import pytest
 from django.utils import timezone
 
 from gallery import services
-from gallery.models import EditSource, Generation, Image
+from gallery.models import EditSource, Image, Run
 from team.models import TeamPolicy
 from team.services import invite_create
 from tests.browser import PHONE, assert_accessible, browser, open_page, sign_in  # noqa: F401
-from tests.factories import make_generation, make_succeeded_image
+from tests.factories import make_run, make_succeeded_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,34 +44,34 @@ def busy_gallery(user, other_user) -> dict:
     """What a studio in use shows: a compare run with finished, failed and waiting tiles, an edit
     with its source, someone else's failed run (no Retry for us), a private run, recent prompts
     and a starred image."""
-    compare = make_generation(
+    compare = make_run(
         user,
         prompt="A lighthouse on a basalt cliff at dawn",
         models=["offline/aurora", "offline/mosaic", "offline/blueprint"],
         count=2,
     )
-    tiles = list(compare.images.order_by("column", "position"))
-    for image in tiles[:3]:
+    images = list(compare.images.order_by("column", "position"))
+    for image in images[:3]:
         make_succeeded_image(image, width=96, height=54)
-    Image.objects.filter(pk=tiles[3].pk).update(status=Image.Status.FAILED, error=LONG_ERROR)
-    Image.objects.filter(pk=tiles[5].pk).update(status=Image.Status.RUNNING)  # tiles[4] queued
-    Generation.objects.filter(pk=compare.pk).update(heartbeat_at=timezone.now())
-    Image.objects.filter(pk=tiles[0].pk).update(starred=True)
+    Image.objects.filter(pk=images[3].pk).update(status=Image.Status.FAILED, error=LONG_ERROR)
+    Image.objects.filter(pk=images[5].pk).update(status=Image.Status.RUNNING)  # images[4] queued
+    Run.objects.filter(pk=compare.pk).update(heartbeat_at=timezone.now())
+    Image.objects.filter(pk=images[0].pk).update(starred=True)
 
-    edit = make_generation(user, prompt="The same lighthouse at night", models=["offline/mosaic"])
-    Generation.objects.filter(pk=edit.pk).update(kind=Generation.Kind.EDIT)
-    EditSource.objects.create(generation=edit, position=0, image=tiles[0])
+    edit = make_run(user, prompt="The same lighthouse at night", models=["offline/mosaic"])
+    Run.objects.filter(pk=edit.pk).update(kind=Run.Kind.EDIT)
+    EditSource.objects.create(run=edit, position=0, image=images[0])
     edited = make_succeeded_image(edit.images.get(), width=96, height=54)
 
-    theirs = make_generation(other_user, prompt="a red bicycle", models=["gpt-image-2"])
+    theirs = make_run(other_user, prompt="a red bicycle", models=["gpt-image-2"])
     theirs.images.update(status=Image.Status.INTERRUPTED, error=LONG_ERROR)
-    private = make_generation(user, prompt="a secret garden", count=2)
-    Generation.objects.filter(pk=private.pk).update(is_private=True)
+    private = make_run(user, prompt="a secret garden", count=2)
+    Run.objects.filter(pk=private.pk).update(is_private=True)
     for image in private.images.all():
         make_succeeded_image(image, width=54, height=96)
     for prompt in ("a secret garden", "The same lighthouse at night", compare.prompt):
         services.prompt_remember(user=user, prompt=prompt)
-    return {"first": tiles[0], "edited": edited, "compare": compare}
+    return {"first": images[0], "edited": edited, "compare": compare}
 
 
 def wait_for_thumbnails(page) -> None:

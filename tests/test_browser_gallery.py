@@ -6,7 +6,7 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image as PILImage
 
-from gallery.models import EditSource, Generation, Image, Upload
+from gallery.models import EditSource, Image, Run, Upload
 from tests.browser import (  # noqa: F401  (fixtures)
     browser,
     page,
@@ -16,7 +16,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     stop_worker,
     worker,
 )
-from tests.factories import make_generation, make_succeeded_image, png_bytes
+from tests.factories import make_run, make_succeeded_image, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,12 +24,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def gallery_of(user, runs=3, count=2):
     made = []
     for i in range(runs):
-        generation = make_generation(user, prompt=f"run number {i}", count=count)
+        run = make_run(user, prompt=f"run number {i}", count=count)
         made.append(
-            [
-                make_succeeded_image(image, width=96 + i, height=54)
-                for image in generation.images.all()
-            ]
+            [make_succeeded_image(image, width=96 + i, height=54) for image in run.images.all()]
         )
     return made
 
@@ -100,7 +97,7 @@ def test_reusing_a_recent_prompt_and_generating_from_a_suggestion(page, user, wo
     page.wait_for_function(
         "() => document.querySelectorAll('article img').length === 1", timeout=15_000
     )
-    assert Generation.objects.get().prompt == first
+    assert Run.objects.get().prompt == first
 
     # The prompt is now a recent prompt: clicking it fills the prompt box.
     recent = page.get_by_role("region", name="Recent prompts")
@@ -111,7 +108,7 @@ def test_reusing_a_recent_prompt_and_generating_from_a_suggestion(page, user, wo
     page.wait_for_function(
         "() => document.querySelectorAll('article').length === 2", timeout=15_000
     )
-    assert Generation.objects.filter(prompt=first).count() == 2
+    assert Run.objects.filter(prompt=first).count() == 2
 
 
 def test_search_filters_and_star_from_the_tile(page, user, worker):  # noqa: F811
@@ -180,14 +177,14 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
         timeout=15_000,
     )
     assert "Edited from" in run.inner_text()
-    generation = Generation.objects.get()
-    assert generation.kind == "edit" and generation.model_ids == [
+    saved = Run.objects.get()
+    assert saved.kind == "edit" and saved.model_ids == [
         "offline/aurora",
         "offline/blueprint",
     ]
-    source = EditSource.objects.get(generation=generation).upload
+    source = EditSource.objects.get(run=saved).upload
     assert source.original_name == "landscape.png"
-    result = generation.images.order_by("column").first()
+    result = saved.images.order_by("column").first()
     with PILImage.open(result.file.open("rb")) as edited:
         assert abs(edited.width / edited.height - 160 / 90) < 0.03  # "auto" kept the shape
 
@@ -205,8 +202,8 @@ def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, 
         timeout=15_000,
     )
     assert page.evaluate("window.samePage") is True  # no reload: the run was added in place
-    second = Generation.objects.latest("pk")
-    assert EditSource.objects.get(generation=second).image_id == result.pk
+    second = Run.objects.latest("pk")
+    assert EditSource.objects.get(run=second).image_id == result.pk
     grandchild = second.images.first()
     page.wait_for_function(
         f"() => document.querySelector('#image-{grandchild.pk} img')", timeout=15_000

@@ -6,7 +6,7 @@ import pytest
 from gallery.models import Image
 from team.models import TeamPolicy
 from tests.browser import browser, page, sign_in  # noqa: F401  (fixtures)
-from tests.factories import make_generation
+from tests.factories import make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,7 +14,7 @@ REFUSAL = "An admin has removed GPT Image 2 from the team's models, so it can't 
 
 
 def test_a_refused_retry_is_one_toast_and_the_tile_stays(page, user, fake_gateway):  # noqa: F811
-    image = make_generation(user, models=["gpt-image-2"], prompt="a tin lantern").images.get()
+    image = make_run(user, models=["gpt-image-2"], prompt="a tin lantern").images.get()
     Image.objects.filter(pk=image.pk).update(status="failed", error="The provider failed (502).")
     TeamPolicy.objects.update_or_create(pk=1, defaults={"allowed_models": ["zai/cogview-4"]})
     sign_in(page)

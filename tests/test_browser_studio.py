@@ -2,7 +2,7 @@
 
 import pytest
 
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 from team.models import TeamPolicy
 from tests.browser import browser, page, pick_models, sign_in, worker  # noqa: F401  (fixtures)
 
@@ -45,9 +45,9 @@ def test_compare_three_models_two_images_each_at_16_9(page, user, fake_gateway, 
         assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.03)
     assert run.get_by_text("6 of 6 ready").is_visible()
 
-    generation = Generation.objects.get()
-    assert generation.created_by == user and generation.compare
-    stored = list(Image.objects.filter(generation=generation))
+    saved = Run.objects.get()
+    assert saved.created_by == user and saved.compare
+    stored = list(Image.objects.filter(run=saved))
     assert all(image.status == "succeeded" for image in stored)
     sizes = {(i.model, i.width, i.height) for i in stored}
     assert ("alibaba/qwen-image-plus", 1280, 720) in sizes  # pixel-size models: the nearest size
@@ -72,7 +72,7 @@ def test_enter_generates_and_shift_enter_adds_a_line(page, user, worker):  # noq
     page.wait_for_function(
         "() => document.querySelectorAll('article img').length === 1", timeout=15_000
     )
-    assert Generation.objects.get().prompt == "first line\nsecond line"
+    assert Run.objects.get().prompt == "first line\nsecond line"
     # The prompt also went to the sidebar's recent prompts.
     recent = page.get_by_role("region", name="Recent prompts")
     assert "first line" in recent.inner_text()
@@ -106,7 +106,7 @@ def test_bad_input_shows_a_message_in_place(page, user, worker):  # noqa: F811
     alert.first.wait_for()
     assert "Write a prompt first" in alert.first.inner_text()
     assert page.locator("article").count() == 0
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_a_long_estimate_wraps_beside_the_controls_not_between_them(page, user):  # noqa: F811

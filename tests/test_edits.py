@@ -13,12 +13,12 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
 from gallery import edits, memory, runner
-from gallery.models import EditSource, Generation, Image, Upload
+from gallery.models import EditSource, Image, Run, Upload
 from gallery.tasks import fetch_upload
 from tests.conftest import htmx_headers
 from tests.factories import (
     jpeg_bytes,
-    make_generation,
+    make_run,
     make_succeeded_image,
     png_bytes,
     wide_gamut_profile,
@@ -229,7 +229,7 @@ def test_someone_elses_upload_cannot_be_attached_or_seen(client, user, other_use
     )
     assert response.status_code == 400
     assert "no longer available" in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 # --- choosing models while images are attached ----------------------------------------------------
@@ -272,7 +272,7 @@ def test_bad_edits_are_refused_before_anything_goes_upstream(
     )
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
     assert not fake_gateway.calls(path="images/edits")
 
 
@@ -303,12 +303,12 @@ def test_a_bad_compression_is_named_under_its_field_and_ignored_where_it_does_no
             in html
         )
         assert f'id="output_compression-error" class="field-error" role="alert">{message}' in html
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
     # With no image attached Compression does not apply: a value left over is ignored, as the
     # other edit settings are, rather than refusing the run without a word.
     plain = {"prompt": "a red fox", "model": ["gpt-image-2"], "output_compression": "abc"}
     assert signed_in.post("/generate/", plain).status_code == 302
-    assert Generation.objects.get().kind == "generate"
+    assert Run.objects.get().kind == "generate"
 
 
 def test_without_javascript_files_attach_and_their_remove_button_takes_them_off(signed_in):
@@ -327,7 +327,7 @@ def test_without_javascript_files_attach_and_their_remove_button_takes_them_off(
     assert removed.status_code == 200
     assert f'value="{token}"' not in html and "Edit an image" in html
     assert ">make it blue</textarea>" in html
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 # --- what the gateway receives ----------------------------------------------------------------------
@@ -338,14 +338,14 @@ def start_edit(client, tokens, **extra):
     data.update(extra)
     response = client.post("/generate/", data, headers=htmx_headers())
     assert response.status_code == 200, response.content.decode()[:500]
-    return Generation.objects.latest("pk")
+    return Run.objects.latest("pk")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_json_edits_carry_the_cleaned_images_as_data_urls(signed_in, fake_gateway):
     fake_gateway.models = []
     first, second = attach(signed_in), attach(signed_in)
-    generation = start_edit(
+    run = start_edit(
         signed_in,
         [first, second],
         background="transparent",
@@ -356,12 +356,12 @@ def test_json_edits_carry_the_cleaned_images_as_data_urls(signed_in, fake_gatewa
         quality="high",
         count="2",
     )
-    assert generation.kind == "edit"
-    assert [s.upload_id for s in generation.sources.all()] == [
+    assert run.kind == "edit"
+    assert [s.upload_id for s in run.sources.all()] == [
         int(first.split(":")[1]),
         int(second.split(":")[1]),
     ]
-    runner.generation_run(generation_id=generation.pk)
+    runner.make_images(run_id=run.pk)
     calls = fake_gateway.calls(path="images/edits")
     assert len(calls) == 2 and not fake_gateway.calls(path="images/generations")
     body = calls[0].json
@@ -376,7 +376,7 @@ def test_json_edits_carry_the_cleaned_images_as_data_urls(signed_in, fake_gatewa
         "data:image/png;base64," + base64.b64encode(u.file.open("rb").read()).decode()
         for u in uploads
     ]
-    assert all(i.status == "succeeded" for i in generation.images.all())
+    assert all(i.status == "succeeded" for i in run.images.all())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -384,8 +384,8 @@ def test_multipart_edits_for_gateways_that_need_them(signed_in, fake_gateway, se
     settings.GATEWAY_EDITS_MULTIPART = True
     fake_gateway.models = []
     token = attach(signed_in)
-    generation = start_edit(signed_in, [token], size="1024x1024")
-    runner.generation_run(generation_id=generation.pk)
+    run = start_edit(signed_in, [token], size="1024x1024")
+    runner.make_images(run_id=run.pk)
     [call] = fake_gateway.calls(path="images/edits")
     assert call.json is None
     assert call.fields["model"] == "gpt-image-2" and call.fields["n"] == "1"
@@ -393,14 +393,14 @@ def test_multipart_edits_for_gateways_that_need_them(signed_in, fake_gateway, se
     [sent] = call.files
     assert sent.field == "image" and sent.content_type == "image/png"
     assert sent.data == Upload.objects.get().file.open("rb").read()
-    assert generation.images.get().status == "succeeded"
+    assert run.images.get().status == "succeeded"
 
 
 @pytest.mark.django_db(transaction=True)
 def test_models_only_get_the_edit_settings_they_take(signed_in, fake_gateway):
     fake_gateway.models = []
     token = attach(signed_in)
-    generation = start_edit(
+    run = start_edit(
         signed_in,
         [token],
         compare="on",
@@ -409,7 +409,7 @@ def test_models_only_get_the_edit_settings_they_take(signed_in, fake_gateway):
         output_format="jpeg",
         aspect_ratio="auto",
     )
-    runner.generation_run(generation_id=generation.pk)
+    runner.make_images(run_id=run.pk)
     bodies = {c.json["model"]: c.json for c in fake_gateway.calls(path="images/edits")}
     assert bodies["gpt-image-2"]["background"] == "opaque"
     assert "background" not in bodies["gemini-3.1-flash-image-preview"]
@@ -420,7 +420,7 @@ def test_models_only_get_the_edit_settings_they_take(signed_in, fake_gateway):
 def test_the_offline_renderer_edits_too(signed_in):
     upload(signed_in, png_bytes(120, 80, (40, 160, 90)))
     token = f"upload:{Upload.objects.get().pk}"
-    generation = start_edit(
+    run = start_edit(
         signed_in,
         [token],
         model=["offline/aurora"],
@@ -429,9 +429,9 @@ def test_the_offline_renderer_edits_too(signed_in):
         output_format="jpeg",
         output_compression="60",
     )
-    image = generation.images.get()
+    image = run.images.get()
     assert abs(image.expected_width / image.expected_height - 1.5) < 0.05  # keeps the input's shape
-    runner.generation_run(generation_id=generation.pk)
+    runner.make_images(run_id=run.pk)
     image.refresh_from_db()
     assert image.status == "succeeded", image.error
     assert image.format == "jpeg"
@@ -443,8 +443,8 @@ def test_the_offline_renderer_edits_too(signed_in):
 
 
 def finished(user, prompt="the original"):
-    generation = make_generation(user, prompt=prompt)
-    return make_succeeded_image(generation.images.get())
+    run = make_run(user, prompt=prompt)
+    return make_succeeded_image(run.images.get())
 
 
 def test_edit_from_the_lightbox_prefills_the_prompt_box(signed_in, user):
@@ -468,8 +468,8 @@ def test_lineage_links_both_ways(signed_in, user):
         {"prompt": "now at night", "model": ["offline/mosaic"], "source": [f"image:{source.pk}"]},
     )
     assert response.status_code == 302
-    edit_run = Generation.objects.latest("pk")
-    assert EditSource.objects.get(generation=edit_run).image == source
+    edit_run = Run.objects.latest("pk")
+    assert EditSource.objects.get(run=edit_run).image == source
     result = make_succeeded_image(edit_run.images.get())
 
     html = signed_in.get(f"/images/{result.pk}/", headers=htmx_headers()).content.decode()
@@ -489,6 +489,6 @@ def test_no_javascript_upload_with_the_form(signed_in):
          "images": SimpleUploadedFile("a.png", png_bytes(50, 50))},
     )  # fmt: skip
     assert response.status_code == 302
-    generation = Generation.objects.get()
-    assert generation.kind == "edit" and generation.sources.get().upload is not None
-    assert Image.objects.filter(generation=generation).count() == 1
+    run = Run.objects.get()
+    assert run.kind == "edit" and run.sources.get().upload is not None
+    assert Image.objects.filter(run=run).count() == 1

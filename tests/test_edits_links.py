@@ -14,7 +14,7 @@ from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
 from gallery import edits
-from gallery.models import Generation, Upload
+from gallery.models import Run, Upload
 from gallery.tasks import fetch_upload
 from tests.browser import start_web, start_worker, stop_worker
 from tests.conftest import htmx_headers
@@ -106,7 +106,7 @@ def test_the_worker_stores_the_image_and_the_chip_shows_its_thumbnail(
     # And it can be edited now.
     response = edit_with(signed_in, f"upload:{upload.pk}")
     assert response.status_code == 302
-    assert Generation.objects.get().sources.get().upload == upload
+    assert Run.objects.get().sources.get().upload == upload
 
 
 def test_a_trickling_host_is_given_up_at_the_deadline_with_a_clear_error(
@@ -177,7 +177,7 @@ def test_generate_is_refused_while_a_link_is_still_being_fetched(
     assert 'aria-busy="true"' in html  # the chip is drawn again, still polling
     plain = edit_with(signed_in, token)
     assert plain.status_code == 400 and edits.STILL_FETCHING in plain.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
     # The controls and the estimate treat it as attached (an edit), without complaint.
     controls = signed_in.get("/controls/", {"model": "gpt-image-2", "source": token})
     assert controls.status_code == 200 and ">Background</label>" in controls.content.decode()
@@ -193,7 +193,7 @@ def test_generate_is_refused_with_a_link_that_failed(
     response = edit_with(signed_in, f"upload:{Upload.objects.get().pk}")
     assert response.status_code == 400
     assert "The image from localhost could not be fetched; remove it" in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_a_fetch_no_worker_finished_reads_as_failed_and_is_never_fetched_late(
@@ -256,7 +256,7 @@ def test_without_javascript_a_link_sent_with_the_form_is_fetched_by_the_worker_t
     assert edits.STILL_FETCHING in html
     assert f'value="upload:{upload.pk}"' in html and "Fetching…" in html
     assert 'name="action" value="refresh"' in html and "Check again" in html
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
     # Once the worker has it (here from a quick host instead), "Check again" shows the
     # thumbnail and Generate starts the edit.
     Upload.objects.filter(pk=upload.pk).update(
@@ -271,7 +271,7 @@ def test_without_javascript_a_link_sent_with_the_form_is_fetched_by_the_worker_t
         signed_in.post("/generate/", {**data, "image_link": "", "source": [token]}).status_code
         == 302
     )
-    assert Generation.objects.get().sources.get().upload_id == upload.pk
+    assert Run.objects.get().sources.get().upload_id == upload.pk
 
 
 # --- the real web server stays responsive ----------------------------------------------------------

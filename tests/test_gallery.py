@@ -9,21 +9,21 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from gallery.models import Generation, Image, PromptHistory
+from gallery.models import Image, PromptHistory, Run
 from gallery.selectors import GALLERY_PAGE_SIZE
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image
+from tests.factories import make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
 
 
 def finished_run(user, *, prompt="a red fox in the snow", count=2, models=None, starred=False):
-    generation = make_generation(user, prompt=prompt, count=count, models=models)
-    for image in generation.images.all():
+    run = make_run(user, prompt=prompt, count=count, models=models)
+    for image in run.images.all():
         make_succeeded_image(image)
         if starred:
             Image.objects.filter(pk=image.pk).update(starred=True)
-    return generation
+    return run
 
 
 def lightbox(client, image, **params):
@@ -34,7 +34,7 @@ def lightbox(client, image, **params):
 
 
 def test_pages_of_20_runs_with_an_older_link_and_a_revealed_trigger(signed_in, user):
-    runs = [make_generation(user, prompt=f"run {i}") for i in range(45)]
+    runs = [make_run(user, prompt=f"run {i}") for i in range(45)]
     html = signed_in.get("/").content.decode()
     assert html.count("<article") == GALLERY_PAGE_SIZE
     assert f'id="run-{runs[-1].pk}"' in html and f'id="run-{runs[-20].pk}"' in html
@@ -79,7 +79,7 @@ def test_search_and_filters_narrow_the_gallery_and_live_in_the_url(signed_in, us
     fox = finished_run(user, prompt="A red fox in the snow")
     cat = finished_run(other_user, prompt="A cat on a windowsill", models=["offline/mosaic"])
     starred = finished_run(user, prompt="A starry fox night", starred=True)
-    Generation.objects.filter(pk=fox.pk).update(created_at=timezone.now() - timedelta(days=10))
+    Run.objects.filter(pk=fox.pk).update(created_at=timezone.now() - timedelta(days=10))
 
     def shown(**params):
         html = signed_in.get(
@@ -108,8 +108,8 @@ def test_gallery_pages_and_the_lightbox_run_a_fixed_number_of_queries(
 ):
     for i in range(45):
         finished_run(user, prompt=f"run {i}", count=4, models=["offline/aurora", "offline/mosaic"])
-    first_image = Image.objects.order_by("-generation_id", "column", "position").first()
-    middle = Generation.objects.order_by("-id")[22]
+    first_image = Image.objects.order_by("-run_id", "column", "position").first()
+    middle = Run.objects.order_by("-id")[22]
     signed_in.get("/")  # warm per-process memos
 
     def count(url, params=None, headers=None):
@@ -170,32 +170,32 @@ def test_lightbox_walk_stays_inside_the_filters(signed_in, user):
 
 
 def test_lightbox_shows_the_details_and_actions(signed_in, user):
-    generation = finished_run(user, prompt='Quotes "and" <tags>', count=1, models=["gpt-image-2"])
-    image = generation.images.get()
+    run = finished_run(user, prompt='Quotes "and" <tags>', count=1, models=["gpt-image-2"])
+    image = run.images.get()
     Image.objects.filter(pk=image.pk).update(revised_prompt="A revised take", cost="0.0123")
     html = lightbox(signed_in, image).content.decode()
     assert "Quotes &quot;and&quot; &lt;tags&gt;" in html and "<tags>" not in html
     for text in ("A revised take", "GPT Image 2", "64 × 36 px", "PNG", "1.5 s", "$0.0123",
                  "ada", "Download", "Copy prompt", "Reuse settings", "Star", "Delete"):  # fmt: skip
         assert text in html, text
-    assert f'hx-get="/?reuse={generation.pk}"' in html  # in the dialog, fills the form in place
+    assert f'hx-get="/?reuse={run.pk}"' in html  # in the dialog, fills the form in place
 
 
 def test_the_permalink_page_works_without_javascript(signed_in, user):
-    generation = finished_run(user, count=1)
-    image = generation.images.get()
+    run = finished_run(user, count=1)
+    image = run.images.get()
     page = signed_in.get(f"/images/{image.pk}/")
     html = page.content.decode()
     assert page.status_code == 200 and "<html" in html and 'class="lightbox-view"' in html
     assert (
-        f'href="/?reuse={generation.pk}"' in html
+        f'href="/?reuse={run.pk}"' in html
         and "hx-get" not in html.split("lightbox-actions")[1].split("</div>")[0]
     )
 
 
 def test_unknown_pending_or_deleted_images_are_404(signed_in, user):
-    generation = make_generation(user, count=2)
-    pending, done = generation.images.all()
+    run = make_run(user, count=2)
+    pending, done = run.images.all()
     make_succeeded_image(done)
     assert signed_in.get(f"/images/{pending.pk}/").status_code == 404
     assert signed_in.get("/images/99999/").status_code == 404
@@ -205,15 +205,13 @@ def test_unknown_pending_or_deleted_images_are_404(signed_in, user):
 
 
 def test_reuse_settings_fills_the_prompt_box(signed_in, user):
-    generation = make_generation(
-        user, prompt="reuse me", count=3, models=["offline/aurora", "offline/blueprint"]
-    )
-    Generation.objects.filter(pk=generation.pk).update(
+    run = make_run(user, prompt="reuse me", count=3, models=["offline/aurora", "offline/blueprint"])
+    Run.objects.filter(pk=run.pk).update(
         settings={"aspect_ratio": "9:16", "resolution": "2K", "quality": "high"}
     )
-    page = signed_in.get("/", {"reuse": generation.pk}).content.decode()
+    page = signed_in.get("/", {"reuse": run.pk}).content.decode()
     fragment = signed_in.get(
-        "/", {"reuse": generation.pk}, headers={**htmx_headers(), "HX-Target": "generate-form"}
+        "/", {"reuse": run.pk}, headers={**htmx_headers(), "HX-Target": "generate-form"}
     ).content.decode()
     for html in (page, fragment):
         assert ">reuse me</textarea>" in html
@@ -241,30 +239,28 @@ def test_reuse_settings_fills_the_prompt_box(signed_in, user):
     ],
 )
 def test_downloads_are_named_safely(signed_in, user, prompt, expected_start):
-    generation = finished_run(user, prompt=prompt, count=1)
-    image = generation.images.get()
+    run = finished_run(user, prompt=prompt, count=1)
+    image = run.images.get()
     response = signed_in.get(f"/images/{image.pk}/download/")
     disposition = response["Content-Disposition"]
     name = disposition.split('filename="')[1].rstrip('"')
     assert disposition.startswith("attachment;")
     assert name.startswith(expected_start)
-    assert name.endswith(timezone.localtime(generation.created_at).strftime("-%Y%m%d-%H%M%S-1.png"))
+    assert name.endswith(timezone.localtime(run.created_at).strftime("-%Y%m%d-%H%M%S-1.png"))
     assert len(name) < 140 and all(c.isalnum() or c in "-." for c in name)
     assert b"".join(response.streaming_content) == image.file.open("rb").read()
 
 
 def test_jpeg_downloads_end_in_jpg(signed_in, user):
-    generation = finished_run(user, count=1)
-    Image.objects.filter(generation=generation).update(format="jpeg")
-    response = signed_in.get(f"/images/{generation.images.get().pk}/download/")
+    run = finished_run(user, count=1)
+    Image.objects.filter(run=run).update(format="jpeg")
+    response = signed_in.get(f"/images/{run.images.get().pk}/download/")
     assert response["Content-Disposition"].endswith('-1.jpg"')
 
 
 def test_download_all_streams_a_zip_of_the_originals(signed_in, user):
-    generation = finished_run(
-        user, prompt="zip me", count=2, models=["offline/aurora", "offline/mosaic"]
-    )
-    response = signed_in.get(f"/runs/{generation.pk}/download/")
+    run = finished_run(user, prompt="zip me", count=2, models=["offline/aurora", "offline/mosaic"])
+    response = signed_in.get(f"/runs/{run.pk}/download/")
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "application/zip"
     assert response["Content-Disposition"].startswith('attachment; filename="zip-me-')
@@ -273,13 +269,13 @@ def test_download_all_streams_a_zip_of_the_originals(signed_in, user):
     archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
     names = archive.namelist()
     assert len(names) == 4 and len(set(names)) == 4
-    originals = sorted(i.file.open("rb").read() for i in generation.images.all())
+    originals = sorted(i.file.open("rb").read() for i in run.images.all())
     assert sorted(archive.read(n) for n in names) == originals
 
 
 def test_download_all_of_a_run_without_images_says_so(signed_in, user):
-    generation = make_generation(user, count=2)
-    response = signed_in.get(f"/runs/{generation.pk}/download/")
+    run = make_run(user, count=2)
+    response = signed_in.get(f"/runs/{run.pk}/download/")
     assert response.status_code == 404
     assert "nothing to download" in response.content.decode()
 
@@ -306,8 +302,8 @@ def test_star_and_unstar_from_tile_or_lightbox(signed_in, user):
 
 
 def test_deleting_an_image_hides_it_with_undo(signed_in, user):
-    generation = finished_run(user, count=2)
-    image, other = generation.images.all()
+    run = finished_run(user, count=2)
+    image, other = run.images.all()
     response = signed_in.post(f"/images/{image.pk}/delete/", headers=htmx_headers())
     assert response.status_code == 200
     assert "Undo" in response.content.decode() and '"imageDeleted"' in response["HX-Trigger"]
@@ -320,21 +316,21 @@ def test_deleting_an_image_hides_it_with_undo(signed_in, user):
 
 
 def test_deleting_a_run_answers_with_the_undo_toast_and_no_event(signed_in, user):
-    generation = finished_run(user)
-    response = signed_in.post(f"/runs/{generation.pk}/delete/", headers=htmx_headers())
+    run = finished_run(user)
+    response = signed_in.post(f"/runs/{run.pk}/delete/", headers=htmx_headers())
     assert response.status_code == 200 and "Run deleted." in response.content.decode()
     assert "HX-Trigger" not in response  # the page removes the run itself (hx-swap="delete")
 
 
 def test_deleting_a_run_hides_it_with_undo(signed_in, user):
-    generation = finished_run(user)
-    response = signed_in.post(f"/runs/{generation.pk}/delete/", headers=htmx_headers())
+    run = finished_run(user)
+    response = signed_in.post(f"/runs/{run.pk}/delete/", headers=htmx_headers())
     assert "Run deleted." in response.content.decode()
-    assert f'id="run-{generation.pk}"' not in signed_in.get("/").content.decode()
-    assert signed_in.get(f"/runs/{generation.pk}/").status_code == 404
-    undo = signed_in.post(f"/runs/{generation.pk}/restore/", headers=htmx_headers())
+    assert f'id="run-{run.pk}"' not in signed_in.get("/").content.decode()
+    assert signed_in.get(f"/runs/{run.pk}/").status_code == 404
+    undo = signed_in.post(f"/runs/{run.pk}/restore/", headers=htmx_headers())
     assert undo["HX-Refresh"] == "true"
-    assert f'id="run-{generation.pk}"' in signed_in.get("/").content.decode()
+    assert f'id="run-{run.pk}"' in signed_in.get("/").content.decode()
 
 
 def test_purge_removes_only_what_was_deleted_long_enough_ago(user, settings):
@@ -343,8 +339,8 @@ def test_purge_removes_only_what_was_deleted_long_enough_ago(user, settings):
     old_run = finished_run(user, prompt="deleted long ago")
     old_image = keep.images.first()
     long_ago = timezone.now() - timedelta(days=settings.DELETED_RETENTION_DAYS + 1)
-    Generation.objects.filter(pk=recent.pk).update(deleted_at=timezone.now())
-    Generation.objects.filter(pk=old_run.pk).update(deleted_at=long_ago)
+    Run.objects.filter(pk=recent.pk).update(deleted_at=timezone.now())
+    Run.objects.filter(pk=old_run.pk).update(deleted_at=long_ago)
     Image.objects.filter(pk=old_image.pk).update(deleted_at=long_ago)
     old_files = [old_image.file.path, old_image.thumbnail.path] + [
         p for i in old_run.images.all() for p in (i.file.path, i.thumbnail.path)
@@ -352,9 +348,9 @@ def test_purge_removes_only_what_was_deleted_long_enough_ago(user, settings):
     out = io.StringIO()
     call_command("purge_deleted", stdout=out)
     assert "Purged 1 run(s) and 3 image(s); deleted 6 file(s)." in out.getvalue()
-    assert not Generation.objects.filter(pk=old_run.pk).exists()
+    assert not Run.objects.filter(pk=old_run.pk).exists()
     assert not Image.objects.filter(pk=old_image.pk).exists()
-    assert Generation.objects.filter(pk=recent.pk).exists()
+    assert Run.objects.filter(pk=recent.pk).exists()
     assert keep.images.count() == 1
     import os
 
@@ -370,11 +366,11 @@ def test_members_delete_only_their_own_runs(client, user, other_user, admin_user
     assert "Only the person who made this run" in response.content.decode()
     htmx = client.post(f"/images/{theirs.images.get().pk}/delete/", headers=htmx_headers())
     assert htmx.status_code == 403 and htmx["HX-Reswap"] == "none"
-    assert not Generation.objects.filter(deleted_at__isnull=False).exists()
+    assert not Run.objects.filter(deleted_at__isnull=False).exists()
     admin = Client()
     admin.force_login(admin_user)
     assert admin.post(f"/runs/{theirs.pk}/delete/").status_code == 302
-    assert Generation.objects.get(pk=theirs.pk).deleted_at is not None
+    assert Run.objects.get(pk=theirs.pk).deleted_at is not None
 
 
 # --- recent prompts and suggestions ---------------------------------------------------------------
@@ -417,9 +413,9 @@ def test_use_prompt_generates_with_the_prompt_box_settings(signed_in):
         headers=htmx_headers(),
     )  # fmt: skip
     assert response.status_code == 200
-    generation = Generation.objects.get()
-    assert generation.prompt == "A whale in the clouds" and generation.count == 2
-    assert generation.images.first().request == {"size": "1280x720"}
+    run = Run.objects.get()
+    assert run.prompt == "A whale in the clouds" and run.count == 2
+    assert run.images.first().request == {"size": "1280x720"}
 
 
 def test_suggestions_show_on_an_empty_gallery_and_on_demand(signed_in, user):

@@ -25,7 +25,7 @@ from gallery.models import Image, PromptHistory
 from team import services as team_services
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image, png_bytes
+from tests.factories import make_run, make_succeeded_image, png_bytes
 
 # Values that have each crashed a view, or could: huge and edge numbers, digits that are not
 # ASCII, dates and months at the calendar's ends, ids inside tokens and lists, and junk.
@@ -173,7 +173,7 @@ class Walker:
 @pytest.fixture
 def world(client, user, admin_user):
     """A member's finished run, failed tile, upload and prompt; an open invite; sign-up open."""
-    run = make_generation(user, models=["offline/aurora"], count=2)
+    run = make_run(user, models=["offline/aurora"], count=2)
     done, failed = run.images.order_by("position")
     make_succeeded_image(done)
     Image.objects.filter(pk=failed.pk).update(status="failed", error="The provider failed.")

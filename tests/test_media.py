@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from gallery import edits, media, runner
-from gallery.models import Generation, Image, Upload
+from gallery.models import Image, Run, Upload
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image
+from tests.factories import make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +26,13 @@ def jpeg_bytes(width: int = 48, height: int = 32) -> bytes:
 
 
 def test_generated_image_names_end_in_a_fresh_token_which_is_their_version():
-    names = media.image_names(generation_id=7, image_id=42, image_format="jpeg")
+    names = media.image_names(run_id=7, image_id=42, image_format="jpeg")
     match = re.fullmatch(rf"images/\d{{4}}/\d{{2}}/7-42-({TOKEN})\.jpg", names.file)
     assert match, names.file
     token = match[1]
     assert re.fullmatch(rf"thumbs/\d{{4}}/\d{{2}}/7-42-{token}\.webp", names.thumbnail)
     assert media.version(names.file) == token
-    again = media.image_names(generation_id=7, image_id=42, image_format="jpeg")
+    again = media.image_names(run_id=7, image_id=42, image_format="jpeg")
     assert media.version(again.file) != token  # a new file, a new URL
 
 
@@ -95,12 +95,12 @@ def test_a_jpeg_from_the_worker_is_stored_served_and_downloaded_by_the_media_nam
         },
         headers=htmx_headers(),
     )
-    generation = Generation.objects.get()
-    runner.generation_run(generation_id=generation.pk)
-    image = generation.images.get()
+    run = Run.objects.get()
+    runner.make_images(run_id=run.pk)
+    image = run.images.get()
     assert image.status == "succeeded", image.error
 
-    stem = rf"{generation.pk}-{image.pk}-({TOKEN})"
+    stem = rf"{run.pk}-{image.pk}-({TOKEN})"
     match = re.fullmatch(rf"images/\d{{4}}/\d{{2}}/{stem}\.jpg", image.file.name)
     assert match, image.file.name
     assert re.fullmatch(rf"thumbs/\d{{4}}/\d{{2}}/{stem}\.webp", image.thumbnail.name)
@@ -128,15 +128,15 @@ def test_a_jpeg_upload_is_stored_as_jpg_and_sent_upstream_as_image_jpeg(user):
     assert upload.thumbnail.name.startswith("uploads/thumbs/")
     assert upload.thumb_url == f"/uploads/{upload.pk}/thumbnail.webp"
 
-    generation = make_generation(user)
+    run = make_run(user)
     sources = edits.sources_from_tokens([f"upload:{upload.pk}"], viewer=user)
-    edits.sources_record(generation=generation, sources=sources)
-    [sent] = edits.input_images(generation)
+    edits.sources_record(run=run, sources=sources)
+    [sent] = edits.input_images(run)
     assert (sent.mime, sent.filename) == ("image/jpeg", "input-1.jpg")
 
 
 def test_an_original_of_unknown_format_is_not_served_with_a_broken_content_type(signed_in, user):
-    image = make_succeeded_image(make_generation(user).images.get())
+    image = make_succeeded_image(make_run(user).images.get())
     Image.objects.filter(pk=image.pk).update(format="")
     response = signed_in.get(image.original_url)
     assert response.status_code == 200

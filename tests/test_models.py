@@ -1,5 +1,5 @@
-"""A tile's life, owned by Image.objects: each move only from the states it may come from, the ids
-that moved returned, and one sentence per reason a tile was given up on."""
+"""An image's life, owned by Image.objects: each move only from the states it may come from,
+the ids that moved returned, and one sentence per reason an image was given up on."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from gallery.models import Generation, Image, Interruption
-from tests.factories import make_generation
+from gallery.models import Image, Interruption, Run
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -22,27 +22,27 @@ def set_status(image, status: str) -> None:
 
 
 def test_claim_takes_only_queued_tiles_once_and_beats_the_runs_heartbeat(user):
-    generation = make_generation(user, count=3)
-    first, second, third = generation.images.all()
+    run = make_run(user, count=3)
+    first, second, third = run.images.all()
     set_status(third, "failed")
 
-    assert sorted(Image.objects.claim(generation.pk)) == [first.pk, second.pk]
-    assert Image.objects.claim(generation.pk) == []  # a second task for the run finds none
+    assert sorted(Image.objects.claim(run.pk)) == [first.pk, second.pk]
+    assert Image.objects.claim(run.pk) == []  # a second task for the run finds none
     assert [status_of(i) for i in (first, second, third)] == ["running", "running", "failed"]
     assert Image.objects.get(pk=first.pk).started_at
-    assert Generation.objects.get(pk=generation.pk).heartbeat_at  # so the reaper leaves it
+    assert Run.objects.get(pk=run.pk).heartbeat_at  # so the reaper leaves it
 
 
 def test_claim_of_named_tiles_leaves_the_others_queued(user):
-    generation = make_generation(user, count=2)
-    first, second = generation.images.all()
-    assert Image.objects.claim(generation.pk, [second.pk]) == [second.pk]
+    run = make_run(user, count=2)
+    first, second = run.images.all()
+    assert Image.objects.claim(run.pk, [second.pk]) == [second.pk]
     assert (status_of(first), status_of(second)) == ("queued", "running")
 
 
 def test_succeed_lands_on_a_running_or_interrupted_tile_but_never_twice(user):
-    generation = make_generation(user, count=3)
-    running, interrupted, failed = generation.images.all()
+    run = make_run(user, count=3)
+    running, interrupted, failed = run.images.all()
     set_status(running, "running")
     Image.objects.filter(pk=interrupted.pk).update(status="interrupted", error="Interrupted")
     set_status(failed, "failed")
@@ -59,8 +59,8 @@ def test_succeed_lands_on_a_running_or_interrupted_tile_but_never_twice(user):
 
 
 def test_fail_moves_only_a_running_tile(user):
-    generation = make_generation(user, count=2)
-    running, queued = generation.images.all()
+    run = make_run(user, count=2)
+    running, queued = run.images.all()
     set_status(running, "running")
     assert Image.objects.fail(running.pk, "The provider failed (502).")
     assert not Image.objects.fail(queued.pk, "The provider failed (502).")
@@ -70,8 +70,8 @@ def test_fail_moves_only_a_running_tile(user):
 
 
 def test_requeue_takes_back_a_failed_or_interrupted_tile_only(user):
-    generation = make_generation(user, count=3)
-    failed, interrupted, running = generation.images.all()
+    run = make_run(user, count=3)
+    failed, interrupted, running = run.images.all()
     Image.objects.filter(pk=failed.pk).update(
         status="failed", error="No.", finished_at=timezone.now()
     )
@@ -97,12 +97,12 @@ def test_requeue_takes_back_a_failed_or_interrupted_tile_only(user):
     ],
 )
 def test_interrupt_gives_up_on_running_tiles_with_the_reasons_sentence(user, reason, words):
-    generation = make_generation(user, count=3)
-    running, queued, done = generation.images.all()
+    run = make_run(user, count=3)
+    running, queued, done = run.images.all()
     set_status(running, "running")
     set_status(done, "succeeded")
 
-    assert generation.images.interrupt(reason) == [running.pk]
+    assert run.images.interrupt(reason) == [running.pk]
     interrupted = Image.objects.get(pk=running.pk)
     assert interrupted.status == "interrupted"
     assert words in interrupted.error and "Retry" in interrupted.error
@@ -114,11 +114,11 @@ def test_reap_stale_interrupts_what_no_worker_looks_after(user, other_user, sett
     settings.WORKER_STALE_SECONDS = 45
     settings.QUEUE_TIMEOUT_SECONDS = 900
     now = timezone.now()
-    dead = make_generation(user, count=2)  # its worker stopped beating a minute ago
-    alive = make_generation(other_user, count=2)  # beating
-    waiting = make_generation(user, count=2)  # queued, one of them for too long
-    Generation.objects.filter(pk=dead.pk).update(heartbeat_at=now - timedelta(seconds=60))
-    Generation.objects.filter(pk=alive.pk).update(heartbeat_at=now - timedelta(seconds=5))
+    dead = make_run(user, count=2)  # its worker stopped beating a minute ago
+    alive = make_run(other_user, count=2)  # beating
+    waiting = make_run(user, count=2)  # queued, one of them for too long
+    Run.objects.filter(pk=dead.pk).update(heartbeat_at=now - timedelta(seconds=60))
+    Run.objects.filter(pk=alive.pk).update(heartbeat_at=now - timedelta(seconds=5))
     dead.images.update(status="running")
     alive.images.update(status="running")
     old, new = waiting.images.all()
@@ -139,13 +139,13 @@ def test_reap_stale_interrupts_what_no_worker_looks_after(user, other_user, sett
 
 
 def test_a_running_tile_of_a_run_that_never_beat_is_stale(user):
-    generation = make_generation(user)
-    generation.images.update(status="running")
-    assert Image.objects.reap_stale()[Interruption.WORKER_LOST] == [generation.images.get().pk]
+    run = make_run(user)
+    run.images.update(status="running")
+    assert Image.objects.reap_stale()[Interruption.WORKER_LOST] == [run.images.get().pk]
 
 
 def test_beat_keeps_a_run_fresh(user):
-    generation = make_generation(user)
-    generation.images.update(status="running")
-    Generation.objects.beat(generation.pk)
+    run = make_run(user)
+    run.images.update(status="running")
+    Run.objects.beat(run.pk)
     assert Image.objects.reap_stale()[Interruption.WORKER_LOST] == []

@@ -6,10 +6,10 @@ from datetime import date
 import pytest
 from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.models import Run
 from studio import params
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image
+from tests.factories import make_run, make_succeeded_image
 
 HUGE = "99999999999999999999"
 
@@ -112,7 +112,7 @@ def test_crafted_values_are_a_400_with_a_sentence(signed_in, url, message):
 
 
 def test_an_id_too_large_for_the_database_is_a_404(signed_in, user):
-    generation = make_generation(user)
+    run = make_run(user)
     for url in (
         f"/?edit={HUGE}",
         f"/?reuse={HUGE}",
@@ -126,8 +126,8 @@ def test_an_id_too_large_for_the_database_is_a_404(signed_in, user):
         assert signed_in.get(url).status_code == 404, url
     # Those in range still reach the view, and on it the database.
     assert signed_in.get(f"/runs/{2**63 - 1}/").status_code == 404
-    assert signed_in.get(f"/runs/{generation.pk}/").status_code == 200
-    assert signed_in.get(f"/runs/{'0' * 20}{generation.pk}/").status_code == 200
+    assert signed_in.get(f"/runs/{run.pk}/").status_code == 200
+    assert signed_in.get(f"/runs/{'0' * 20}{run.pk}/").status_code == 200
 
 
 def test_estimate_and_generate_refuse_a_huge_source_without_a_500(signed_in):
@@ -137,13 +137,13 @@ def test_estimate_and_generate_refuse_a_huge_source_without_a_500(signed_in):
     )
     assert response.status_code == 400
     assert "An attached image could not be read." in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_progress_names_a_broken_pending_list(signed_in, user):
-    generation = make_generation(user)
+    run = make_run(user)
     for pending in ("1,²", f"1,{HUGE}"):
-        response = signed_in.get(f"/runs/{generation.pk}/progress/", {"pending": pending})
+        response = signed_in.get(f"/runs/{run.pk}/progress/", {"pending": pending})
         assert response.status_code == 400
         assert "is not a list of image numbers separated by commas" in response.content.decode()
 
@@ -167,7 +167,7 @@ def test_a_broken_picker_position_is_ignored(signed_in):
 
 
 def test_the_star_buttons_next_is_a_path_on_this_site_or_ignored(signed_in, user):
-    image = make_succeeded_image(make_generation(user).images.get())
+    image = make_succeeded_image(make_run(user).images.get())
     for target in ("studio", HUGE, "//evil.example/", "https://evil.example/"):
         response = signed_in.post(f"/images/{image.pk}/star/", {"next": target})
         assert response.status_code == 302

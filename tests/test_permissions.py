@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from gallery.models import Generation, Image, Upload
+from gallery.models import Image, Run, Upload
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image, png_bytes
+from tests.factories import make_run, make_succeeded_image, png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -27,35 +27,33 @@ def clients(user, other_user, admin_user):
 
 
 def run_of(user, *, private: bool):
-    generation = make_generation(
-        user, prompt="private plans" if private else "team picture", count=2
-    )
-    first, second = generation.images.all()
+    run = make_run(user, prompt="private plans" if private else "team picture", count=2)
+    first, second = run.images.all()
     make_succeeded_image(first)
     Image.objects.filter(pk=second.pk).update(status="failed", error="The provider failed (502).")
-    Generation.objects.filter(pk=generation.pk).update(is_private=private)
-    generation.refresh_from_db()
-    return generation, first, second
+    Run.objects.filter(pk=run.pk).update(is_private=private)
+    run.refresh_from_db()
+    return run, first, second
 
 
-def reads(generation, image):
+def reads(run, image):
     return [
-        f"/runs/{generation.pk}/",
-        f"/runs/{generation.pk}/progress/?pending={image.pk}",
-        f"/runs/{generation.pk}/download/",
+        f"/runs/{run.pk}/",
+        f"/runs/{run.pk}/progress/?pending={image.pk}",
+        f"/runs/{run.pk}/download/",
         f"/images/{image.pk}/",
         f"/images/{image.pk}/thumbnail.webp",
         f"/images/{image.pk}/original",
         f"/images/{image.pk}/download/",
-        f"/?reuse={generation.pk}",
+        f"/?reuse={run.pk}",
         f"/?edit={image.pk}",
     ]
 
 
-def writes(generation, image, failed):
+def writes(run, image, failed):
     return [
-        f"/runs/{generation.pk}/delete/",
-        f"/runs/{generation.pk}/share/",
+        f"/runs/{run.pk}/delete/",
+        f"/runs/{run.pk}/share/",
         f"/images/{image.pk}/star/",
         f"/images/{image.pk}/delete/",
         f"/images/{failed.pk}/retry/",
@@ -63,54 +61,52 @@ def writes(generation, image, failed):
 
 
 def test_a_private_run_is_404_for_other_members_everywhere(clients, user):
-    generation, image, failed = run_of(user, private=True)
-    for url in reads(generation, image):
+    run, image, failed = run_of(user, private=True)
+    for url in reads(run, image):
         assert clients["member"].get(url).status_code == 404, url
         assert clients["member"].get(url, headers=htmx_headers()).status_code == 404, url
         assert clients["owner"].get(url).status_code == 200, url
         assert clients["admin"].get(url).status_code == 200, url
-    for url in writes(generation, image, failed):
+    for url in writes(run, image, failed):
         assert clients["member"].post(url).status_code == 404, url
         assert clients["member"].post(url, headers=htmx_headers()).status_code == 404, url
-    generation.refresh_from_db()
+    run.refresh_from_db()
     image.refresh_from_db()
     failed.refresh_from_db()
-    assert generation.deleted_at is None and generation.is_private
+    assert run.deleted_at is None and run.is_private
     assert not image.starred and image.deleted_at is None and failed.status == "failed"
     # Not in their gallery, their search, or their lightbox walk either.
-    assert f'id="run-{generation.pk}"' not in clients["member"].get("/").content.decode()
+    assert f'id="run-{run.pk}"' not in clients["member"].get("/").content.decode()
     assert clients["member"].get("/", {"q": "private"}).content.decode().count("<article") == 0
-    assert f'id="run-{generation.pk}"' in clients["owner"].get("/").content.decode()
-    assert f'id="run-{generation.pk}"' in clients["admin"].get("/").content.decode()
+    assert f'id="run-{run.pk}"' in clients["owner"].get("/").content.decode()
+    assert f'id="run-{run.pk}"' in clients["admin"].get("/").content.decode()
 
 
 def test_restoring_someone_elses_deleted_run_or_image_is_404(clients, user):
-    generation, image, _ = run_of(user, private=False)
+    run, image, _ = run_of(user, private=False)
     clients["owner"].post(f"/images/{image.pk}/delete/")
-    clients["owner"].post(f"/runs/{generation.pk}/delete/")
-    assert clients["member"].post(f"/runs/{generation.pk}/restore/").status_code == 404
+    clients["owner"].post(f"/runs/{run.pk}/delete/")
+    assert clients["member"].post(f"/runs/{run.pk}/restore/").status_code == 404
     assert clients["member"].post(f"/images/{image.pk}/restore/").status_code == 404
-    assert clients["admin"].post(f"/runs/{generation.pk}/restore/").status_code == 302
+    assert clients["admin"].post(f"/runs/{run.pk}/restore/").status_code == 302
 
 
 def test_public_runs_are_seen_by_all_but_changed_only_by_author_or_admin(clients, user):
-    generation, image, failed = run_of(user, private=False)
-    for url in reads(generation, image):
+    run, image, failed = run_of(user, private=False)
+    for url in reads(run, image):
         assert clients["member"].get(url).status_code == 200, url
-    assert clients["member"].post(f"/runs/{generation.pk}/delete/").status_code == 403
+    assert clients["member"].post(f"/runs/{run.pk}/delete/").status_code == 403
     assert clients["member"].post(f"/images/{image.pk}/delete/").status_code == 403
     assert clients["member"].post(f"/images/{failed.pk}/retry/").status_code == 403
-    assert clients["member"].post(f"/runs/{generation.pk}/share/").status_code == 403
+    assert clients["member"].post(f"/runs/{run.pk}/share/").status_code == 403
     # Stars are the team's: anyone who sees an image may star it.
     assert clients["member"].post(f"/images/{image.pk}/star/", {"starred": "1"}).status_code == 302
     assert Image.objects.get(pk=image.pk).starred
     # The buttons are not offered either (but the checks above do not rely on that).
     html = clients["member"].get("/").content.decode()
-    assert (
-        f"/runs/{generation.pk}/delete/" not in html and f"/images/{failed.pk}/retry/" not in html
-    )
+    assert f"/runs/{run.pk}/delete/" not in html and f"/images/{failed.pk}/retry/" not in html
     assert clients["admin"].post(f"/images/{failed.pk}/retry/").status_code == 302
-    assert clients["admin"].post(f"/runs/{generation.pk}/delete/").status_code == 302
+    assert clients["admin"].post(f"/runs/{run.pk}/delete/").status_code == 302
 
 
 def test_a_private_run_can_be_started_and_later_shared(clients, user):
@@ -119,11 +115,11 @@ def test_a_private_run_can_be_started_and_later_shared(clients, user):
         {"prompt": "secret idea", "model": ["offline/aurora"], "private": "on", "count": "1"},
     )
     assert response.status_code == 302
-    generation = Generation.objects.get()
-    assert generation.is_private and generation.created_by == user
-    assert clients["member"].get(f"/runs/{generation.pk}/").status_code == 404
-    assert clients["owner"].post(f"/runs/{generation.pk}/share/").status_code == 302
-    assert clients["member"].get(f"/runs/{generation.pk}/").status_code == 200
+    run = Run.objects.get()
+    assert run.is_private and run.created_by == user
+    assert clients["member"].get(f"/runs/{run.pk}/").status_code == 404
+    assert clients["owner"].post(f"/runs/{run.pk}/share/").status_code == 302
+    assert clients["member"].get(f"/runs/{run.pk}/").status_code == 200
 
 
 def test_uploads_stay_with_their_owner_until_used_in_a_visible_run(clients, user):
@@ -150,7 +146,7 @@ def test_an_image_of_a_private_run_cannot_be_edited_by_others(clients, user):
         {"prompt": "borrow", "model": ["offline/aurora"], "source": [f"image:{image.pk}"]},
     )
     assert response.status_code == 400 and "no longer available" in response.content.decode()
-    assert Generation.objects.count() == 1
+    assert Run.objects.count() == 1
 
 
 def _png_file():
@@ -175,7 +171,7 @@ def test_a_run_over_the_daily_limit_is_refused_with_what_is_left(clients, user, 
     )
     assert refused.status_code == 422
     assert "1 left today" in refused.content.decode()
-    assert Generation.objects.count() == 1 and Image.objects.count() == 2
+    assert Run.objects.count() == 1 and Image.objects.count() == 2
     assert not fake_gateway.calls(path="images/generations")  # nothing went upstream
 
 
@@ -203,7 +199,7 @@ def test_a_run_over_the_budget_is_refused_and_the_box_shows_the_estimate(clients
     )
     assert refused.status_code == 400
     assert "would cost about $0.15" in refused.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
     assert not fake_gateway.calls(path="images/generations")  # nothing went upstream
 
 

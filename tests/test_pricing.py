@@ -55,12 +55,12 @@ def test_the_estimate_line_the_queued_tiles_and_the_stored_cost_agree(signed_in,
     assert "≈ $0.382" in line
 
     assert signed_in.post("/generate/", {**run, "prompt": "two lighthouses"}).status_code == 302
-    tiles = list(Image.objects.order_by("column", "position"))
-    assert [t.estimated_cost for t in tiles] == [Decimal("0.151")] * 2 + [Decimal("0.04")] * 2
-    assert sum(t.estimated_cost for t in tiles) == Decimal("0.382")
+    images = list(Image.objects.order_by("column", "position"))
+    assert [i.estimated_cost for i in images] == [Decimal("0.151")] * 2 + [Decimal("0.04")] * 2
+    assert sum(i.estimated_cost for i in images) == Decimal("0.382")
 
-    runner.generation_run(generation_id=tiles[0].generation_id)
-    for tile in tiles:
-        tile.refresh_from_db()
-        assert tile.status == "succeeded", tile.error
-        assert tile.cost == tile.estimated_cost and not tile.cost_from_gateway
+    runner.make_images(run_id=images[0].run_id)
+    for image in images:
+        image.refresh_from_db()
+        assert image.status == "succeeded", image.error
+        assert image.cost == image.estimated_cost and not image.cost_from_gateway

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 from team.models import TeamPolicy
 
 # `world` is a fixture: imported, it is found here too.
@@ -48,8 +48,8 @@ def walk_gets(walker, real) -> int:
 def test_no_get_writes_to_the_database(request):
     walker, real = request.getfixturevalue("world")
     # A tile whose worker died and one no worker picked up: what a reading view used to reap.
-    run = Generation.objects.get(pk=real["runs/"][0])
-    Generation.objects.filter(pk=run.pk).update(heartbeat_at=None)
+    run = Run.objects.get(pk=real["runs/"][0])
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=None)
     stuck = Image.objects.filter(pk=real["images/"][1])
     stuck.update(status=Image.Status.RUNNING, error="")
     assert walk_gets(walker, real) > 100

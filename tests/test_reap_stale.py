@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from gallery.models import Generation, Image
-from tests.factories import make_generation
+from gallery.models import Image, Run
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -22,26 +22,26 @@ def reap() -> str:
 def test_it_interrupts_stuck_tiles_and_says_which(user, settings):
     settings.QUEUE_TIMEOUT_SECONDS = 600
     stale = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS + 1)
-    running = make_generation(user, count=2)
-    Generation.objects.filter(pk=running.pk).update(heartbeat_at=stale)
+    running = make_run(user, count=2)
+    Run.objects.filter(pk=running.pk).update(heartbeat_at=stale)
     running.images.update(status="running")
-    queued = make_generation(user).images.get()
+    queued = make_run(user).images.get()
     Image.objects.filter(pk=queued.pk).update(queued_at=timezone.now() - timedelta(minutes=11))
     first, second = sorted(running.images.values_list("pk", flat=True))
 
     output = reap()
 
-    assert f"Interrupted 2 tile(s), worker lost: image {first}, {second}." in output
-    assert f"Interrupted 1 tile(s), never picked up: image {queued.pk}." in output
+    assert f"Interrupted 2 image(s), worker lost: {first}, {second}." in output
+    assert f"Interrupted 1 image(s), never picked up: {queued.pk}." in output
     assert set(Image.objects.values_list("status", flat=True)) == {"interrupted"}
     assert "within 10 minutes" in Image.objects.get(pk=queued.pk).error
-    assert reap() == "No stuck tiles.\n"
+    assert reap() == "No stuck images.\n"
 
 
 def test_it_leaves_work_in_progress_alone(user):
-    generation = make_generation(user, count=2)
-    running = generation.images.first()
+    run = make_run(user, count=2)
+    running = run.images.first()
     Image.objects.filter(pk=running.pk).update(status="running")
-    Generation.objects.beat(generation.pk)
-    assert reap() == "No stuck tiles.\n"
-    assert list(generation.images.values_list("status", flat=True)) == ["running", "queued"]
+    Run.objects.beat(run.pk)
+    assert reap() == "No stuck images.\n"
+    assert list(run.images.values_list("status", flat=True)) == ["running", "queued"]

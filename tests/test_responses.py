@@ -13,7 +13,7 @@ from django.utils import timezone
 from gallery.models import Image
 from team.models import Invite, TeamPolicy
 from tests.conftest import htmx_headers
-from tests.factories import make_generation
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -87,11 +87,11 @@ def test_an_invite_that_cannot_be_used(user, admin_user):
 
 def test_a_run_with_nothing_to_download(signed_in, user):
     # Once a 400 over htmx and a 404 without it; now a 404 both ways (nothing is at that address).
-    generation = make_generation(user, count=2)
+    run = make_run(user, count=2)
     assert_message(
         signed_in,
         "get",
-        f"/runs/{generation.pk}/download/",
+        f"/runs/{run.pk}/download/",
         status=404,
         title="Nothing to download",
         message="This run has no finished images yet, so there is nothing to download.",
@@ -110,7 +110,7 @@ def test_an_address_with_nothing_at_it(signed_in):
 
 
 def test_an_action_on_someone_elses_run(client, user, other_user):
-    theirs = make_generation(other_user)
+    theirs = make_run(other_user)
     client.force_login(user)
     assert_message(
         client,
@@ -120,12 +120,12 @@ def test_an_action_on_someone_elses_run(client, user, other_user):
         title="Not allowed",
         message="Only the person who made this run",
     )
-    assert Image.objects.filter(generation=theirs, deleted_at__isnull=True).exists()
+    assert Image.objects.filter(run=theirs, deleted_at__isnull=True).exists()
 
 
 def test_a_retry_the_team_refuses(signed_in, user, fake_gateway):
     # Once a 200 over htmx and a 403 without it; now a 403 both ways, like every refusal.
-    image = make_generation(user, models=["gpt-image-2"]).images.get()
+    image = make_run(user, models=["gpt-image-2"]).images.get()
     Image.objects.filter(pk=image.pk).update(status="failed", error="The provider failed (502).")
     TeamPolicy.objects.update_or_create(pk=1, defaults={"allowed_models": ["zai/cogview-4"]})
     assert_message(

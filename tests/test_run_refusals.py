@@ -14,11 +14,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from gallery import runner
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 from team.models import TeamPolicy
 from team.selectors import spent_in_month
 from tests.conftest import htmx_headers
-from tests.factories import make_generation
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def unpriced_run(**overrides) -> dict:
 
 
 def failed_tile(user, model: str) -> Image:
-    image = make_generation(user, models=[model]).images.get()
+    image = make_run(user, models=[model]).images.get()
     Image.objects.filter(pk=image.pk).update(status="failed", error="The provider failed (502).")
     return image
 
@@ -77,7 +77,7 @@ def test_an_unpriced_model_is_refused_once_the_budget_is_used_up(signed_in, unpr
     htmx = signed_in.post("/generate/", unpriced_run(), headers=htmx_headers())
     assert htmx.status_code == 422
     assert UNPRICED_REFUSAL in text(htmx)
-    assert not Generation.objects.exists() and not Image.objects.exists()
+    assert not Run.objects.exists() and not Image.objects.exists()
     assert not unpriced_gateway.calls(path="images/generations")
 
 
@@ -105,7 +105,7 @@ def test_an_unpriced_model_runs_while_budget_is_left_and_counts_at_the_gateway_c
     image = Image.objects.get()
     assert image.model == UNPRICED["id"] and image.estimated_cost is None
 
-    runner.generation_run(generation_id=image.generation_id)
+    runner.make_images(run_id=image.run_id)
     image.refresh_from_db()
     assert image.status == "succeeded", image.error
     assert image.cost == Decimal("0.25") and image.cost_from_gateway

@@ -1,4 +1,4 @@
-"""Running a generation against the loopback gateway: fan-out, storage, and every fault."""
+"""Making a run's images against the loopback gateway: fan-out, storage, and every fault."""
 
 import io
 import time
@@ -10,25 +10,25 @@ from PIL import Image as PILImage
 from gallery import runner
 from gallery.catalog import Choice
 from gallery.models import Image
-from tests.factories import make_generation
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run(generation, image_ids=None):
-    runner.generation_run(generation_id=generation.pk, image_ids=image_ids)
-    return {image.pk: image for image in generation.images.all()}
+def make(run, image_ids=None):
+    runner.make_images(run_id=run.pk, image_ids=image_ids)
+    return {image.pk: image for image in run.images.all()}
 
 
 def test_every_call_goes_out_with_n1_and_each_image_is_stored(user, fake_gateway, settings):
-    generation = make_generation(
+    run = make_run(
         user,
         models=["gemini-3.1-flash-image-preview", "alibaba/qwen-image"],
         count=2,
         choice=Choice(aspect_ratio="16:9", resolution="1K"),
         prompt="a tiny robot watering plants",
     )
-    images = run(generation)
+    images = make(run)
 
     calls = fake_gateway.calls(path="images/generations")
     assert len(calls) == 4
@@ -65,23 +65,21 @@ def test_every_call_goes_out_with_n1_and_each_image_is_stored(user, fake_gateway
 
 def test_without_usage_the_cost_comes_from_the_catalog(user, fake_gateway):
     fake_gateway.add_rule(response="no_usage")
-    generation = make_generation(
-        user, models=["gemini-3.1-flash-image-preview"], choice=Choice("1:1", "4K")
-    )
-    [image] = run(generation).values()
+    run = make_run(user, models=["gemini-3.1-flash-image-preview"], choice=Choice("1:1", "4K"))
+    [image] = make(run).values()
     assert image.status == "succeeded"
     assert image.cost == Decimal("0.151") and not image.cost_from_gateway
 
 
 def test_all_calls_of_a_run_start_at_once(user, fake_gateway):
     fake_gateway.default_delay = 0.5
-    generation = make_generation(
+    run = make_run(
         user,
         models=["gemini-3.1-flash-image-preview", "alibaba/qwen-image", "gpt-image-2"],
         count=4,
     )
     started = time.perf_counter()
-    images = run(generation)
+    images = make(run)
     elapsed = time.perf_counter() - started
     assert all(i.status == "succeeded" for i in images.values())
     arrivals = sorted(c.received_at for c in fake_gateway.calls(path="images/generations"))
@@ -124,8 +122,8 @@ FAULTS = [
 )
 def test_a_fault_fails_only_its_own_tiles(user, fake_gateway, rule, words):
     fake_gateway.add_rule(model="gpt-image-2", **rule)
-    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"], count=2)
-    images = run(generation).values()
+    run = make_run(user, models=["gpt-image-2", "alibaba/qwen-image"], count=2)
+    images = make(run).values()
     failed = [i for i in images if i.model == "gpt-image-2"]
     others = [i for i in images if i.model != "gpt-image-2"]
     assert all(i.status == "succeeded" for i in others)
@@ -139,9 +137,9 @@ def test_a_fault_fails_only_its_own_tiles(user, fake_gateway, rule, words):
 def test_retryable_statuses_are_retried_honouring_retry_after(user, fake_gateway):
     fake_gateway.add_rule(model="gpt-image-2", status=503, headers={"Retry-After": "0.2"}, times=1)
     fake_gateway.add_rule(model="gpt-image-2", status=429, headers={"Retry-After": "0.2"}, times=1)
-    generation = make_generation(user, models=["gpt-image-2"])
+    run = make_run(user, models=["gpt-image-2"])
     started = time.perf_counter()
-    [image] = run(generation).values()
+    [image] = make(run).values()
     assert image.status == "succeeded"
     assert len(fake_gateway.calls(model="gpt-image-2")) == 3
     assert time.perf_counter() - started >= 0.4
@@ -150,8 +148,8 @@ def test_retryable_statuses_are_retried_honouring_retry_after(user, fake_gateway
 def test_a_timeout_fails_the_tile_with_a_clear_message(user, fake_gateway, settings):
     settings.GATEWAY_READ_TIMEOUT = 0.5
     fake_gateway.add_rule(model="gpt-image-2", response="hang")
-    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"])
-    images = run(generation)
+    run = make_run(user, models=["gpt-image-2", "alibaba/qwen-image"])
+    images = make(run)
     by_model = {i.model: i for i in images.values()}
     assert by_model["gpt-image-2"].status == "failed"
     assert "did not answer within" in by_model["gpt-image-2"].error
@@ -162,9 +160,9 @@ def test_an_answer_trickling_in_fails_its_tile_at_the_call_deadline(user, fake_g
     settings.GATEWAY_READ_TIMEOUT = 2
     settings.GATEWAY_CALL_DEADLINE = 3
     fake_gateway.add_rule(model="gpt-image-2", body={"data": []}, trickle=(1, 0.5))
-    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image"])
+    run = make_run(user, models=["gpt-image-2", "alibaba/qwen-image"])
     started = time.perf_counter()
-    by_model = {i.model: i for i in run(generation).values()}
+    by_model = {i.model: i for i in make(run).values()}
     assert time.perf_counter() - started < 4.5
     assert by_model["gpt-image-2"].status == "failed"
     assert by_model["gpt-image-2"].error == "The gateway did not finish answering within 3 s."
@@ -174,8 +172,8 @@ def test_an_answer_trickling_in_fails_its_tile_at_the_call_deadline(user, fake_g
 
 def test_an_unreachable_gateway_fails_every_tile_clearly(user, fake_gateway, settings):
     settings.LLM_GATEWAY_BASE_URL = "http://127.0.0.1:9/v1"
-    generation = make_generation(user, models=["gpt-image-2"], count=2)
-    for image in run(generation).values():
+    run = make_run(user, models=["gpt-image-2"], count=2)
+    for image in make(run).values():
         assert image.status == "failed"
         assert "could not reach the gateway" in image.error.lower()
 
@@ -185,8 +183,8 @@ def test_the_key_never_lands_in_a_stored_error(user, fake_gateway):
         model="gpt-image-2", status=401, response="error_new",
         body=f"Invalid API key {fake_gateway.api_key}",
     )  # fmt: skip
-    generation = make_generation(user, models=["gpt-image-2"])
-    [image] = run(generation).values()
+    run = make_run(user, models=["gpt-image-2"])
+    [image] = make(run).values()
     assert image.status == "failed"
     assert fake_gateway.api_key not in image.error
 
@@ -195,8 +193,8 @@ def test_a_key_echoed_at_the_message_limit_leaves_no_piece_of_it(user, fake_gate
     key = fake_gateway.api_key
     said = "Incorrect API key provided: ".ljust(490, ".") + key  # clipped at 500 characters
     fake_gateway.add_rule(model="gpt-image-2", status=401, response="error_new", body=said)
-    generation = make_generation(user, models=["gpt-image-2"])
-    [image] = run(generation).values()
+    run = make_run(user, models=["gpt-image-2"])
+    [image] = make(run).values()
     assert image.status == "failed"
     assert image.error.endswith("[redacted]")
     assert key[:8] not in image.error
@@ -207,8 +205,8 @@ def test_a_key_echoed_in_the_revised_prompt_is_stored_and_shown_redacted(
 ):
     key = fake_gateway.api_key
     fake_gateway.add_rule(model="gpt-image-2", response="echo_key")
-    generation = make_generation(user, models=["gpt-image-2"])
-    [image] = run(generation).values()
+    run = make_run(user, models=["gpt-image-2"])
+    [image] = make(run).values()
     assert image.status == "succeeded", image.error
     assert image.revised_prompt.endswith("(sent with key [redacted])")
     assert key not in image.revised_prompt
@@ -222,17 +220,17 @@ def test_a_url_result_over_https_is_fetched(user, fake_gateway, settings, tmp_pa
     settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True  # the loopback HTTPS host is private
     settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
     fake_gateway.add_rule(model="gpt-image-2", response="url")
-    generation = make_generation(user, models=["gpt-image-2"])
-    [image] = run(generation).values()
+    run = make_run(user, models=["gpt-image-2"])
+    [image] = make(run).values()
     assert image.status == "succeeded", image.error
     assert image.file.open("rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(fake_gateway.https_requests) == 1
 
 
 def test_only_the_named_tiles_run_on_retry(user, fake_gateway):
-    generation = make_generation(user, models=["gpt-image-2"], count=2)
-    first, second = generation.images.all()
-    run(generation, image_ids=[first.pk])
+    run = make_run(user, models=["gpt-image-2"], count=2)
+    first, second = run.images.all()
+    make(run, image_ids=[first.pk])
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == "succeeded" and second.status == "queued"
@@ -242,8 +240,8 @@ def test_only_the_named_tiles_run_on_retry(user, fake_gateway):
 def test_a_late_answer_still_fills_a_tile_marked_interrupted(user, fake_gateway):
     """The reaper may give up on a tile whose answer then arrives: keep the paid-for image."""
     fake_gateway.add_rule(model="gpt-image-2", delay=0.6)
-    generation = make_generation(user, models=["gpt-image-2"])
-    image = generation.images.get()
+    run = make_run(user, models=["gpt-image-2"])
+    image = run.images.get()
 
     import threading
 
@@ -253,7 +251,7 @@ def test_a_late_answer_still_fills_a_tile_marked_interrupted(user, fake_gateway)
 
     thread = threading.Thread(target=interrupt_meanwhile)
     thread.start()
-    run(generation)
+    make(run)
     thread.join()
     image.refresh_from_db()
     assert image.status == "succeeded" and image.error == ""
@@ -261,13 +259,13 @@ def test_a_late_answer_still_fills_a_tile_marked_interrupted(user, fake_gateway)
 
 def test_the_offline_renderer_goes_through_the_same_pipeline(user, fake_gateway, settings):
     settings.LLM_GATEWAY_API_KEY = ""
-    generation = make_generation(
+    run = make_run(
         user,
         models=["offline/aurora", "offline/mosaic", "offline/blueprint"],
         count=2,
         choice=Choice(aspect_ratio="9:16", resolution="0.5K"),
     )
-    images = run(generation).values()
+    images = make(run).values()
     assert not fake_gateway.calls()
     for image in images:
         assert image.status == "succeeded", image.error

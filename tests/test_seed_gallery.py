@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from gallery.models import Generation, Image, PromptHistory
+from gallery.models import Image, PromptHistory, Run
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_seed_gallery_writes_rows_and_matching_files(capsys):
     assert [u.username for u in users] == ["seed1", "seed2"]
     assert all(u.check_password("seed-passphrase") for u in users)
 
-    runs = list(Generation.objects.order_by("id"))
+    runs = list(Run.objects.order_by("id"))
     assert len(runs) == 30
     assert Image.objects.count() == 30 * 4
     assert {run.created_by.username for run in runs} <= {"seed1", "seed2"}
@@ -48,8 +48,8 @@ def test_seed_gallery_writes_rows_and_matching_files(capsys):
     now = timezone.now()
     assert now - timedelta(days=181) < stamps[0] < now - timedelta(days=150)
     assert stamps[-1] <= now
-    for image in Image.objects.select_related("generation"):
-        assert image.queued_at == image.generation.created_at
+    for image in Image.objects.select_related("run"):
+        assert image.queued_at == image.run.created_at
         assert image.started_at <= image.finished_at
 
     realistic_runs = {run.pk for run in runs[-2:]}
@@ -65,7 +65,7 @@ def test_seed_gallery_writes_rows_and_matching_files(capsys):
         thumbnail = opened(image.thumbnail.name)
         assert thumbnail.format == "WEBP"
         assert thumbnail.size == (image.thumb_width, image.thumb_height)
-        if image.generation_id in realistic_runs:
+        if image.run_id in realistic_runs:
             # Drawn by the offline renderer at the requested size, with a 512-px thumbnail.
             assert (image.width, image.height) == (image.expected_width, image.expected_height)
             assert max(image.width, image.height) >= 1024
@@ -92,7 +92,7 @@ def test_seed_gallery_reuses_users_and_uses_worker_processes():
 
     user = get_user_model().objects.get(username="seed1")
     assert user.check_password("someone-elses-passphrase")  # an existing account is left alone
-    assert Generation.objects.filter(created_by=user).count() == 40
+    assert Run.objects.filter(created_by=user).count() == 40
     assert Image.objects.count() == 80
     image = Image.objects.order_by("-id").first()
     assert opened(image.file.name).size == (image.width, image.height)
@@ -100,16 +100,15 @@ def test_seed_gallery_reuses_users_and_uses_worker_processes():
 
 
 def test_seed_gallery_refuses_a_big_gallery_unless_forced(user):
-    Generation.objects.bulk_create(
-        Generation(created_by=user, prompt=f"run {i}", model_ids=["offline/aurora"])
-        for i in range(1001)
+    Run.objects.bulk_create(
+        Run(created_by=user, prompt=f"run {i}", model_ids=["offline/aurora"]) for i in range(1001)
     )
 
     with pytest.raises(CommandError, match=r"already has 1,001 runs.*--force"):
         call_command("seed_gallery", runs=5, images_per_run=1, users=1)
-    assert Generation.objects.count() == 1001
+    assert Run.objects.count() == 1001
     assert not Image.objects.exists()
 
     call_command("seed_gallery", runs=5, images_per_run=1, users=1, force=True, verbosity=0)
-    assert Generation.objects.count() == 1006
+    assert Run.objects.count() == 1006
     assert Image.objects.count() == 5

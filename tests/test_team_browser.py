@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from gallery.models import Generation
+from gallery.models import Run
 from team.models import Invite, TeamPolicy
 from tests.browser import browser, page, sign_in, worker  # noqa: F401  (fixtures)
 from tests.test_team_quotas import run_of
@@ -57,9 +57,9 @@ def test_an_admin_invites_someone_who_joins_with_the_copied_link(
     member = get_user_model().objects.get(username="lin")
     assert member.email == "lin@example.com"
     assert Invite.objects.get().used_by == member
-    generation = Generation.objects.get()
-    assert generation.created_by == member and generation.prompt == "my first picture"
-    assert generation.images.get().status == "succeeded"
+    saved = Run.objects.get()
+    assert saved.created_by == member and saved.prompt == "my first picture"
+    assert saved.images.get().status == "succeeded"
 
 
 def test_an_admin_deactivates_a_member_and_saves_the_policy(page, admin_user, user):  # noqa: F811

@@ -9,7 +9,7 @@ import pytest
 from django.db import connections, transaction
 
 from gallery import catalog
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 from gallery.pricing import Estimate
 from team import selectors, services
 from team.models import TeamPolicy
@@ -27,11 +27,11 @@ def start_run(user, *, images: int, price: Decimal) -> None:
         services.run_permit(user=user, estimate=Estimate(images=((GPT_IMAGE, price),) * images))
         # Widen the window between the check and the write, where an unserialised check races.
         time.sleep(0.05)
-        generation = Generation.objects.create(
+        run = Run.objects.create(
             created_by=user, prompt="race", model_ids=["gpt-image-2"], count=images
         )
         Image.objects.bulk_create(
-            Image(generation=generation, model="gpt-image-2", position=n, estimated_cost=price)
+            Image(run=run, model="gpt-image-2", position=n, estimated_cost=price)
             for n in range(images)
         )
 

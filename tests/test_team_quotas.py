@@ -8,12 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from gallery import catalog
-from gallery.models import Generation, Image
+from gallery.models import Image, Run
 from gallery.pricing import Estimate
 from team import selectors, services
 from team.models import TeamPolicy
 from team.services import QuotaExceeded
-from tests.factories import make_generation
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +27,17 @@ def run_of(
     status: str = Image.Status.SUCCEEDED,
     model: str = "gpt-image-2",
     created_at: datetime | None = None,
-) -> Generation:
+) -> Run:
     """A run of `count` images at a price, as the gallery writes it, with an explicit time."""
-    generation = make_generation(user, models=[model], count=count)
-    generation.images.update(
+    run = make_run(user, models=[model], count=count)
+    run.images.update(
         status=status,
         estimated_cost=None if estimated is None else Decimal(estimated),
         cost=None if cost is None else Decimal(cost),
     )
     if created_at is not None:
-        Generation.objects.filter(pk=generation.pk).update(created_at=created_at)
-    return generation
+        Run.objects.filter(pk=run.pk).update(created_at=created_at)
+    return run
 
 
 def set_policy(**fields) -> TeamPolicy:
@@ -121,7 +121,7 @@ def test_failed_and_interrupted_images_do_not_count_towards_the_day(user):
 def test_deleted_images_and_runs_still_count_they_were_made(user):
     set_policy(daily_image_limit=4)
     deleted_run = run_of(user, 2)
-    Generation.objects.filter(pk=deleted_run.pk).update(deleted_at=timezone.now())
+    Run.objects.filter(pk=deleted_run.pk).update(deleted_at=timezone.now())
     image = run_of(user, 1).images.get()
     Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
     with pytest.raises(QuotaExceeded, match="you have 1 left today"):

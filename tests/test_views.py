@@ -14,11 +14,11 @@ from django_tasks_db.models import DBTaskResult
 
 from gallery import selectors
 from gallery.forms import MAX_PROMPT_LENGTH
-from gallery.models import Generation, Image, PromptHistory
+from gallery.models import Image, PromptHistory, Run
 from gallery.presenters import RunView
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image
+from tests.factories import make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_every_page_fragment_and_file_needs_sign_in(client, user, url):
 def test_posts_need_sign_in_and_write_nothing(client, user):
     response = client.post(GENERATE, generate_data())
     assert response.status_code == 302
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_sign_in_page_signs_in(client, user):
@@ -133,12 +133,12 @@ def test_the_page_carries_a_csp_nonce_on_every_script(signed_in):
 
 def test_the_gateway_key_never_reaches_the_browser(signed_in, user, fake_gateway, settings):
     fake_gateway.api_key = settings.LLM_GATEWAY_API_KEY = "sk-super-secret-key-123"
-    generation = make_generation(user)
+    run = make_run(user)
     pages = [
         signed_in.get("/"),
         signed_in.get("/controls/", {"model": "gpt-image-2"}),
-        signed_in.get(f"/runs/{generation.pk}/"),
-        signed_in.get(f"/runs/{generation.pk}/", headers=htmx_headers()),
+        signed_in.get(f"/runs/{run.pk}/"),
+        signed_in.get(f"/runs/{run.pk}/", headers=htmx_headers()),
         signed_in.post(
             GENERATE, generate_data(model=["gpt-image-2"], aspect_ratio="", resolution="")
         ),
@@ -154,13 +154,13 @@ def test_the_gateway_key_never_reaches_the_browser(signed_in, user, fake_gateway
 def test_plain_post_starts_a_run_and_redirects(signed_in, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in.post(GENERATE, generate_data())
-    generation = Generation.objects.get()
+    run = Run.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == f"/#run-{generation.pk}"
-    assert generation.created_by == user
-    assert generation.prompt == "a lighthouse on a cliff at dawn"
-    assert generation.model_ids == ["offline/aurora"] and generation.count == 2
-    images = list(generation.images.all())
+    assert response["Location"] == f"/#run-{run.pk}"
+    assert run.created_by == user
+    assert run.prompt == "a lighthouse on a cliff at dawn"
+    assert run.model_ids == ["offline/aurora"] and run.count == 2
+    images = list(run.images.all())
     assert [(i.column, i.position, i.status) for i in images] == [
         (0, 0, "queued"),
         (0, 1, "queued"),
@@ -168,9 +168,9 @@ def test_plain_post_starts_a_run_and_redirects(signed_in, user, django_capture_o
     assert images[0].request == {"aspect_ratio": "16:9", "image_size": "1K"}
     assert images[0].expected_width > images[0].expected_height
     task = DBTaskResult.objects.get()
-    assert task.task_path == "gallery.tasks.run_generation"
-    assert task.args_kwargs["args"] == [generation.pk]
-    assert PromptHistory.objects.get(user=user).prompt == generation.prompt
+    assert task.task_path == "gallery.tasks.make_run_images"
+    assert task.args_kwargs["args"] == [run.pk]
+    assert PromptHistory.objects.get(user=user).prompt == run.prompt
 
 
 def test_htmx_post_returns_the_new_run_with_placeholder_tiles(signed_in):
@@ -182,18 +182,18 @@ def test_htmx_post_returns_the_new_run_with_placeholder_tiles(signed_in):
         headers=htmx_headers(),
     )
     html = response.content.decode()
-    generation = Generation.objects.get()
+    run = Run.objects.get()
     assert response.status_code == 200
-    assert html.count("<article") == 1 and f'id="run-{generation.pk}"' in html
+    assert html.count("<article") == 1 and f'id="run-{run.pk}"' in html
     assert html.count('class="tile is-queued"') == 6
     # One labelled column per model, each tile shaped like the image it waits for.
     for label in ("Aurora (offline)", "Mosaic (offline)", "Blueprint (offline)"):
         assert f'aria-label="{label}"' in html
     assert 'viewBox="0 0 1360 768"' in html  # aurora at 16:9, 1K
     assert 'viewBox="0 0 1280 720"' in html  # mosaic: nearest pixel size to 16:9
-    assert f"/runs/{generation.pk}/progress/?pending=" in html and 'hx-trigger="every 1s"' in html
+    assert f"/runs/{run.pk}/progress/?pending=" in html and 'hx-trigger="every 1s"' in html
     assert 'id="recent-prompts"' in html and 'hx-swap-oob="true"' in html
-    assert Image.objects.filter(generation=generation).count() == 6
+    assert Image.objects.filter(run=run).count() == 6
 
 
 def test_compare_records_what_each_model_was_actually_asked(signed_in, fake_gateway):
@@ -211,7 +211,7 @@ def test_compare_records_what_each_model_was_actually_asked(signed_in, fake_gate
     gemini, gpt = Image.objects.order_by("column")
     assert gemini.request == {"aspect_ratio": "16:9", "image_size": "4K"}
     assert gpt.request == {"size": "3840x2160", "quality": "high"}
-    assert Generation.objects.get().settings["quality"] == "high"
+    assert Run.objects.get().settings["quality"] == "high"
 
 
 BAD_INPUT = [
@@ -238,7 +238,7 @@ def test_bad_input_comes_back_with_a_message_and_writes_nothing(signed_in, overr
     assert response.status_code == 400
     assert message in response.content.decode()
     assert 'id="generate-form"' in response.content.decode()
-    assert not Generation.objects.exists() and not Image.objects.exists()
+    assert not Run.objects.exists() and not Image.objects.exists()
     assert not PromptHistory.objects.exists() and not DBTaskResult.objects.exists()
 
 
@@ -250,7 +250,7 @@ def test_bad_input_over_htmx_swaps_the_form_in_place(signed_in, overrides, messa
     assert response["HX-Reswap"] == "outerHTML"
     assert message in response.content.decode()
     assert "<article" not in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_the_form_keeps_what_was_typed_after_an_error(signed_in):
@@ -268,7 +268,7 @@ def test_a_missing_csrf_token_gives_a_clear_message_and_writes_nothing(user):
     assert ">lost prompt</textarea>" in html  # the prompt is not lost
     htmx = client.post(GENERATE, generate_data(), headers=htmx_headers())
     assert htmx.status_code == 403 and "could not be verified" in htmx.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_an_edit_only_model_cannot_generate(signed_in, fake_gateway):
@@ -329,7 +329,7 @@ def test_add_model_works_without_javascript(signed_in):
     )
     assert response.status_code == 200
     assert ">Model 2</label>" in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 def test_remove_model_works_without_javascript(signed_in):
@@ -344,45 +344,45 @@ def test_remove_model_works_without_javascript(signed_in):
     second = html[html.index('id="model-1"') : html.index("</select>", html.index('id="model-1"'))]
     assert 'value="offline/aurora" selected' in first
     assert 'value="offline/blueprint" selected' in second
-    assert not Generation.objects.exists()
+    assert not Run.objects.exists()
 
 
 # --- progress, retry, files -----------------------------------------------------------------------
 
 
 def test_progress_swaps_in_finished_tiles_and_stops_when_done(signed_in, user):
-    generation = make_generation(user, count=2)
-    first, second = generation.images.all()
+    run = make_run(user, count=2)
+    first, second = run.images.all()
     make_succeeded_image(first)
-    url = f"/runs/{generation.pk}/progress/?pending={first.pk},{second.pk}"
+    url = f"/runs/{run.pk}/progress/?pending={first.pk},{second.pk}"
 
     html = signed_in.get(url, headers=htmx_headers()).content.decode()
     assert f'<figure id="image-{first.pk}" class="tile is-succeeded" hx-swap-oob="true">' in html
-    assert f'alt="{generation.prompt}"' in html
+    assert f'alt="{run.prompt}"' in html
     assert f'?pending={second.pk}"' in html  # the poller now waits only for the second
     assert "1 of 2 ready" in html
 
     make_succeeded_image(second)
-    html = signed_in.get(f"/runs/{generation.pk}/progress/?pending={second.pk}").content.decode()
+    html = signed_in.get(f"/runs/{run.pk}/progress/?pending={second.pk}").content.decode()
     assert "hx-trigger" not in html  # no poller left: polling stops
     assert "2 of 2 ready" in html
 
 
 def test_progress_rejects_a_malformed_pending_list(signed_in, user):
-    generation = make_generation(user)
-    response = signed_in.get(f"/runs/{generation.pk}/progress/?pending=1,abc")
+    run = make_run(user)
+    response = signed_in.get(f"/runs/{run.pk}/progress/?pending=1,abc")
     assert response.status_code == 400
 
 
 def test_progress_shows_tiles_the_reaper_interrupted_and_reaps_nothing_itself(
     signed_in, user, settings
 ):
-    generation = make_generation(user, count=1)
-    image = generation.images.get()
+    run = make_run(user, count=1)
+    image = run.images.get()
     Image.objects.filter(pk=image.pk).update(status="running")
     stale = timezone.now() - timedelta(seconds=settings.WORKER_STALE_SECONDS + 1)
-    Generation.objects.filter(pk=generation.pk).update(heartbeat_at=stale)
-    url = f"/runs/{generation.pk}/progress/?pending={image.pk}"
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=stale)
+    url = f"/runs/{run.pk}/progress/?pending={image.pk}"
 
     signed_in.get(url)
     image.refresh_from_db()
@@ -396,29 +396,29 @@ def test_progress_shows_tiles_the_reaper_interrupted_and_reaps_nothing_itself(
 
 
 def test_retry_queues_a_failed_tile_again(signed_in, user, django_capture_on_commit_callbacks):
-    generation = make_generation(user, count=2)
-    failed = generation.images.first()
+    run = make_run(user, count=2)
+    failed = run.images.first()
     Image.objects.filter(pk=failed.pk).update(status="failed", error="The provider failed (502).")
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in.post(f"/images/{failed.pk}/retry/", headers=htmx_headers())
     failed.refresh_from_db()
     assert response.status_code == 200
     assert failed.status == "queued" and failed.error == ""
-    assert DBTaskResult.objects.get().args_kwargs["args"] == [generation.pk, [failed.pk]]
-    assert f'id="run-{generation.pk}"' in response.content.decode()
+    assert DBTaskResult.objects.get().args_kwargs["args"] == [run.pk, [failed.pk]]
+    assert f'id="run-{run.pk}"' in response.content.decode()
 
 
 def test_retry_of_a_tile_that_is_not_failed_changes_nothing(signed_in, user):
-    generation = make_generation(user)
-    image = generation.images.get()
+    run = make_run(user)
+    image = run.images.get()
     response = signed_in.post(f"/images/{image.pk}/retry/")
     assert response.status_code == 302
     assert not DBTaskResult.objects.exists()
 
 
 def test_image_files_are_served_with_long_cache_headers(signed_in, user):
-    generation = make_generation(user)
-    image = make_succeeded_image(generation.images.get())
+    run = make_run(user)
+    image = make_succeeded_image(run.images.get())
 
     thumb = signed_in.get(f"/images/{image.pk}/thumbnail.webp")
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp"
@@ -434,8 +434,8 @@ def test_image_files_are_served_with_long_cache_headers(signed_in, user):
 
 
 def test_files_of_pending_or_unknown_images_are_404(signed_in, user):
-    generation = make_generation(user)
-    pending = generation.images.get()
+    run = make_run(user)
+    pending = run.images.get()
     assert signed_in.get(f"/images/{pending.pk}/original").status_code == 404
     assert signed_in.get("/images/999999/thumbnail.webp").status_code == 404
     assert signed_in.get("/runs/999999/").status_code == 404
@@ -457,11 +457,11 @@ def test_not_found_is_the_studios_own_page_with_a_way_back(signed_in, url):
 
 
 def test_a_run_has_a_page_that_works_without_javascript(signed_in, user):
-    generation = make_generation(user)
-    response = signed_in.get(f"/runs/{generation.pk}/")
+    run = make_run(user)
+    response = signed_in.get(f"/runs/{run.pk}/")
     assert response.status_code == 200
     assert b"<html" in response.content and b"<article" in response.content
-    fragment = signed_in.get(f"/runs/{generation.pk}/", headers=htmx_headers())
+    fragment = signed_in.get(f"/runs/{run.pk}/", headers=htmx_headers())
     assert b"<html" not in fragment.content and b"<article" in fragment.content
 
 
@@ -478,30 +478,28 @@ def _article(html: str, pk: int) -> str:
 
 
 def test_each_partial_of_the_run_renders_alone_with_the_id_it_is_swapped_by(rf, user):
-    generation = make_generation(user, count=2)
-    done = generation.images.first()  # the other stays pending: the run has a poller
+    run = make_run(user, count=2)
+    done = run.images.first()  # the other stays pending: the run has a poller
     make_succeeded_image(done)
-    run = RunView(
-        selectors.generation_for_display(generation_id=generation.pk, viewer=user), viewer=user
-    )
+    view = RunView(selectors.run_for_display(run_id=run.pk, viewer=user), viewer=user)
     request = rf.get("/")
     request.user = user
 
     def draw(name: str, **extra) -> str:
-        return render_to_string(f"gallery/run.html{name}", {"run": run, **extra}, request=request)
+        return render_to_string(f"gallery/run.html{name}", {"run": view, **extra}, request=request)
 
-    pk = generation.pk
+    pk = run.pk
     assert draw("").lstrip().startswith(f'<article id="run-{pk}" class="run"')
     assert _article(draw("#run"), pk) == _article(draw(""), pk)
     assert draw("#run_status").strip().startswith(f'<p id="run-{pk}-status" class="run-status"')
     assert (
-        draw("#tile", image=done)
+        draw("#image", image=done)
         .strip()
         .startswith(f'<figure id="image-{done.pk}" class="tile is-succeeded">')
     )
     assert draw("#poller").strip().startswith(f'<div id="run-{pk}-poller" class="poller"')
-    # The poller's answer: the poller swaps itself; the tiles and the status come out of band.
-    progress = draw("#progress", tiles=[done])
+    # The poller's answer: the poller swaps itself; the images and the status come out of band.
+    progress = draw("#progress", images=[done])
     assert f'<div id="run-{pk}-poller" class="poller" hidden' in progress
     assert f'<figure id="image-{done.pk}" class="tile is-succeeded" hx-swap-oob="true">' in progress
     assert (
@@ -518,9 +516,9 @@ def test_each_partial_of_the_run_renders_alone_with_the_id_it_is_swapped_by(rf, 
 
 
 def test_the_gallery_the_run_page_and_its_fragment_draw_the_same_run(signed_in, user):
-    generation = make_generation(user, count=2, models=["offline/aurora", "offline/mosaic"])
-    make_succeeded_image(generation.images.first())
-    pk = generation.pk
+    run = make_run(user, count=2, models=["offline/aurora", "offline/mosaic"])
+    make_succeeded_image(run.images.first())
+    pk = run.pk
     in_gallery = _article(signed_in.get("/").content.decode(), pk)
     fragment = signed_in.get(f"/runs/{pk}/", headers=htmx_headers()).content.decode()
     assert _article(fragment, pk) == in_gallery
@@ -536,8 +534,8 @@ def test_a_link_with_a_prompt_fills_the_box_up_to_the_forms_limit(signed_in):
 
 
 def test_gallery_is_newest_first_with_author_and_settings(signed_in, user, other_user):
-    older = make_generation(user, prompt="older prompt")
-    newer = make_generation(other_user, prompt="newer prompt")
+    older = make_run(user, prompt="older prompt")
+    newer = make_run(other_user, prompt="newer prompt")
     html = signed_in.get("/").content.decode()
     assert html.index(f'id="run-{newer.pk}"') < html.index(f'id="run-{older.pk}"')
     assert "grace" in html and "ada" in html
@@ -548,15 +546,15 @@ def test_gallery_query_count_does_not_grow_with_runs_or_images(
     signed_in, user, django_assert_max_num_queries
 ):
     for _ in range(3):
-        make_generation(user, count=1)
+        make_run(user, count=1)
     signed_in.get("/")  # warm per-process memos (does any account exist yet?)
     with django_assert_max_num_queries(9) as few:
         signed_in.get("/")
     for _ in range(20):
-        generation = make_generation(
+        run = make_run(
             user, count=4, models=["offline/aurora", "offline/mosaic", "offline/blueprint"]
         )
-        for image in generation.images.all()[:6]:
+        for image in run.images.all()[:6]:
             make_succeeded_image(image)
     with django_assert_max_num_queries(len(few.captured_queries)) as many:
         response = signed_in.get("/")
@@ -585,9 +583,9 @@ def test_a_link_that_fills_the_prompt_box_keeps_the_quota_line(signed_in, user, 
     TeamPolicy.objects.update_or_create(
         pk=1, defaults={"daily_image_limit": 10, "monthly_budget_usd": "5"}
     )
-    generation = make_generation(user, models=["offline/aurora"], count=2)
-    image = make_succeeded_image(generation.images.first())
-    value = generation.pk if link == "reuse" else image.pk
+    run = make_run(user, models=["offline/aurora"], count=2)
+    image = make_succeeded_image(run.images.first())
+    value = run.pk if link == "reuse" else image.pk
     page = signed_in.get("/", {link: value})
     fragment = signed_in.get(
         "/", {link: value}, headers={**htmx_headers(), "HX-Target": "generate-form"}

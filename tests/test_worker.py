@@ -8,11 +8,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from gallery.models import Generation, Image, Upload
-from gallery.tasks import fetch_upload, run_generation
+from gallery.models import Image, Run, Upload
+from gallery.tasks import fetch_upload, make_run_images
 from gallery.worker import ConcurrentWorker
 from tests.browser import start_worker, stop_worker
-from tests.factories import make_generation, png_bytes
+from tests.factories import make_run, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,16 +26,16 @@ def wait_until(condition, *, timeout: float, interval: float = 0.05):
     return False
 
 
-def statuses(generation) -> list[str]:
-    return list(generation.images.order_by("column", "position").values_list("status", flat=True))
+def statuses(run) -> list[str]:
+    return list(run.images.order_by("column", "position").values_list("status", flat=True))
 
 
 def test_one_slow_run_never_queues_another_behind_it(user, other_user, fake_gateway, settings):
     fake_gateway.add_rule(model="gpt-image-2", delay=3.0)
-    slow = make_generation(user, models=["gpt-image-2"], count=2)
-    fast = make_generation(other_user, models=["alibaba/qwen-image-plus"], count=2)
-    run_generation.enqueue(slow.pk)
-    run_generation.enqueue(fast.pk)
+    slow = make_run(user, models=["gpt-image-2"], count=2)
+    fast = make_run(other_user, models=["alibaba/qwen-image-plus"], count=2)
+    make_run_images.enqueue(slow.pk)
+    make_run_images.enqueue(fast.pk)
     worker = start_worker(settings)
     try:
         assert wait_until(lambda: statuses(fast) == ["succeeded", "succeeded"], timeout=10)
@@ -49,13 +49,13 @@ def test_one_slow_run_never_queues_another_behind_it(user, other_user, fake_gate
 def test_a_killed_worker_leaves_no_tile_pending(user, fake_gateway, settings):
     settings.WORKER_STALE_SECONDS = 5
     fake_gateway.add_rule(model="gpt-image-2", response="hang")
-    generation = make_generation(user, models=["gpt-image-2", "alibaba/qwen-image-plus"], count=2)
-    run_generation.enqueue(generation.pk)
+    run = make_run(user, models=["gpt-image-2", "alibaba/qwen-image-plus"], count=2)
+    make_run_images.enqueue(run.pk)
     worker = start_worker(settings)
     try:
         # The quick model's tiles land; the hanging model's tiles are in flight.
-        assert wait_until(lambda: statuses(generation).count("succeeded") == 2, timeout=10)
-        assert statuses(generation).count("running") == 2
+        assert wait_until(lambda: statuses(run).count("succeeded") == 2, timeout=10)
+        assert statuses(run).count("running") == 2
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=5)
     finally:
@@ -67,48 +67,48 @@ def test_a_killed_worker_leaves_no_tile_pending(user, fake_gateway, settings):
     replacement = start_worker(settings)
     try:
         assert wait_until(
-            lambda: statuses(generation).count("interrupted") == 2,
+            lambda: statuses(run).count("interrupted") == 2,
             timeout=settings.WORKER_STALE_SECONDS + 10,
         )
     finally:
         stop_worker(replacement)
     bound = time.monotonic() - killed_at
     assert bound < settings.WORKER_STALE_SECONDS + 10
-    interrupted = generation.images.filter(status="interrupted")
+    interrupted = run.images.filter(status="interrupted")
     assert all("Retry" in image.error for image in interrupted)
-    assert generation.images.filter(status="succeeded").count() == 2  # nothing else lost
+    assert run.images.filter(status="succeeded").count() == 2  # nothing else lost
 
 
 def test_a_stopped_worker_finishes_its_runs_first(user, fake_gateway, settings):
     fake_gateway.add_rule(model="gpt-image-2", delay=1.0)
-    generation = make_generation(user, models=["gpt-image-2"], count=2)
-    run_generation.enqueue(generation.pk)
+    run = make_run(user, models=["gpt-image-2"], count=2)
+    make_run_images.enqueue(run.pk)
     worker = start_worker(settings)
     try:
-        assert wait_until(lambda: set(statuses(generation)) == {"running"}, timeout=10)
+        assert wait_until(lambda: set(statuses(run)) == {"running"}, timeout=10)
         worker.send_signal(signal.SIGTERM)  # Ctrl+C / a deploy: finish what is running
         worker.wait(timeout=10)
     finally:
         output = stop_worker(worker)
-    assert statuses(generation) == ["succeeded", "succeeded"], output
+    assert statuses(run) == ["succeeded", "succeeded"], output
 
 
 def test_a_second_stop_signal_marks_unfinished_tiles_interrupted_at_once(
     user, fake_gateway, settings
 ):
     fake_gateway.add_rule(model="gpt-image-2", response="hang")
-    generation = make_generation(user, models=["gpt-image-2"])
-    run_generation.enqueue(generation.pk)
+    run = make_run(user, models=["gpt-image-2"])
+    make_run_images.enqueue(run.pk)
     worker = start_worker(settings)
     try:
-        assert wait_until(lambda: statuses(generation) == ["running"], timeout=10)
+        assert wait_until(lambda: statuses(run) == ["running"], timeout=10)
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=10)
     finally:
         stop_worker(worker)
-    image = Image.objects.get(generation=generation)
+    image = Image.objects.get(run=run)
     assert image.status == "interrupted" and "stopped" in image.error
 
 
@@ -120,13 +120,11 @@ def test_a_second_stop_signal_leaves_runs_alone_that_only_share_an_id_with_a_lin
     settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True
     settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
     settings.LINK_FETCH_DEADLINE_SECONDS = 10
-    generation = make_generation(user, models=["gpt-image-2"])  # run by another worker, say
-    generation.images.update(status="running")
-    Generation.objects.filter(pk=generation.pk).update(heartbeat_at=timezone.now())
+    run = make_run(user, models=["gpt-image-2"])  # run by another worker, say
+    run.images.update(status="running")
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
     slow = fake_gateway.https_url_for(png_bytes(), trickle=0.1)
-    upload = Upload.objects.create(
-        pk=generation.pk, created_by=user, status="fetching", source_url=slow
-    )
+    upload = Upload.objects.create(pk=run.pk, created_by=user, status="fetching", source_url=slow)
     fetch_upload.enqueue(upload.pk)
     worker = start_worker(settings)
     try:
@@ -137,7 +135,7 @@ def test_a_second_stop_signal_leaves_runs_alone_that_only_share_an_id_with_a_lin
         worker.wait(timeout=10)
     finally:
         stop_worker(worker)
-    assert statuses(generation) == ["running"]
+    assert statuses(run) == ["running"]
 
 
 def test_a_second_stop_signal_interrupts_only_the_tiles_this_worker_is_making(
@@ -146,11 +144,11 @@ def test_a_second_stop_signal_interrupts_only_the_tiles_this_worker_is_making(
     """Another worker may be making another tile of the same run (a Retry, say): it is left to
     finish; what is interrupted is exactly what this process claimed."""
     fake_gateway.add_rule(model="gpt-image-2", response="hang")
-    generation = make_generation(user, models=["gpt-image-2"], count=2)
-    elsewhere, here = generation.images.all()
+    run = make_run(user, models=["gpt-image-2"], count=2)
+    elsewhere, here = run.images.all()
     Image.objects.filter(pk=elsewhere.pk).update(status="running")
-    Generation.objects.beat(generation.pk)
-    run_generation.enqueue(generation.pk, [here.pk])
+    Run.objects.beat(run.pk)
+    make_run_images.enqueue(run.pk, [here.pk])
     worker = start_worker(settings)
     try:
         assert wait_until(lambda: len(fake_gateway.calls()) == 1, timeout=10)
@@ -160,7 +158,7 @@ def test_a_second_stop_signal_interrupts_only_the_tiles_this_worker_is_making(
         worker.wait(timeout=10)
     finally:
         stop_worker(worker)
-    assert statuses(generation) == ["running", "interrupted"]
+    assert statuses(run) == ["running", "interrupted"]
     assert "stopped" in Image.objects.get(pk=here.pk).error
 
 
@@ -168,9 +166,9 @@ def test_a_task_on_an_excluded_queue_is_not_claimed(user, settings):
     settings.TASKS = {
         "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "bulk"]}
     }
-    wanted, left = make_generation(user), make_generation(user)
-    run_generation.enqueue(wanted.pk)
-    skipped = run_generation.using(queue_name="bulk").enqueue(left.pk)
+    wanted, left = make_run(user), make_run(user)
+    make_run_images.enqueue(wanted.pk)
+    skipped = make_run_images.using(queue_name="bulk").enqueue(left.pk)
     worker = ConcurrentWorker(
         concurrency=2,
         queue_names=["*"],

@@ -10,7 +10,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
-from gallery.models import Generation, Image, PromptHistory
+from gallery.models import Image, PromptHistory, Run
 from gallery.seeding.plan import PlannedRun
 
 PASSWORD = "seed-passphrase"  # noqa: S105 (the seeded demo accounts' password)
@@ -39,28 +39,28 @@ def write_runs(planned: list[PlannedRun], authors: list) -> tuple[int, int]:
     """Writes a group's runs and images (their files already stored) in one transaction;
     returns how many of each."""
     with transaction.atomic():
-        generations = Generation.objects.bulk_create(
-            Generation(
-                created_by=authors[run.user_index],
-                prompt=run.prompt,
-                compare=run.compare,
-                model_ids=run.model_ids,
-                count=run.count,
-                settings=run.settings,
+        runs = Run.objects.bulk_create(
+            Run(
+                created_by=authors[plan.user_index],
+                prompt=plan.prompt,
+                compare=plan.compare,
+                model_ids=plan.model_ids,
+                count=plan.count,
+                settings=plan.settings,
             )
-            for run in planned
+            for plan in planned
         )
         # created_at is auto_now_add: bulk_create stamped "now"; spread them over the months.
-        for generation, run in zip(generations, planned, strict=True):
-            generation.created_at = run.created_at
-        Generation.objects.bulk_update(generations, ["created_at"], batch_size=250)
+        for run, plan in zip(runs, planned, strict=True):
+            run.created_at = plan.created_at
+        Run.objects.bulk_update(runs, ["created_at"], batch_size=250)
         rows = []
-        for generation, run in zip(generations, planned, strict=True):
-            for image in run.images:
-                started_at = run.created_at + timedelta(seconds=0.05)
+        for run, plan in zip(runs, planned, strict=True):
+            for image in plan.images:
+                started_at = plan.created_at + timedelta(seconds=0.05)
                 rows.append(
                     Image(
-                        generation=generation,
+                        run=run,
                         model=image.model,
                         column=image.column,
                         position=image.position,
@@ -86,13 +86,11 @@ def write_runs(planned: list[PlannedRun], authors: list) -> tuple[int, int]:
                     )
                 )
         Image.objects.bulk_create(rows, batch_size=2000)
-        # queued_at is auto_now_add too: a tile is queued when its run is created.
-        Image.objects.filter(generation_id__in=[g.pk for g in generations]).update(
-            queued_at=Subquery(
-                Generation.objects.filter(pk=OuterRef("generation_id")).values("created_at")[:1]
-            )
+        # queued_at is auto_now_add too: an image is queued when its run is created.
+        Image.objects.filter(run_id__in=[run.pk for run in runs]).update(
+            queued_at=Subquery(Run.objects.filter(pk=OuterRef("run_id")).values("created_at")[:1])
         )
-    return len(generations), len(rows)
+    return len(runs), len(rows)
 
 
 def remember_prompts(authors: list) -> None:
@@ -100,7 +98,7 @@ def remember_prompts(authors: list) -> None:
     rows = []
     for user in authors:
         seen = set()
-        newest = Generation.objects.filter(created_by=user).order_by("-id")
+        newest = Run.objects.filter(created_by=user).order_by("-id")
         for prompt, created_at in newest.values_list("prompt", "created_at")[:100]:
             if prompt not in seen and len(seen) < HISTORY_PER_USER:
                 seen.add(prompt)

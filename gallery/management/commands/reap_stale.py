@@ -1,7 +1,7 @@
-"""Mark the tiles no worker is looking after as interrupted (with Retry), so none stays pending.
+"""Mark the images no worker is looking after as interrupted (with Retry), so none stays pending.
 
 Every running worker does this every few seconds; run this from cron too (say every minute), so
-that tiles are given up on even while no worker runs at all:
+that images are given up on even while no worker runs at all:
     ./studio.sh manage reap_stale
 """
 
@@ -12,7 +12,7 @@ from gallery.models import Image
 
 class Command(BaseCommand):
     help = (
-        "Mark running tiles whose worker stopped beating (WORKER_STALE_SECONDS) and queued tiles "
+        "Mark running images whose worker stopped beating (WORKER_STALE_SECONDS) and queued images "
         "no worker picked up (QUEUE_TIMEOUT_SECONDS) as interrupted."
     )
 
@@ -22,8 +22,8 @@ class Command(BaseCommand):
             if ids:
                 listed = ", ".join(str(pk) for pk in sorted(ids))
                 self.stdout.write(
-                    f"Interrupted {len(ids)} tile(s), {reason.name.lower().replace('_', ' ')}: "
-                    f"image {listed}."
+                    f"Interrupted {len(ids)} image(s), {reason.name.lower().replace('_', ' ')}: "
+                    f"{listed}."
                 )
         if not any(reaped.values()):
-            self.stdout.write("No stuck tiles.")
+            self.stdout.write("No stuck images.")

@@ -2,7 +2,7 @@
 
     manage.py seed_gallery --runs 25000 --images-per-run 4 [--users 5] [--seed 1] [--realistic 20]
 
-Every image row is a finished ("succeeded") tile with a real original and a real WebP thumbnail
+Every image is finished ("succeeded"), with a real original and a real WebP thumbnail
 in default storage. Most are small distinct PNGs (about 96x96 pixels, shaped like the ratio
 the run asked for) whose thumbnail is the same picture as WebP, so 100,000 of them take a couple
 of minutes. The newest ``--realistic`` runs are drawn full size by the offline renderer, with
@@ -24,7 +24,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from gallery.models import Generation
+from gallery.models import Run
 from gallery.seeding import plan, render, store
 
 REFUSE_ABOVE = 1000
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             raise CommandError("--runs, --images-per-run, --users and --batch must be at least 1.")
         if not 0 <= realistic <= runs:
             raise CommandError("--realistic must be between 0 and --runs.")
-        existing = Generation.objects.count()
+        existing = Run.objects.count()
         if existing > REFUSE_ABOVE and not options["force"]:
             raise CommandError(
                 f"The gallery already has {existing:,} runs (more than {REFUSE_ABOVE:,}); "
@@ -84,7 +84,7 @@ class Command(BaseCommand):
             root = default_storage.location
             for folder in ("images/seed", "thumbs/seed"):
                 os.makedirs(default_storage.path(folder), exist_ok=True)
-        base_number = Generation.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        base_number = Run.objects.order_by("-id").values_list("id", flat=True).first() or 0
         planner = plan.Planner(
             runs=runs,
             per_run=per_run,
@@ -132,7 +132,7 @@ class Command(BaseCommand):
                 f"  on disk: about {totals['blocks'] * 4096 / 1e6:,.1f} MB in 4 KiB blocks, "
                 f"under {root}"
             )
-        lines.append(f"  the gallery now has {Generation.objects.count():,} runs")
+        lines.append(f"  the gallery now has {Run.objects.count():,} runs")
         if self.verbosity >= 1:
             self.stdout.write("\n".join(lines))
 
