@@ -8,7 +8,7 @@ from django.test import RequestFactory
 
 from studio.compression import CompressPagesMiddleware
 from tests.conftest import htmx_headers
-from tests.factories import make_generation, make_succeeded_image
+from tests.factories import make_run, make_succeeded_image
 
 GZIP = {"Accept-Encoding": "gzip, br"}
 
@@ -16,7 +16,7 @@ GZIP = {"Accept-Encoding": "gzip, br"}
 @pytest.mark.django_db
 def test_a_gallery_page_of_twenty_runs_is_under_20_kb_on_the_wire(signed_in, user):
     for n in range(21):
-        run = make_generation(user, prompt=f"a lighthouse on a cliff, take {n}", count=4)
+        run = make_run(user, prompt=f"a lighthouse on a cliff, take {n}", count=4)
         for image in run.images.all():
             make_succeeded_image(image)
     page = signed_in.get("/", headers=GZIP)
@@ -34,7 +34,7 @@ def test_a_gallery_page_of_twenty_runs_is_under_20_kb_on_the_wire(signed_in, use
 
 @pytest.mark.django_db
 def test_images_are_not_compressed_again(signed_in, user):
-    image = make_succeeded_image(make_generation(user).images.get())
+    image = make_succeeded_image(make_run(user).images.get())
     response = signed_in.get(f"/images/{image.pk}/thumbnail.webp", headers=GZIP)
     assert response.status_code == 200
     assert "Content-Encoding" not in response
