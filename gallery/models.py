@@ -352,10 +352,13 @@ class EventQuerySet(models.QuerySet):
         return self.order_by("-pk").values_list("pk", flat=True).first() or 0
 
     def prune(self, *, now=None) -> int:
-        """Forget events older than PUSH_EVENTS_KEEP_HOURS; a page away that long reloads."""
+        """Forget events older than PUSH_EVENTS_KEEP_HOURS; a page away that long is asked to
+        reload. The newest is kept however old: a page of a quiet studio still finds the event
+        it was drawn at, so it knows it missed nothing."""
         now = now or timezone.now()
         cutoff = now - timedelta(hours=settings.PUSH_EVENTS_KEEP_HOURS)
-        deleted, _ = self.filter(created_at__lt=cutoff).delete()
+        old = self.filter(created_at__lt=cutoff).exclude(pk=self.newest_id())
+        deleted, _ = old.delete()
         return deleted
 
 

@@ -1,7 +1,8 @@
 """Several machines on PostgreSQL: LISTEN/NOTIFY on the studio's own database.
 
-Announcing is one `SELECT pg_notify(...)` on the connection the change was made on; each web
-process keeps one extra connection that LISTENs (psycopg's async connection, on its event loop).
+Announcing is one `SELECT pg_notify(...)` on the connection the change was made on (after its
+commit); each web process keeps one extra connection that LISTENs (psycopg's async connection,
+on its event loop).
 """
 
 from collections.abc import Callable
@@ -12,15 +13,20 @@ from psycopg import sql
 
 
 class PostgresBackend:
-    def __init__(self, *, channel: str, alias: str = "default", params: dict | None = None):
-        """`params`: psycopg's connection keywords for the listening connection; by default,
-        Django's for the database `alias`."""
+    def __init__(
+        self, *, channel: str, alias: str = "default", params: dict | None = None, connection=None
+    ):
+        """By default both ends use Django's database `alias`: its connection to announce, its
+        settings to listen. `connection` (anything with a DB-API cursor) and `params` (psycopg's
+        connection keywords) point them at another database."""
         self.channel = channel
         self.alias = alias
         self._params = params
+        self._connection = connection
 
     def send(self, event_id: int) -> None:
-        with connections[self.alias].cursor() as cursor:
+        connection = self._connection or connections[self.alias]
+        with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [self.channel, str(event_id)])
 
     def listen_params(self) -> dict:
