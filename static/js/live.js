@@ -44,12 +44,13 @@
     const template = document.createElement("template");
     template.innerHTML = html;
     const fragment = template.content;
-    fragment.querySelectorAll(":scope > article.run:not([hx-swap-oob])").forEach(function (run) {
-      run.remove();
-      placeRun(run);
+    Array.prototype.slice.call(fragment.children).forEach(function (piece) {
+      if (!piece.matches("article.run:not([hx-swap-oob])")) return;
+      piece.remove();
+      placeRun(piece);
     });
     // Out-of-band pieces (tiles, status lines, pollers, removals) for what this page shows.
-    Array.prototype.forEach.call(fragment.children, function (piece) {
+    Array.prototype.slice.call(fragment.children).forEach(function (piece) {
       const shown = piece.id && document.getElementById(piece.id);
       if (!shown) return piece.remove();
       const id = runId(shown);
