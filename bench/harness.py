@@ -30,13 +30,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def report(label: str, figure: float, target: float, unit: str = "ms") -> bool:
-    """Print one measured figure beside its target (lower is better) and their ratio; a figure
-    past its target says MISSED. Returns whether the target was met."""
+def report(label: str, figure: float, target: float, unit: str = "ms", *, digits: int = 1) -> bool:
+    """Print one measured figure (to `digits` decimals) beside its target (lower is better) and
+    their ratio; a figure past its target says MISSED. Returns whether the target was met."""
     met = figure <= target
-    ratio = figure / target if target else float("inf")
+    ratio = figure / target if target else (0.0 if figure == 0 else float("inf"))
     verdict = "ok" if met else "MISSED"
-    print(f"  {label}: {figure:.1f} {unit} (target <= {target:g} {unit}, {ratio:.2f}x) {verdict}")
+    print(
+        f"  {label}: {figure:.{digits}f} {unit} (target <= {target:g} {unit}, {ratio:.2f}x)"
+        f" {verdict}"
+    )
     return met
 
 

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: it passes on a streamed response, whatever made it, as it is sent (ASGI).
+    "studio.streaming.AsyncStreamingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outermost but for security headers: it compresses what everything below produced.
     "studio.compression.CompressPagesMiddleware",
