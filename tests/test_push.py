@@ -24,29 +24,37 @@ REDIS_URL = os.environ.get("PUSH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 LATENCY_LIMIT = 0.1
 
 
-async def first_wake(backend, announce) -> tuple[int, float]:
-    """Listen with `backend`, call `announce()` (in a thread, as a committing process would)
-    once listening, and return the first id heard and how long it took."""
-    heard: asyncio.Future = asyncio.get_running_loop().create_future()
-    listening = asyncio.create_task(
-        backend.listen(lambda event_id: heard.done() or heard.set_result(event_id))
-    )
+async def wake_latencies(backend, announce, *, times: int = 3) -> tuple[list[int], list[float]]:
+    """Listen with `backend`, call `announce(n)` `times` times (in a thread, as a committing
+    process would) once listening; return the ids heard and how long each took to arrive."""
+    heard: asyncio.Queue = asyncio.Queue()
+    listening = asyncio.create_task(backend.listen(heard.put_nowait))
+    ids, seconds = [], []
     try:
         await asyncio.sleep(0.3)  # subscribed
-        started = time.perf_counter()
-        await asyncio.to_thread(announce)
-        event_id = await asyncio.wait_for(heard, 5)
-        return event_id, time.perf_counter() - started
+        for n in range(1, times + 1):
+            started = time.perf_counter()
+            await asyncio.to_thread(announce, n)
+            ids.append(await asyncio.wait_for(heard.get(), 5))
+            seconds.append(time.perf_counter() - started)
+        return ids, seconds
     finally:
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
 
 
+def assert_at_once(seconds: list[float]) -> None:
+    """Well within 100 ms (the best of three: one slow turn on a busy machine is not a poll),
+    and none anywhere near a polling interval."""
+    assert min(seconds) < LATENCY_LIMIT, seconds
+    assert max(seconds) < 1.0, seconds
+
+
 def test_local_sockets_wake_a_listener_at_once(tmp_path):
     backend = LocalBackend(folder=tmp_path / "push")
-    event_id, seconds = asyncio.run(first_wake(backend, lambda: backend.send(41)))
-    assert event_id == 41
-    assert seconds < LATENCY_LIMIT, seconds
+    ids, seconds = asyncio.run(wake_latencies(backend, backend.send))
+    assert ids == [1, 2, 3]
+    assert_at_once(seconds)
     assert list((tmp_path / "push").iterdir()) == []  # the listener removed its socket
 
 
@@ -83,9 +91,9 @@ def test_postgres_notify_wakes_a_listener_at_once():
     params = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
     backend = PostgresBackend(channel=channel, params=params, connection=sender)
     with sender:
-        event_id, seconds = asyncio.run(first_wake(backend, lambda: backend.send(42)))
-    assert event_id == 42
-    assert seconds < LATENCY_LIMIT, seconds
+        ids, seconds = asyncio.run(wake_latencies(backend, backend.send))
+    assert ids == [1, 2, 3]
+    assert_at_once(seconds)
 
 
 def test_postgres_notify_sent_inside_a_transaction_arrives_at_commit():
@@ -123,9 +131,9 @@ def redis_or_skip() -> redis.Redis:
 def test_redis_publish_wakes_a_subscriber_at_once():
     redis_or_skip().close()
     backend = RedisBackend(url=REDIS_URL, channel=f"studio-test-{secrets.token_hex(4)}")
-    event_id, seconds = asyncio.run(first_wake(backend, lambda: backend.send(44)))
-    assert event_id == 44
-    assert seconds < LATENCY_LIMIT, seconds
+    ids, seconds = asyncio.run(wake_latencies(backend, backend.send))
+    assert ids == [1, 2, 3]
+    assert_at_once(seconds)
 
 
 def test_the_backend_follows_the_configuration(settings):
