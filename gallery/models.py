@@ -11,7 +11,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog, gateway, links, media
+from gallery import catalog, gateway, links, media, push
+from team.locks import serialise
 
 
 class RunQuerySet(models.QuerySet):
@@ -180,9 +181,9 @@ class ImageQuerySet(models.QuerySet):
         same transaction, and open pages are woken once it commits (gallery/push).
 
         One named image takes one UPDATE, its row count saying whether it moved (the runner's
-        path, once per image). Otherwise the images are read under a lock held until the UPDATE
-        (SQLite: the write lock BEGIN IMMEDIATE takes; PostgreSQL: the rows'), so the ids
-        returned are exactly the ones it moved."""
+        path, once per image), then reads its run for the event. Otherwise the images are read
+        under a lock held until the UPDATE (SQLite: the write lock BEGIN IMMEDIATE takes;
+        PostgreSQL: the rows'), so the ids returned are exactly the ones it moved."""
         movable = self.filter(status__in=from_)
         with transaction.atomic(using=self.db):
             if image_id is not None:
@@ -336,9 +337,6 @@ class EventQuerySet(models.QuerySet):
         must become visible in order, or a page that has read up to id 12 would never see an 11
         committed after it: SQLite has one writer at a time; on PostgreSQL the writers of
         events take turns (the lock is held until commit). Pages are woken after the commit."""
-        from gallery import push
-        from team.locks import serialise
-
         if not events:
             return
         with transaction.atomic(using=using):

@@ -2,7 +2,7 @@
 
 Django's handler serves every page; the live stream (`events`, gallery/push/stream.py) is routed
 past it, so that an open stream is a coroutine rather than a thread. Lifespan messages are
-answered here: Django's handler speaks only HTTP.
+answered here (Django's handler speaks only HTTP): on shutdown the push listener lets go.
 """
 
 import os
@@ -15,6 +15,7 @@ django_application = get_asgi_application()
 
 from django.urls import reverse  # noqa: E402  (after Django is set up)
 
+from gallery.push import hub as hubs  # noqa: E402
 from gallery.push import stream  # noqa: E402
 
 EVENTS_PATH = reverse("events")
@@ -24,9 +25,10 @@ async def application(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
-            await send({"type": f"{message['type']}.complete"})
             if message["type"] == "lifespan.shutdown":
-                return
+                await hubs.stop_running_loop()
+                return await send({"type": "lifespan.shutdown.complete"})
+            await send({"type": "lifespan.startup.complete"})
     if scope["type"] == "http" and scope["path"] == EVENTS_PATH:
         return await stream.application(scope, receive, send)
     return await django_application(scope, receive, send)

@@ -108,3 +108,11 @@ def for_running_loop(*, backend, newest_id) -> Hub:
         hub = _hubs[loop] = Hub(backend=backend, newest_id=newest_id)
         hub.start()
     return hub
+
+
+async def stop_running_loop() -> None:
+    """Stop the running loop's hub, if it started (the server is stopping): its listener lets
+    go of what it holds (the local backend's socket file)."""
+    hub = _hubs.pop(asyncio.get_running_loop(), None)
+    if hub is not None:
+        await hub.stop()
