@@ -1,5 +1,6 @@
-"""A whole studio for benchmarks: fresh SQLite database, gunicorn + the real worker, the loopback
-gateway, and signed-in HTTP clients. Nothing here is mocked: requests go over real sockets."""
+"""A whole studio for benchmarks: fresh SQLite database, the web server as `./studio.sh run` starts
+it (uvicorn, studio/web_server.py) + the real worker, the loopback gateway, and signed-in HTTP
+clients. Nothing here is mocked: requests go over real sockets."""
 
 import contextlib
 import os
@@ -17,6 +18,7 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from studio.web_server import web_command  # noqa: E402
 from tests.fake_gateway import FakeGateway  # noqa: E402
 
 PASSWORD = "bench-passphrase-42"
@@ -28,13 +30,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def report(label: str, figure: float, target: float, unit: str = "ms") -> bool:
-    """Print one measured figure beside its target (lower is better) and their ratio; a figure
-    past its target says MISSED. Returns whether the target was met."""
+def report(label: str, figure: float, target: float, unit: str = "ms", *, digits: int = 1) -> bool:
+    """Print one measured figure (to `digits` decimals) beside its target (lower is better) and
+    their ratio; a figure past its target says MISSED. Returns whether the target was met."""
     met = figure <= target
-    ratio = figure / target if target else float("inf")
+    ratio = figure / target if target else (0.0 if figure == 0 else float("inf"))
     verdict = "ok" if met else "MISSED"
-    print(f"  {label}: {figure:.1f} {unit} (target <= {target:g} {unit}, {ratio:.2f}x) {verdict}")
+    print(
+        f"  {label}: {figure:.{digits}f} {unit} (target <= {target:g} {unit}, {ratio:.2f}x)"
+        f" {verdict}"
+    )
     return met
 
 
@@ -48,7 +53,7 @@ def process_peak_rss_mb(pid: int) -> float:
 
 
 def child_pids(pid: int) -> list[int]:
-    """Direct children of a process (gunicorn's workers under its master)."""
+    """Direct children of a process (uvicorn's workers under its supervisor)."""
     with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as children:
         return [int(p) for p in children.read().split()]
     return []
@@ -107,11 +112,7 @@ class Studio:
             f"User.objects.create_user('{u}', '{u}@example.com', '{PASSWORD}')" for u in self.users
         )
         self.manage("shell", "-c", f"from django.contrib.auth.models import User; {creates}")
-        self.web = self._spawn(
-            [sys.executable, "-m", "gunicorn", "studio.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.web_workers), "--threads", "8", "--worker-class", "gthread",
-             "--log-level", "warning", "--keep-alive", "30"]
-        )  # fmt: skip
+        self.web = self._spawn(web_command(port=self.port, workers=self.web_workers))
         self.workers = [
             self._spawn([sys.executable, "manage.py", "studio_worker", "-v0"])
             for _ in range(self.worker_processes)

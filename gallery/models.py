@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gallery import catalog, gateway, links, media
+from gallery.events import Event
 
 
 class RunQuerySet(models.QuerySet):
@@ -176,23 +177,31 @@ class ImageQuerySet(models.QuerySet):
     ) -> list[int]:
         """Move the images of this queryset that are still in a `from_` state to `to`, with
         `fields`; returns the ids that changed. Every change of an image's status goes through
-        here, so this is where "image changed" will be announced (for each id returned) once the
-        gallery is pushed to instead of polling.
+        here, so this is where it is announced: one Event per changed image, written in the
+        same transaction, and open pages are woken once it commits (gallery/push).
 
         One named image takes one UPDATE, its row count saying whether it moved (the runner's
-        path, once per image). Otherwise the images are read under a lock held until the UPDATE
-        (SQLite: the write lock BEGIN IMMEDIATE takes; PostgreSQL: the rows'), so the ids
-        returned are exactly the ones it moved."""
+        path, once per image), then reads its run for the event. Otherwise the images are read
+        under a lock held until the UPDATE (SQLite: the write lock BEGIN IMMEDIATE takes;
+        PostgreSQL: the rows'), so the ids returned are exactly the ones it moved."""
         movable = self.filter(status__in=from_)
-        if image_id is not None:
-            moved = movable.filter(pk=image_id).update(status=to, **fields)
-            return [image_id] if moved else []
         with transaction.atomic(using=self.db):
-            locked = movable.select_for_update(of=("self",)).order_by()
-            changed = list(locked.values_list("pk", flat=True))
-            if changed:
-                self.model._base_manager.filter(pk__in=changed).update(status=to, **fields)
-        return changed
+            if image_id is not None:
+                moved = movable.filter(pk=image_id).update(status=to, **fields)
+                changed = list(
+                    self.model._base_manager.filter(pk=image_id).values_list("pk", "run_id")
+                    if moved
+                    else []
+                )
+            else:
+                locked = movable.select_for_update(of=("self",)).order_by()
+                changed = list(locked.values_list("pk", "run_id"))
+                if changed:
+                    self.model._base_manager.filter(pk__in=[pk for pk, _ in changed]).update(
+                        status=to, **fields
+                    )
+            Event.objects.record_images(changed, using=self.db)
+        return [pk for pk, _ in changed]
 
 
 class Image(models.Model):

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from gallery.models import EditSource, Image, PromptHistory, Run
+from gallery.models import EditSource, Event, Image, PromptHistory, Run
 
 GALLERY_PAGE_SIZE = 20
 
@@ -33,10 +33,28 @@ class GalleryQuery:
 
 def runs_visible_to(viewer) -> QuerySet:
     """Runs the viewer may see: not deleted, and not someone else's private run (admins see all)."""
-    runs = Run.objects.filter(deleted_at__isnull=True)
+    return _not_private_from(viewer, Run.objects.filter(deleted_at__isnull=True))
+
+
+def _not_private_from(viewer, runs: QuerySet) -> QuerySet:
     if not viewer.is_staff:
         runs = runs.filter(Q(is_private=False) | Q(created_by=viewer))
     return runs
+
+
+def may_see(viewer, run: Run) -> bool:
+    """runs_visible_to's rule for one run already read (the live stream draws a change once
+    for every page of a process, then keeps it from those who may not see it)."""
+    return run.deleted_at is None and _not_private_from_one(viewer, run)
+
+
+def saw_before_deletion(viewer, run: Run) -> bool:
+    """A deleted run the viewer may have been shown while it was there."""
+    return run.deleted_at is not None and _not_private_from_one(viewer, run)
+
+
+def _not_private_from_one(viewer, run: Run) -> bool:
+    return viewer.is_staff or not run.is_private or run.created_by_id == viewer.pk
 
 
 def in_visible_run(viewer, *, through: str = "run") -> Q:
@@ -172,3 +190,18 @@ def image_lineage(*, image: Image, viewer) -> tuple[list[EditSource], list[Image
     for edit in edits:
         first_per_run.setdefault(edit.run_id, edit)
     return sources, list(first_per_run.values())
+
+
+def events_after(*, after: int, limit: int) -> list[Event]:
+    """The changes after event `after`, oldest first, at most `limit`."""
+    return list(Event.objects.filter(pk__gt=after).order_by("pk")[:limit])
+
+
+def event_exists(*, event_id: int) -> bool:
+    return Event.objects.filter(pk=event_id).exists()
+
+
+def runs_with_images(*, run_ids) -> list[Run]:
+    """These runs as the gallery draws them, whoever may see them (deleted ones too): for
+    drawing once and then showing each person what may_see lets them."""
+    return list(_with_images(Run.objects.filter(pk__in=run_ids)))

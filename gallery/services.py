@@ -13,7 +13,7 @@ from django.utils import timezone
 from gallery import catalog, edits, pricing
 from gallery.catalog import Choice, ModelSpec
 from gallery.edits import Source
-from gallery.models import Image, PromptHistory, Run
+from gallery.models import Event, Image, PromptHistory, Run
 from team import services as team_services
 
 RECENT_PROMPTS_KEPT = 20
@@ -73,6 +73,7 @@ def run_start(
         if edit:
             edits.sources_record(run=run, sources=sources)
         prompt_remember(user=user, prompt=prompt)
+        Event.objects.record(Event.Kind.RUN_CREATED, run.pk)
         transaction.on_commit(lambda: make_run_images.enqueue(run.pk))
     return run
 
@@ -136,15 +137,22 @@ def prompt_remember(*, user, prompt: str) -> None:
 
 def run_delete(*, run: Run) -> None:
     """Hide the run at once; it can be restored until `purge_deleted` removes it."""
-    Run.objects.filter(pk=run.pk).update(deleted_at=timezone.now())
+    _run_update(run, Event.Kind.RUN_DELETED, deleted_at=timezone.now())
 
 
 def run_share(*, run: Run) -> None:
-    Run.objects.filter(pk=run.pk).update(is_private=False)
+    _run_update(run, Event.Kind.RUN_CHANGED, is_private=False)
 
 
 def run_restore(*, run: Run) -> None:
-    Run.objects.filter(pk=run.pk).update(deleted_at=None)
+    _run_update(run, Event.Kind.RUN_CHANGED, deleted_at=None)
+
+
+def _run_update(run: Run, kind: str, **fields) -> None:
+    """Change the run, and tell the pages showing the gallery (teammates' too) with it."""
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(**fields)
+        Event.objects.record(kind, run.pk)
 
 
 def image_delete(*, image: Image) -> None:

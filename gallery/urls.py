@@ -12,6 +12,7 @@ urlpatterns = [
     path("uploads/<id:pk>/", views.upload_detail, name="upload_detail"),
     path("uploads/<id:pk>/thumbnail.webp", image_views.upload_thumbnail, name="upload_thumbnail"),
     path("prompts/<id:pk>/forget/", views.prompt_forget, name="prompt_forget"),
+    path("events/", views.events, name="events"),
     path("runs/<id:pk>/", views.run_detail, name="run_detail"),
     path("runs/<id:pk>/progress/", views.run_progress, name="run_progress"),
     path("runs/<id:pk>/delete/", views.run_delete, name="run_delete"),

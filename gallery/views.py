@@ -3,6 +3,7 @@ an htmx request gets the fragment it asked for (by its target), a plain request 
 a redirect. Image and download views live in image_views.py; accounts in team/account_views.py."""
 
 from django.contrib.auth import get_user_model
+from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +12,7 @@ from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from gallery import catalog, edits, imaging, permissions, selectors, services
 from gallery.forms import Attachments, GalleryFilterForm, GenerateForm
-from gallery.models import Image, Run
+from gallery.models import Event, Image, Run
 from gallery.presenters import GalleryView, RunView
 from gallery.prompt_box import PromptBox
 from gallery.suggestions import pick_suggestions
@@ -62,6 +63,15 @@ def _studio_context(request, box: PromptBox, gallery: GalleryView) -> dict:
     }
 
 
+def _live_url(request) -> str:
+    """Where a page drawn now listens for changes (static/js/live.js): the live stream, from
+    the newest event, read before the page's runs so that nothing changed between drawing and
+    connecting is missed. Empty where streams are not served (a WSGI server): the page polls."""
+    if not isinstance(request, ASGIRequest):
+        return ""
+    return f"{reverse('events')}?after={Event.objects.newest_id()}"
+
+
 def _id_from_link(text: str, *, what: str, link: str) -> int:
     """The id a link carries. A number no row can have is a 404 like any id that matches
     nothing; anything else is a broken link (ValueError, a 400 naming the link)."""
@@ -106,6 +116,8 @@ def studio(request):
     target = request.htmx.target if request.htmx else None
     if target == "generate-form":
         return render(request, f"{STUDIO}#generate_form", {"box": box})
+    fragment = target in ("gallery-results", "gallery-more")
+    live_url = "" if fragment else _live_url(request)
     gallery = GalleryView.load(
         viewer=request.user,
         query=query,
@@ -117,7 +129,7 @@ def studio(request):
         return render(request, f"{STUDIO}#gallery_results", context)
     if target == "gallery-more":
         return render(request, f"{STUDIO}#gallery_page", context)
-    return render(request, STUDIO, context)
+    return render(request, STUDIO, {**context, "live_url": live_url})
 
 
 def _studio_page(request, box: PromptBox, *, status: int = 200) -> HttpResponse:
@@ -276,10 +288,19 @@ def _visible_run(request, pk: int) -> Run:
 
 @require_GET
 def run_detail(request, pk: int):
+    live_url = "" if request.htmx else _live_url(request)
     run = RunView(_visible_run(request, pk), viewer=request.user)
     if request.htmx:
         return render(request, RUN, {"run": run})
-    return render(request, "gallery/run_page.html", {"run": run})
+    return render(request, "gallery/run_page.html", {"run": run, "live_url": live_url})
+
+
+@require_GET
+def events(request):
+    """The live stream's URL. Under ASGI, studio/asgi.py answers it itself (a stream, see
+    gallery/push/stream.py); a server that cannot hold streams open (WSGI) answers 204 No
+    Content, which tells a browser's EventSource not to come back: the page keeps polling."""
+    return HttpResponse(status=204)
 
 
 @require_GET

@@ -4,7 +4,7 @@
 every other person's run behind it. This worker claims tasks the same way (a locked row, so many
 workers on many machines can share one database, and the same queue selection) and runs up to
 WORKER_CONCURRENCY of them in threads. Every few seconds it also marks the images no worker is
-looking after as interrupted (Image.objects.reap_stale).
+looking after as interrupted (Image.objects.reap_stale) and forgets old events (Event.objects).
 """
 
 import logging
@@ -21,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from gallery import runner
-from gallery.models import Image, Interruption
+from gallery.models import Event, Image, Interruption
 
 logger = logging.getLogger("gallery.worker")
 
@@ -129,6 +129,7 @@ class ConcurrentWorker(Worker):
         self._last_reap = now
         try:
             reaped = Image.objects.reap_stale()
+            Event.objects.prune()
         except OperationalError as exc:
             if not is_locked_database_exception(exc):
                 raise

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: it passes on a streamed response, whatever made it, as it is sent (ASGI).
+    "studio.streaming.AsyncStreamingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outermost but for security headers: it compresses what everything below produced.
     "studio.compression.CompressPagesMiddleware",
@@ -262,3 +264,18 @@ LINK_FETCH_DEADLINE_SECONDS = env_float("LINK_FETCH_DEADLINE_SECONDS", 20.0, min
 CSRF_FAILURE_VIEW = "team.account_views.csrf_failure"
 # Deleted runs and images can be restored (Undo) until `manage.py purge_deleted` removes them.
 DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)
+
+# --- Live pages (gallery/push) ----------------------------------------------------------------
+# How a change wakes the pages showing it: "local" (Unix datagram sockets in DATA_DIR/push: one
+# machine), "postgres" (LISTEN/NOTIFY) or "redis" (pub/sub on REDIS_URL). Empty: redis when
+# REDIS_URL is set, else postgres on PostgreSQL, else local.
+REDIS_URL = env_str("REDIS_URL")
+PUSH_BACKEND = env_str("PUSH_BACKEND")
+# The pub/sub channel (postgres, redis): studios sharing a Redis need channels of their own.
+PUSH_CHANNEL = env_str("PUSH_CHANNEL", "image_studio_events")
+# An open page hears from its stream at least this often (a comment), so dead tabs are noticed.
+PUSH_HEARTBEAT_SECONDS = env_float("PUSH_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
+# A page reconnecting after more than this many changes is asked to reload instead.
+PUSH_CATCH_UP_LIMIT = env_int("PUSH_CATCH_UP_LIMIT", 500, minimum=1)
+# Changes are kept this long for pages to catch up from (pruned by the worker and reap_stale).
+PUSH_EVENTS_KEEP_HOURS = env_float("PUSH_EVENTS_KEEP_HOURS", 24.0, minimum=0.01)

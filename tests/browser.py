@@ -1,5 +1,6 @@
 """Fixtures for browser tests: Debian's Chromium driven by Playwright, the live studio and a real
-worker process sharing the test database (and gunicorn, for tests that need its bounded threads)."""
+worker process sharing the test database (and the real web server, uvicorn, for tests that need
+what only it does: live pages, as `./studio.sh run` serves them)."""
 
 import contextlib
 import functools
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+
+from studio.web_server import web_command
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -115,10 +118,24 @@ def start_worker(settings, **extra) -> subprocess.Popen:
     )
 
 
-def start_web(settings, port: int, *, threads: int, **extra) -> subprocess.Popen:
-    """gunicorn as `./studio.sh run` starts it (gthread), with one process of `threads` threads,
-    on the test database: unlike live_server, its threads are a bounded pool, as in production.
-    DEBUG serves pages without collected static files."""
+def start_web(settings, port: int, **extra) -> subprocess.Popen:
+    """The web server as `./studio.sh run` starts it (uvicorn, one process; ASGI, so pages are
+    live), on the test database. Unlike live_server (WSGI, so pages poll), it serves the live
+    stream. DEBUG serves pages without collected static files."""
+    return subprocess.Popen(
+        web_command(port=port),
+        cwd=BASE_DIR,
+        env=worker_env(settings, DEBUG="1", **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def start_wsgi_web(settings, port: int, *, threads: int, **extra) -> subprocess.Popen:
+    """gunicorn (gthread), one process of `threads` threads, on the test database: a bounded pool
+    of threads, as a WSGI deployment has (pages poll there), for tests that must show nothing
+    ties those threads up. DEBUG serves pages without collected static files."""
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "studio.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", "1", "--threads", str(threads), "--worker-class", "gthread",

@@ -16,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from gallery import edits
 from gallery.models import Run, Upload
 from gallery.tasks import fetch_upload
-from tests.browser import start_web, start_worker, stop_worker
+from tests.browser import start_worker, start_wsgi_web, stop_worker
 from tests.conftest import htmx_headers
 from tests.factories import png_bytes
 
@@ -294,13 +294,14 @@ def wait_until(condition, *, timeout: float) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_slow_links_do_not_tie_up_the_web_server(user, image_host, settings):
-    """gunicorn with 4 threads (production runs 2 × 8), the real worker, and 8 attaches of links
-    to a host sending one byte at a time: sign-in still answers at once."""
+    """gunicorn with 4 threads (a bounded pool, as a WSGI deployment has; the studio's own
+    server, uvicorn, gives each request a thread), the real worker, and 8 attaches of links to a
+    host sending one byte at a time: sign-in still answers at once."""
     settings.LINK_FETCH_DEADLINE_SECONDS = 2.0
     signed = Client()
     signed.force_login(user)
     port = free_port()
-    web = start_web(settings, port, threads=4)
+    web = start_wsgi_web(settings, port, threads=4)
     worker = start_worker(settings)
     base = f"http://127.0.0.1:{port}"
     try:

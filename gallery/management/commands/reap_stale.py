@@ -1,4 +1,5 @@
-"""Mark the images no worker is looking after as interrupted (with Retry), so none stays pending.
+"""Mark the images no worker is looking after as interrupted (with Retry), so none stays pending,
+and forget the live pages' events older than PUSH_EVENTS_KEEP_HOURS.
 
 Every running worker does this every few seconds; run this from cron too (say every minute), so
 that images are given up on even while no worker runs at all:
@@ -7,7 +8,7 @@ that images are given up on even while no worker runs at all:
 
 from django.core.management.base import BaseCommand
 
-from gallery.models import Image
+from gallery.models import Event, Image
 
 
 class Command(BaseCommand):
@@ -27,3 +28,5 @@ class Command(BaseCommand):
                 )
         if not any(reaped.values()):
             self.stdout.write("No stuck images.")
+        if pruned := Event.objects.prune():
+            self.stdout.write(f"Forgot {pruned} old event(s).")

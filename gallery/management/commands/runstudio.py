@@ -1,4 +1,5 @@
-"""Start the whole studio: the web server and the task worker, watched together.
+"""Start the whole studio: the web server (uvicorn, studio/web_server.py) and the task worker,
+watched together.
 
 The worker is restarted if it dies; Ctrl+C (or SIGTERM) stops both, letting the worker finish
 what it is doing first.
@@ -13,29 +14,23 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from studio.web_server import web_command
+
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 
 
 class Command(BaseCommand):
-    help = "Run the web server (gunicorn) and the task worker together."
+    help = "Run the web server (uvicorn) and the task worker together."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument("--web-threads", type=int, default=8)
+        parser.add_argument(
+            "--web-workers", type=int, default=2, help="Web server processes (default 2)."
+        )
 
-    def handle(self, *, host, port, web_workers, web_threads, **options) -> None:
-        web_cmd = [
-            sys.executable, "-m", "gunicorn", "studio.wsgi",
-            "--bind", f"{host}:{port}",
-            "--workers", str(web_workers),
-            "--threads", str(web_threads),
-            "--worker-class", "gthread",
-            "--access-logfile", "-",
-            "--graceful-timeout", "10",
-            "--keep-alive", "30",
-        ]  # fmt: skip
+    def handle(self, *, host, port, web_workers, **options) -> None:
+        web_cmd = web_command(host=host, port=port, workers=web_workers, access_log=True)
         worker_cmd = [sys.executable, MANAGE, "studio_worker"]
         stopping = False
 
