@@ -1,10 +1,12 @@
 """The gallery and edits in a real headless Chromium, with the real worker."""
 
+import contextlib
 import re
 from urllib.parse import unquote
 
 import pytest
 from PIL import Image as PILImage
+from playwright.sync_api import Error as PlaywrightError
 
 from gallery.models import EditSource, Image, Run, Upload
 from tests.browser import (  # noqa: F401  (fixtures)
@@ -304,3 +306,47 @@ def test_a_link_shows_fetching_then_its_thumbnail_and_a_bad_one_says_why(
     finally:
         output = stop_worker(fetcher)
     assert "Traceback" not in output, output
+
+
+def test_redraws_of_the_controls_landing_out_of_order_never_lose_a_choice(page, user, tmp_path):  # noqa: F811
+    """Attaching an image redraws the controls, and so does turning Compare on. When the first
+    redraw answers while the second is still on its way, the second must still land: the
+    member's latest choice wins (it once vanished, swapped into controls no longer on the page)."""
+    picture = tmp_path / "square.png"
+    picture.write_bytes(png_bytes(64, 64, (200, 40, 40)))
+    sign_in(page)
+    held = {}
+
+    def hold(route):
+        url = route.request.url
+        key = "compare" if "compare_toggled=1" in url else "attach"
+        if key not in held:
+            held[key] = route  # answered below, in the order the test chooses
+        else:
+            route.continue_()
+
+    def wait_until_held(key):
+        for _ in range(100):
+            if key in held:
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError(f"the {key} redraw was not sent")
+
+    def answer(key):
+        # Playwright's own error when the page gave that request up already.
+        with contextlib.suppress(PlaywrightError):
+            held[key].continue_()
+
+    page.route("**/controls/**", hold)
+    page.locator("#attach-files").set_input_files(str(picture))
+    page.locator(".attachment").wait_for()
+    wait_until_held("attach")
+    page.get_by_role("switch", name="Compare").check()
+    wait_until_held("compare")
+    answer("attach")  # the older redraw answers first...
+    page.wait_for_timeout(500)
+    answer("compare")  # ...then the newer one
+    page.get_by_role("combobox", name="Model 2", exact=True).wait_for(timeout=5000)
+    assert page.get_by_role("switch", name="Compare").is_checked()
+    # The attachment's own effect (an edit keeps the input's shape) came along with it.
+    assert page.get_by_role("combobox", name="Aspect ratio").input_value() in ("", "auto")

@@ -11,7 +11,13 @@
     try { return JSON.parse(headers)["X-CSRFToken"]; } catch (e) { return ""; }
   }
   function toast(message) { if (window.studioToast) window.studioToast(message); }
-  function changed() { document.body.dispatchEvent(new Event("attachmentsChanged")); }
+  function changed() {
+    // The flag rides with the next redraw of the controls, even if that redraw is a later one
+    // (a newer redraw aborts an older one), and the redrawn controls reset it.
+    const flag = document.querySelector("[data-attachments-changed]");
+    if (flag) flag.value = "1";
+    document.body.dispatchEvent(new Event("attachmentsChanged"));
+  }
 
   let pending = 0;
   function busy(delta) {
