@@ -6,8 +6,11 @@ listens again after its backend fails."""
 import asyncio
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -71,9 +74,14 @@ def test_local_sockets_of_processes_that_are_gone_are_removed(tmp_path):
 
 
 def test_local_folder_is_per_database_and_short_enough_for_a_socket(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    first = LocalBackend.for_database().folder
-    assert first.parent == tmp_path / "push"
+    # A short data folder of its own (pytest's tmp_path under xdist is already too long).
+    short = Path(tempfile.mkdtemp(prefix="st-"))
+    try:
+        settings.DATA_DIR = short
+        first = LocalBackend.for_database().folder
+        assert first.parent == short / "push"
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
     settings.DATA_DIR = tmp_path / ("deep" * 40)
     assert len(str(LocalBackend.for_database().folder)) < 100
 
