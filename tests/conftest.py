@@ -79,3 +79,28 @@ def offline_models():
 
 def htmx_headers(url: str = "/") -> dict:
     return {"HX-Request": "true", "HX-Current-URL": f"http://testserver{url}"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test reports what the database held when it failed (images, their
+    errors, the newest events): "the tile never showed" then says whether the worker or the page
+    was behind."""
+    report = yield
+    if report.failed and call.when == "call" and item.get_closest_marker("browser"):
+        try:
+            from gallery.models import Event, Image
+
+            images = Image.objects.order_by("pk").values_list("pk", "run_id", "status", "error")
+            events = Event.objects.order_by("-pk").values_list("pk", "kind", "run_id", "image_id")
+            lines = [
+                f"image {pk} run {run}: {status} {error[:80]}" for pk, run, status, error in images
+            ]
+            lines += [
+                f"event {pk}: {kind} run {run} image {image}"
+                for pk, kind, run, image in events[:30]
+            ]
+            report.sections.append(("studio state at failure", "\n".join(lines) or "(no images)"))
+        except Exception as exc:  # the report must not fail for want of a database
+            report.sections.append(("studio state at failure", f"could not be read: {exc!r}"))
+    return report

@@ -282,3 +282,21 @@ def test_a_page_served_by_asgi_listens_from_the_newest_event_and_under_wsgi_poll
     assert 'id="live"' not in wsgi.get("/").content.decode()
     assert wsgi.get("/events/").status_code == 204  # EventSource: do not come back
     assert "data-live-runs" not in wsgi.get("/?q=fox").content.decode()  # filtered: no new runs
+
+
+def test_a_stream_cancelled_by_a_stopping_server_ends_quietly(user, caplog):
+    """A stream never ends by itself: when the server stops with tabs open and its grace period
+    runs out, uvicorn cancels the stream's task. That is the stream's normal end: it returns,
+    instead of raising into uvicorn's "Exception in ASGI application" traceback."""
+    session = session_of(user)
+
+    async def scenario():
+        async with Tab(session=session) as tab:
+            tab.task.cancel()  # what uvicorn does once the graceful shutdown times out
+            await asyncio.wait([tab.task], timeout=5)
+            return tab.task
+
+    with caplog.at_level("INFO", logger="gallery.push.stream"):
+        task = run_in(scenario())
+    assert task.done() and not task.cancelled() and task.exception() is None
+    assert "the server is stopping" in caplog.text

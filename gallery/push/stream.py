@@ -97,8 +97,13 @@ async def application(scope, receive, send) -> None:
     if request.method == "HEAD":
         return await send({"type": "http.response.body", "body": b""})
     stream = Stream(request=request, viewer=viewer, after=after, send=send)
-    with contextlib.suppress(OSError):  # the tab went away mid-write
-        await stream.run(receive)
+    try:
+        with contextlib.suppress(OSError):  # the tab went away mid-write
+            await stream.run(receive)
+    except asyncio.CancelledError:
+        # The server is stopping and its grace period is over: a stream never ends by itself,
+        # so this is its normal end, not an error (the tab reconnects and catches up).
+        logger.info("Live stream closed: the server is stopping.")
 
 
 class Stream:
