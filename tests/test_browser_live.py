@@ -173,4 +173,3 @@ def test_a_stream_cut_mid_run_loses_nothing(browser, live, user, fake_gateway, w
         page.wait_for_function(ALL_LOADED, arg=4, timeout=20_000)
         assert page.get_by_text("4 of 4 ready").is_visible()
         assert len([url for url in requests if "/events/" in url]) >= 2  # it reconnected
-
