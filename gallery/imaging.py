@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import ExifTags, Image, JpegImagePlugin
 
@@ -34,6 +37,11 @@ from gallery import colour, media, memory
 # Register every Pillow plugin now: done lazily, the first save in each of many threads would
 # queue them all on Python's import lock at the moment a batch of images lands.
 Image.init()
+
+# Images at least this big once decoded (4 megapixels of colour) take a decode slot.
+BIG_DECODE_BYTES = 16_000_000
+# How much of a file is read to find its header (format and size) before anything is decoded.
+HEADER_BYTES = 256 * 1024
 
 _PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
 
@@ -119,7 +127,7 @@ def image_size_from_bytes(data: bytes) -> tuple[int, int]:
 
 
 def process_generated(
-    data: bytes,
+    source: bytes | str | os.PathLike,
     *,
     max_pixels: int = 50_000_000,
     thumb_max_side: int = 512,
@@ -127,18 +135,20 @@ def process_generated(
 ) -> ProcessedImage:
     """Check that a model's output is a complete image of sane size and make its thumbnail.
 
-    `wait`: seconds to wait for the decode budget before ImageBusy; None waits as long as it
-    takes."""
-    header = _read_header(data)
-    _check_pixels(header, max_pixels)
-    with _decoding(header, wait), _open(data, header) as im:
-        if header.format == "jpeg":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; still twice the thumbnail
-            # (Pillow's reducing_gap idea) so the final resample has detail to work with.
-            im.draft(None, _fit(im.size, 2 * thumb_max_side))
-        _load(im)
-        orientation = _orientation(im)
-        thumb = _thumbnail(im, thumb_max_side)
+    `source`: the bytes, or the path of a file holding them (a big answer streamed to disk is
+    read from there a piece at a time, never whole). `wait`: seconds to wait for the decode
+    budget before ImageBusy; None waits as long as it takes."""
+    with _reading(source) as file:
+        header = _file_header(file)
+        _check_pixels(header, max_pixels)
+        with _decoding(header, wait), _open(file, header) as im:
+            if header.format == "jpeg":
+                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; still twice the thumbnail
+                # (Pillow's reducing_gap idea) so the final resample has detail to work with.
+                im.draft(None, _fit(im.size, 2 * thumb_max_side))
+            _load(im)
+            orientation = _orientation(im)
+            thumb = _thumbnail(im, thumb_max_side)
     if orientation in _ORIENTATION_FIX:
         thumb = thumb.transpose(_ORIENTATION_FIX[orientation])
 
@@ -159,6 +169,30 @@ def process_generated(
     )
 
 
+@contextlib.contextmanager
+def _reading(source: bytes | str | os.PathLike) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    else:
+        with open(source, "rb") as file:
+            yield file
+
+
+def _file_header(file: BinaryIO) -> _Header:
+    """The header, read from the file's first HEADER_BYTES; only a JPEG with its frame header
+    further in (megabytes of metadata first) needs more, and then gets the whole file."""
+    head = file.read(HEADER_BYTES)
+    try:
+        return _read_header(head)
+    except ImageRejected:
+        if len(head) < HEADER_BYTES:
+            raise
+        file.seek(0)
+        return _read_header(file.read())
+    finally:
+        file.seek(0)
+
+
 def sanitize_upload(
     data: bytes,
     *,
@@ -173,7 +207,7 @@ def sanitize_upload(
     header = _read_header(data)
     _check_pixels(header, max_pixels)
     _check_proportion(header, len(data))
-    with _decoding(header, wait), _open(data, header) as opened:
+    with _decoding(header, wait), _open(io.BytesIO(data), header) as opened:
         subsampling = JpegImagePlugin.get_sampling(opened) if header.format == "jpeg" else -1
         _load(opened)
         orientation = _orientation(opened)
@@ -353,17 +387,27 @@ def _decoding(header: _Header, wait: float | None) -> Iterator[None]:
     """Hold this image's share of the process's decode budget while it is open: twice its
     decoded size, since making the thumbnail or the upright upload may take a second full-size
     copy (Pillow premultiplies RGBA before resizing; a palette is widened to colour). The
-    7000x7000 RGBA bomb, 196 MB decoded, peaked at 375 MB in process_generated."""
+    7000x7000 RGBA bomb, 196 MB decoded, peaked at 375 MB in process_generated.
+
+    A big image also takes one of the process's IMAGE_DECODE_CONCURRENCY decode slots first
+    (gallery.memory.DecodeSlots): small ones decode side by side, unlimited but by the budget."""
+    decoded = _decoded_bytes(header)
     try:
-        with memory.decode_budget().reserve(2 * _decoded_bytes(header), wait=wait):
+        with contextlib.ExitStack() as held:
+            if decoded >= BIG_DECODE_BYTES:
+                started = time.monotonic()
+                held.enter_context(memory.decode_slots().take(wait=wait))
+                if wait is not None:
+                    wait = max(0.0, wait - (time.monotonic() - started))
+            held.enter_context(memory.decode_budget().reserve(2 * decoded, wait=wait))
             yield
     except memory.BudgetTimeout:
         raise ImageBusy() from None
 
 
-def _open(data: bytes, header: _Header) -> Image.Image:
+def _open(file: BinaryIO, header: _Header) -> Image.Image:
     try:
-        im = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[header.format]])
+        im = Image.open(file, formats=[_PILLOW_FORMATS[header.format]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Only reachable when max_pixels is set above Pillow's own limit.
         raise ImageRejected("The image is too large to open safely.") from None
