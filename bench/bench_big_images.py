@@ -19,7 +19,9 @@ machine (the images' CPU work spread over its cores after the 1.0 s upstream).
 import argparse
 import contextlib
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -84,6 +86,11 @@ def failed(studio: Studio) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the worker with py-spy meanwhile (collapsed stacks, for a flame graph)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     for size in (UHD, SQUARE):
@@ -93,6 +100,13 @@ def main() -> None:
         users=3, gateway_delay=UPSTREAM_SECONDS, gateway_options={"photo_size": UHD}
     ) as studio:
         runs_at_once(studio, 1)  # warm up: imports, connections, the first thumbnails
+        if args.profile:
+            profiler = subprocess.Popen(
+                [Path(sys.executable).parent / "py-spy", "record", "--pid",
+                 str(studio.workers[0].pid), "--rate", "200", "--threads", "--idle",
+                 "--format", "raw", "--output", args.profile, "--nonblocking"],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
 
         one = [runs_at_once(studio, 1) for _ in range(args.repeats)]
         seconds = statistics.median(t for t, _, _ in one)
@@ -123,6 +137,9 @@ def main() -> None:
         print(f"  worker CPU per image {cpu:.0f} ms")
         met &= report("images failed", failed(studio), 0, "", digits=0)
         met &= report("worker peak memory", peak, PEAK_TARGET_MB, "MB", digits=0)
+        if args.profile:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file as it stops
+            profiler.wait(timeout=60)
     if not met:
         print("Some targets were MISSED (see above).")
 
