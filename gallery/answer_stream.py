@@ -12,7 +12,8 @@ blocks the event loop for ~100 ms. ``AnswerReader`` is fed the body chunk by chu
 
 The reader's own memory is about one block plus the skeleton, whatever the size of the images or
 the chunks. It is pure and synchronous (no Django, no httpx, no event loop): ``feed()`` costs tens
-of microseconds per 64 KB chunk, so an async caller can feed it between reads.
+of microseconds per 64 KB chunk. gallery.gateway.spool feeds it every image answer, in a thread
+so the event loop only moves bytes, with temporary files as sinks.
 
 Strict like json.loads + base64.b64decode(validate=True) on what the studio uses: broken JSON,
 a cut-short body and bad base64 are refused with an AnswerError. Two deliberate differences: a

@@ -123,17 +123,20 @@ async def read_image_answer(
     loop = asyncio.get_running_loop()
     pending: asyncio.Future | None = None
     try:
-        piece = bytearray()
+        # Chunks are handed over as they came (a list, not joined): joining would copy the body.
+        piece: list[bytes] = []
+        size = 0
         async for chunk in response.aiter_raw():
-            piece += chunk
-            if len(piece) >= PIECE_BYTES:
+            piece.append(chunk)
+            size += len(chunk)
+            if size >= PIECE_BYTES:
                 if pending is not None:
                     await pending  # one piece parsed while the next is read, never more
-                pending = loop.run_in_executor(_reading_pool, body.feed, bytes(piece))
-                piece.clear()
+                pending = loop.run_in_executor(_reading_pool, body.feed, piece)
+                piece, size = [], 0
         if pending is not None:
             await pending
-        pending = loop.run_in_executor(_reading_pool, body.finish, bytes(piece))
+        pending = loop.run_in_executor(_reading_pool, body.finish, piece)
         parsed = await pending
     except BaseException:
         spools.close()
@@ -164,21 +167,22 @@ class _BodyReader:
                 code="bad_response",
             )
 
-    def feed(self, raw: bytes) -> None:
+    def feed(self, chunks: list[bytes]) -> None:
         try:
-            if self.inflater is None:
-                self._take(raw)
-                return
-            while raw:
-                self._take(self.inflater.decompress(raw, INFLATE_PIECE_BYTES))
-                raw = self.inflater.unconsumed_tail
+            for raw in chunks:
+                if self.inflater is None:
+                    self._take(raw)
+                    continue
+                while raw:
+                    self._take(self.inflater.decompress(raw, INFLATE_PIECE_BYTES))
+                    raw = self.inflater.unconsumed_tail
         except zlib.error as exc:
             raise GatewayError(
                 f"{self.what} is not valid compressed data.", code="bad_response"
             ) from exc
 
-    def finish(self, raw: bytes) -> answer_stream.ParsedAnswer:
-        self.feed(raw)
+    def finish(self, chunks: list[bytes]) -> answer_stream.ParsedAnswer:
+        self.feed(chunks)
         if self.inflater is not None:
             self._take(self.inflater.flush())
         try:
