@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from gallery.gateway import GatewayConfig, GatewayError, GatewayResult, async_client
+from gallery.gateway import (
+    GatewayConfig,
+    GatewayError,
+    GatewayResult,
+    async_client,
+    remove_stale_answers,
+)
 from gallery.gateway import generate_image as gateway_generate
 from tests.fake_gateway import FakeGateway, photo_b64, photo_png, png_b64, png_bytes
 
@@ -283,3 +289,18 @@ def test_a_big_answer_costs_the_client_little_memory_however_many_arrive(fake, s
     assert result["sizes"] == [len(photo_png(*UHD))] * calls
     assert result["grew_kb"] < 12_000
     assert list(spool_dir.iterdir()) == []
+
+
+def test_files_left_by_a_killed_worker_are_removed_once_stale(spool_dir):
+    stale = spool_dir / "studio-answer-abc123.img"
+    fresh = spool_dir / "studio-answer-def456.img"
+    other = spool_dir / "notes.img"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"x")
+    day_ago = time.time() - 86_400
+    os.utime(stale, (day_ago, day_ago))
+    os.utime(other, (day_ago, day_ago))
+
+    assert remove_stale_answers(str(spool_dir)) == 1
+
+    assert sorted(p.name for p in spool_dir.iterdir()) == ["notes.img", "studio-answer-def456.img"]

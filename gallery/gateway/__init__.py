@@ -36,6 +36,7 @@ from gallery.gateway.images import (
     generate_image,
 )
 from gallery.gateway.model_list import MAX_MODEL_ID_CHARS, list_image_models
+from gallery.gateway.spool import remove_stale_answers
 
 __all__ = [
     "MAX_MODEL_ID_CHARS",
@@ -50,4 +51,5 @@ __all__ = [
     "fetch_image",
     "generate_image",
     "list_image_models",
+    "remove_stale_answers",
 ]

@@ -21,9 +21,11 @@ import contextlib
 import os
 import tempfile
 import threading
+import time
 import weakref
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gallery import answer_stream
@@ -40,6 +42,9 @@ PIECE_BYTES = 256 * 1024
 # Compressed bodies are inflated at most this much at a time (a gzip bomb never lands whole).
 INFLATE_PIECE_BYTES = 1024 * 1024
 SPOOL_PREFIX = "studio-answer-"
+SPOOL_SUFFIX = ".img"
+# A file of ours untouched this long belongs to a process that died mid-answer (SIGKILL, power).
+STALE_SPOOL_SECONDS = 6 * 3600
 
 # Reading answers is short work (pybase64 and file writes release the GIL), kept apart from the
 # worker's image pool so that decoding big images never holds up the downloads behind them.
@@ -50,7 +55,9 @@ class Spool:
     """One image's bytes in a temporary file: written once, read any number of times, removed."""
 
     def __init__(self, directory: str, *, max_bytes: int) -> None:
-        fd, self.path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".img", dir=directory or None)
+        fd, self.path = tempfile.mkstemp(
+            prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=directory or None
+        )
         self._file = os.fdopen(fd, "wb", buffering=0)
         self.size = 0
         self.max_bytes = max_bytes
@@ -74,6 +81,21 @@ class Spool:
 def _unlink(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def remove_stale_answers(directory: str, *, older_than: float = STALE_SPOOL_SECONDS) -> int:
+    """Remove answer files left behind by a process killed mid-answer, which no cleanup could
+    reach: ours by name, untouched for `older_than` seconds (a live answer's file is written as
+    it arrives and stored within minutes). Returns how many were removed."""
+    folder = Path(directory or tempfile.gettempdir())
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in folder.glob(f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 class Spools:
