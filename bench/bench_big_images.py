@@ -18,6 +18,7 @@ machine (the images' CPU work spread over its cores after the 1.0 s upstream).
 
 import argparse
 import contextlib
+import io
 import os
 import signal
 import statistics
@@ -39,8 +40,9 @@ from harness import (
     start_run,
     wait_stored,
 )
+from PIL import Image
 
-from tests.fake_gateway import photo_b64
+from tests.fake_gateway import photo_b64, photo_png
 
 UPSTREAM_SECONDS = 1.0
 UHD = (3840, 2160)
@@ -78,6 +80,24 @@ def runs_at_once(studio: Studio, runs: int) -> tuple[float, float, float]:
     return done - started, process_peak_rss_mb(worker), cpu_ms
 
 
+def machine_now() -> str:
+    """How busy the machine is right now: its load average, and what one 3840x2160 PNG decode
+    costs here (CPU and wall ms; ~107 ms on this machine idle), to read the figures against."""
+    photo = photo_png(*UHD)
+    cpu, wall = [], []
+    for _ in range(3):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        with Image.open(io.BytesIO(photo)) as picture:
+            picture.load()
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"load average {load} on {os.cpu_count()} cores; one 4K PNG decode "
+        f"{statistics.median(cpu):.0f} ms CPU, {statistics.median(wall):.0f} ms wall"
+    )
+
+
 def failed(studio: Studio) -> int:
     with contextlib.closing(studio.db()) as db:
         return db.execute("SELECT COUNT(*) FROM gallery_image WHERE status='failed'").fetchone()[0]
@@ -96,6 +116,7 @@ def main() -> None:
     for size in (UHD, SQUARE):
         photo_b64(*size)  # made (or read from the disk cache) before any clock runs
     met = True
+    print(f"Machine before: {machine_now()}")
     with Studio(
         users=3, gateway_delay=UPSTREAM_SECONDS, gateway_options={"photo_size": UHD}
     ) as studio:
@@ -140,6 +161,7 @@ def main() -> None:
         if args.profile:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file as it stops
             profiler.wait(timeout=60)
+    print(f"Machine after: {machine_now()}")
     if not met:
         print("Some targets were MISSED (see above).")
 
