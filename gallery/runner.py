@@ -2,9 +2,12 @@
 stored the moment it lands.
 
 The calls share one `httpx.AsyncClient` on one event loop. Work that would block the loop runs in
-threads, in two kinds so that neither holds up the calls still in flight:
-- decoding, thumbnailing and writing files: a pool shared by every run in the process, sized to
-  the machine's cores, so eight runs landing at once do not thrash the CPU;
+threads, in three kinds so that none holds up the calls still in flight:
+- reading answers: gallery.gateway streams each image answer into a temporary file from its
+  own threads (pybase64 and file writes), so the loop only moves bytes;
+- decoding, thumbnailing and moving files into storage: a pool shared by every run in the
+  process, sized to the machine's cores, so eight runs landing at once do not thrash the CPU
+  (big decodes also take one of IMAGE_DECODE_CONCURRENCY slots, gallery.memory);
 - database writes: one thread for the whole process, keeping one connection. Writes are tiny;
   what made them slow was contention: on SQLite a writer that finds the lock taken sleeps in
   steps of up to 100 ms, so many threads writing at once turned 1 ms writes into long waits.
