@@ -665,6 +665,17 @@ def test_a_model_output_is_read_from_its_file_as_from_its_bytes(tmp_path):
         process_generated(path)
 
 
+def test_a_jpeg_whose_frame_header_lies_past_the_first_read_is_read_whole(tmp_path):
+    jpeg = encode(picture(320, 200), "JPEG")
+    padding = b"".join(b"\xff\xe9" + (60_002).to_bytes(2, "big") + bytes(60_000) for _ in range(6))
+    path = tmp_path / "answer.img"
+    path.write_bytes(jpeg[:2] + padding + jpeg[2:])  # 360 KB of APP9 segments before the frame
+
+    result = process_generated(path)
+
+    assert (result.width, result.height, result.format) == (320, 200, "jpeg")
+
+
 def test_an_upload_waits_only_so_long_for_the_budget_but_the_worker_waits_its_turn(settings):
     settings.IMAGE_DECODE_BUDGET_MB = 10
     budget = memory.decode_budget()
