@@ -255,7 +255,9 @@ IMAGE_DECODE_BUDGET_MB = env_int("IMAGE_DECODE_BUDGET_MB", 512, minimum=1)
 IMAGE_DECODE_WAIT_SECONDS = env_float("IMAGE_DECODE_WAIT_SECONDS", 10.0)
 # Big images (4 megapixels and up) one process decodes at the same time, whatever the budget
 # above would allow: each decode keeps a core busy, so more than the cores only adds memory.
-IMAGE_DECODE_CONCURRENCY = env_int("IMAGE_DECODE_CONCURRENCY", os.cpu_count() or 2, minimum=1)
+IMAGE_DECODE_CONCURRENCY = env_int(
+    "IMAGE_DECODE_CONCURRENCY", os.process_cpu_count() or 2, minimum=1
+)
 # Seconds the offline renderer waits before answering, so progress is visible as with real models.
 OFFLINE_RENDER_DELAY = env_float("OFFLINE_RENDER_DELAY", 0.6)
 # Runs one worker process works on at the same time (each fans out all its calls at once).
