@@ -34,7 +34,7 @@ import pyvips
 from harness import report
 from PIL import Image, ImageDraw, ImageFilter
 
-from gallery import imaging
+from gallery import image_header, imaging
 from gallery.imaging import ImageRejected, process_generated
 
 ROUNDS = 7
@@ -71,7 +71,7 @@ def vips_process(data: bytes, *, max_pixels: int = 50_000_000, thumb_max_side: i
     option_string: thumbnail_buffer's own fail_on= argument does not reach the loader (8.18.7),
     and a PNG or JPEG cut in half is then thumbnailed without complaint. vips is lazy: the WebP
     encode pulls every pixel through the decoder, which is what validates it."""
-    header = imaging._read_header(data)
+    header = image_header.read_header(data)
     imaging._check_pixels(header, max_pixels)
     try:
         thumb = pyvips.Image.thumbnail_buffer(
@@ -184,7 +184,7 @@ def peak_rss_added_mb(library: str, path: Path) -> float:
 
 def _rss_child(library: str, path: str) -> None:
     data = Path(path).read_bytes()
-    small = encoded(photo(256, 256), imaging._read_header(data).format)
+    small = encoded(photo(256, 256), image_header.read_header(data).format)
     LIBRARIES[library](small)
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset VmHWM to the current RSS

@@ -52,6 +52,20 @@ def process_peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start the process's VmHWM afresh from its current size (Linux: clear_refs 5), so the next
+    process_peak_rss_mb reads the peak of what happened since."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (its threads included), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     """Direct children of a process (uvicorn's workers under its supervisor)."""
     with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as children:
@@ -83,19 +97,24 @@ class Studio:
         web_workers: int = 2,
         worker_processes: int = 1,
         env=None,
+        gateway_options: dict | None = None,
     ):
         """`env`: extra environment for the studio's processes, or a function of the loopback
-        gateway returning it (e.g. to trust its HTTPS host's CA)."""
+        gateway returning it (e.g. to trust its HTTPS host's CA); `gateway_options`: extra
+        FakeGateway arguments (e.g. photo_size)."""
         self.users = [f"user{i}" for i in range(users)]
         self.gateway_delay = gateway_delay
         self.web_workers = web_workers
         self.worker_processes = worker_processes
         self.extra_env = env or {}
+        self.gateway_options = gateway_options or {}
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> "Studio":
         self.tmp = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        self.gateway = self._stack.enter_context(FakeGateway(default_delay=self.gateway_delay))
+        self.gateway = self._stack.enter_context(
+            FakeGateway(default_delay=self.gateway_delay, **self.gateway_options)
+        )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {

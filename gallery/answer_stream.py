@@ -12,7 +12,8 @@ blocks the event loop for ~100 ms. ``AnswerReader`` is fed the body chunk by chu
 
 The reader's own memory is about one block plus the skeleton, whatever the size of the images or
 the chunks. It is pure and synchronous (no Django, no httpx, no event loop): ``feed()`` costs tens
-of microseconds per 64 KB chunk, so an async caller can feed it between reads.
+of microseconds per 64 KB chunk. gallery.gateway.spool feeds it every image answer, in a thread
+so the event loop only moves bytes, with temporary files as sinks.
 
 Strict like json.loads + base64.b64decode(validate=True) on what the studio uses: broken JSON,
 a cut-short body and bad base64 are refused with an AnswerError. Two deliberate differences: a
@@ -40,7 +41,8 @@ MAX_SKELETON_BYTES = 1024 * 1024  # the answer besides its images
 MAX_DEPTH = 32
 MAX_IMAGES = 16  # the gateway returns at most n=10; edits ask for up to 16
 
-_NOT_JSON = "The gateway's answer is not valid JSON."
+NOT_JSON = "The gateway's answer is not valid JSON."
+TOO_DEEP = "The gateway's answer is nested too deeply to be read."
 _BAD_BASE64 = "The gateway's image data is not valid base64."
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _CONTROL = re.compile(rb"[\x00-\x1f]")
@@ -144,7 +146,7 @@ class AnswerReader:
         try:
             payload = json.loads(self._skeleton.decode("utf-8-sig"))
         except (ValueError, RecursionError):  # also undecodable bytes (UnicodeDecodeError)
-            raise AnswerError(_NOT_JSON) from None
+            raise AnswerError(NOT_JSON) from None
         return ParsedAnswer(payload=self._resolve(payload), images=tuple(self._images))
 
     # --- between strings --------------------------------------------------------------------
@@ -156,7 +158,7 @@ class AnswerReader:
         for bracket in _BRACKETS.finditer(part):
             self._depth += 1 if bracket.group() in (b"[", b"{") else -1
             if self._depth > self._max_depth:
-                raise AnswerError("The gateway's answer is nested too deeply to be read.")
+                raise AnswerError(TOO_DEEP)
         if stripped := part.rstrip():
             self._last = stripped[-1]
 
@@ -376,7 +378,7 @@ def _base64_characters(raw: bytes) -> bytes:
     if b" " not in text:
         return text
     if _CONTROL.search(text):  # a raw line break inside a JSON string
-        raise AnswerError(_NOT_JSON)
+        raise AnswerError(NOT_JSON)
     return _spaceless(text.decode("ascii", "replace"))
 
 
@@ -392,7 +394,7 @@ def _b64decode(text: bytes) -> bytes:
         return pybase64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         if _CONTROL.search(text):  # a raw line break inside a JSON string
-            raise AnswerError(_NOT_JSON) from None
+            raise AnswerError(NOT_JSON) from None
         raise AnswerError(_BAD_BASE64, code="bad_image_data") from None
 
 
@@ -401,7 +403,7 @@ def _json_text(raw: bytes | bytearray) -> str:
     try:
         return json.loads('"' + raw.decode("utf-8") + '"')
     except ValueError:  # also bad UTF-8
-        raise AnswerError(_NOT_JSON) from None
+        raise AnswerError(NOT_JSON) from None
 
 
 def _whole_characters(raw: bytes) -> bytes:

@@ -12,10 +12,9 @@ Both open images only inside the process's decode budget (gallery.memory), so ho
 arrive at once, only so many megabytes of decoded pixels are held at a time. Thumbnails are
 converted to sRGB with the image's profile and carry none themselves.
 
-Formats and dimensions come from our own reading of the file header, never from a name or a
-declared content type, and are checked before Pillow is allowed to allocate anything: a
-50-byte PNG can declare 30000x30000 pixels, and a WebP decoder allocates its canvas as soon
-as it is opened. Pillow's global settings (MAX_IMAGE_PIXELS, LOAD_TRUNCATED_IMAGES) are left
+Formats and dimensions come from our own reading of the file header (gallery.image_header),
+never from a name or a declared content type, and are checked before Pillow is allowed to
+allocate anything. Pillow's global settings (MAX_IMAGE_PIXELS, LOAD_TRUNCATED_IMAGES) are left
 alone; its own bomb guard stays as a second line of defence.
 """
 
@@ -23,22 +22,44 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import ExifTags, Image, JpegImagePlugin
 
 from gallery import colour, media, memory
+from gallery.image_header import (
+    DAMAGED,
+    Header,
+    ImageRejected,
+    file_header,
+    image_size_from_bytes,
+    read_header,
+)
+
+__all__ = [
+    "ImageBusy",
+    "ImageRejected",
+    "ProcessedImage",
+    "SanitizedUpload",
+    "image_size_from_bytes",
+    "process_generated",
+    "sanitize_upload",
+]
 
 # Register every Pillow plugin now: done lazily, the first save in each of many threads would
 # queue them all on Python's import lock at the moment a batch of images lands.
 Image.init()
 
+# Images at least this big once decoded (4 megapixels of colour) take a decode slot.
+BIG_DECODE_BYTES = 16_000_000
+
 _PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
 
-_NOT_AN_IMAGE = "The file is not an image we can read (PNG, JPEG, WebP or GIF)."
-_DAMAGED = "The image file is incomplete or damaged, so it cannot be read."
 _BUSY = "The studio is busy opening other large images. Please try again in a minute."
 
 # An upload is refused as a decompression bomb when holding it would take over 64 MB and over
@@ -63,17 +84,6 @@ _ORIENTATION_FIX = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-# JPEG start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC).
-_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-class ImageRejected(Exception):
-    """The bytes are not an image we accept; ``message`` says why, in words for a person."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ImageBusy(ImageRejected):
@@ -101,25 +111,8 @@ class SanitizedUpload:
     height: int
 
 
-@dataclass(frozen=True)
-class _Header:
-    format: str
-    width: int
-    height: int
-    lossless: bool = False  # WebP only: the first frame is VP8L
-    # Once decoded, Pillow holds colour in 4 bytes a pixel and 8-bit grey in 1; palettes and
-    # 16-bit grey count as the 4-byte pixels they become for the thumbnail.
-    bytes_per_pixel: int = 4
-
-
-def image_size_from_bytes(data: bytes) -> tuple[int, int]:
-    """Width and height as stored in the header (before EXIF orientation), without decoding."""
-    header = _read_header(data)
-    return header.width, header.height
-
-
 def process_generated(
-    data: bytes,
+    source: bytes | str | os.PathLike,
     *,
     max_pixels: int = 50_000_000,
     thumb_max_side: int = 512,
@@ -127,18 +120,20 @@ def process_generated(
 ) -> ProcessedImage:
     """Check that a model's output is a complete image of sane size and make its thumbnail.
 
-    `wait`: seconds to wait for the decode budget before ImageBusy; None waits as long as it
-    takes."""
-    header = _read_header(data)
-    _check_pixels(header, max_pixels)
-    with _decoding(header, wait), _open(data, header) as im:
-        if header.format == "jpeg":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; still twice the thumbnail
-            # (Pillow's reducing_gap idea) so the final resample has detail to work with.
-            im.draft(None, _fit(im.size, 2 * thumb_max_side))
-        _load(im)
-        orientation = _orientation(im)
-        thumb = _thumbnail(im, thumb_max_side)
+    `source`: the bytes, or the path of a file holding them (a big answer streamed to disk is
+    read from there a piece at a time, never whole). `wait`: seconds to wait for the decode
+    budget before ImageBusy; None waits as long as it takes."""
+    with _reading(source) as file:
+        header = file_header(file)
+        _check_pixels(header, max_pixels)
+        with _decoding(header, wait), _open(file, header) as im:
+            if header.format == "jpeg":
+                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; still twice the thumbnail
+                # (Pillow's reducing_gap idea) so the final resample has detail to work with.
+                im.draft(None, _fit(im.size, 2 * thumb_max_side))
+            _load(im)
+            orientation = _orientation(im)
+            thumb = _thumbnail(im, thumb_max_side)
     if orientation in _ORIENTATION_FIX:
         thumb = thumb.transpose(_ORIENTATION_FIX[orientation])
 
@@ -159,6 +154,15 @@ def process_generated(
     )
 
 
+@contextlib.contextmanager
+def _reading(source: bytes | str | os.PathLike) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    else:
+        with open(source, "rb") as file:
+            yield file
+
+
 def sanitize_upload(
     data: bytes,
     *,
@@ -170,10 +174,10 @@ def sanitize_upload(
     profile. `wait` is as for process_generated."""
     if len(data) > max_bytes:
         raise ImageRejected(f"The file is over {max_bytes / (1024 * 1024):g} MB.")
-    header = _read_header(data)
+    header = read_header(data)
     _check_pixels(header, max_pixels)
     _check_proportion(header, len(data))
-    with _decoding(header, wait), _open(data, header) as opened:
+    with _decoding(header, wait), _open(io.BytesIO(data), header) as opened:
         subsampling = JpegImagePlugin.get_sampling(opened) if header.format == "jpeg" else -1
         _load(opened)
         orientation = _orientation(opened)
@@ -215,113 +219,7 @@ def sanitize_upload(
     )
 
 
-def _read_header(data: bytes) -> _Header:
-    if not data:
-        raise ImageRejected("The file is empty.")
-    try:
-        if data.startswith(b"\x89PNG\r\n\x1a\n"):
-            return _png_header(data)
-        if data.startswith(b"\xff\xd8\xff"):
-            return _jpeg_header(data)
-        if data.startswith((b"GIF87a", b"GIF89a")):
-            width, height = struct.unpack_from("<HH", data, 6)
-            return _sized("gif", width, height)
-        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            return _webp_header(data)
-    except (struct.error, IndexError):
-        raise ImageRejected(_DAMAGED) from None
-    if _looks_like_svg(data):
-        raise ImageRejected(
-            "SVG files are not accepted; please use a PNG, JPEG, WebP or GIF image."
-        )
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"avis"):
-        raise ImageRejected(
-            "HEIC and AVIF images are not supported; please convert it to JPEG or PNG first."
-        )
-    raise ImageRejected(_NOT_AN_IMAGE)
-
-
-def _sized(
-    image_format: str,
-    width: int,
-    height: int,
-    *,
-    lossless: bool = False,
-    bytes_per_pixel: int = 4,
-) -> _Header:
-    if width <= 0 or height <= 0:
-        raise ImageRejected(_DAMAGED)
-    return _Header(image_format, width, height, lossless, bytes_per_pixel)
-
-
-def _png_header(data: bytes) -> _Header:
-    length, chunk_type, width, height, depth, colour_type = struct.unpack_from(">I4sIIBB", data, 8)
-    if chunk_type != b"IHDR" or length != 13:
-        raise ImageRejected(_DAMAGED)
-    grey = colour_type == 0 and depth <= 8
-    return _sized("png", width, height, bytes_per_pixel=1 if grey else 4)
-
-
-def _jpeg_header(data: bytes) -> _Header:
-    # Walk the marker segments up to the first start-of-frame, which carries the size.
-    pos = 2
-    while True:
-        while data[pos] != 0xFF:
-            pos += 1  # tolerate stray bytes between segments, as libjpeg does
-        while data[pos] == 0xFF:
-            pos += 1  # fill bytes
-        marker = data[pos]
-        pos += 1
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            continue  # TEM and RSTn stand alone
-        if marker in (0xD9, 0xDA):
-            raise ImageRejected(_DAMAGED)  # image data or end before any frame header
-        (length,) = struct.unpack_from(">H", data, pos)
-        if marker in _JPEG_SOF_MARKERS:
-            height, width, components = struct.unpack_from(">HHB", data, pos + 3)
-            return _sized("jpeg", width, height, bytes_per_pixel=1 if components == 1 else 4)
-        pos += length
-
-
-def _webp_header(data: bytes) -> _Header:
-    chunk = data[12:16]
-    if chunk == b"VP8 ":
-        if data[23:26] != b"\x9d\x01\x2a":
-            raise ImageRejected(_DAMAGED)
-        width, height = struct.unpack_from("<HH", data, 26)
-        return _sized("webp", width & 0x3FFF, height & 0x3FFF)
-    if chunk == b"VP8L":
-        if data[20] != 0x2F:
-            raise ImageRejected(_DAMAGED)
-        (bits,) = struct.unpack_from("<I", data, 21)
-        return _sized("webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, lossless=True)
-    if chunk == b"VP8X":
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return _sized("webp", width, height, lossless=_webp_first_frame_lossless(data))
-    raise ImageRejected(_DAMAGED)
-
-
-def _webp_first_frame_lossless(data: bytes) -> bool:
-    pos, end = 12, len(data)
-    while pos + 8 <= end:
-        fourcc = data[pos : pos + 4]
-        (size,) = struct.unpack_from("<I", data, pos + 4)
-        if fourcc in (b"VP8L", b"VP8 "):
-            return fourcc == b"VP8L"
-        if fourcc == b"ANMF":
-            pos += 8 + 16  # descend into the first frame's own chunks
-            continue
-        pos += 8 + size + (size & 1)
-    return False
-
-
-def _looks_like_svg(data: bytes) -> bool:
-    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<?xml", b"<svg", b"<!doctype svg", b"<!--")) and b"<svg" in head
-
-
-def _check_pixels(header: _Header, max_pixels: int) -> None:
+def _check_pixels(header: Header, max_pixels: int) -> None:
     if header.width * header.height > max_pixels:
         raise ImageRejected(
             f"The image is {header.width}x{header.height} pixels, "
@@ -329,11 +227,11 @@ def _check_pixels(header: _Header, max_pixels: int) -> None:
         )
 
 
-def _decoded_bytes(header: _Header) -> int:
+def _decoded_bytes(header: Header) -> int:
     return header.width * header.height * header.bytes_per_pixel
 
 
-def _check_proportion(header: _Header, file_size: int) -> None:
+def _check_proportion(header: Header, file_size: int) -> None:
     decoded = _decoded_bytes(header)
     if decoded > _BOMB_MIN_BYTES and decoded > _BOMB_RATIO * file_size:
         raise ImageRejected(
@@ -349,30 +247,40 @@ def _file_size(nbytes: int) -> str:
 
 
 @contextlib.contextmanager
-def _decoding(header: _Header, wait: float | None) -> Iterator[None]:
+def _decoding(header: Header, wait: float | None) -> Iterator[None]:
     """Hold this image's share of the process's decode budget while it is open: twice its
     decoded size, since making the thumbnail or the upright upload may take a second full-size
     copy (Pillow premultiplies RGBA before resizing; a palette is widened to colour). The
-    7000x7000 RGBA bomb, 196 MB decoded, peaked at 375 MB in process_generated."""
+    7000x7000 RGBA bomb, 196 MB decoded, peaked at 375 MB in process_generated.
+
+    A big image also takes one of the process's IMAGE_DECODE_CONCURRENCY decode slots first
+    (gallery.memory.DecodeSlots): small ones decode side by side, unlimited but by the budget."""
+    decoded = _decoded_bytes(header)
     try:
-        with memory.decode_budget().reserve(2 * _decoded_bytes(header), wait=wait):
+        with contextlib.ExitStack() as held:
+            if decoded >= BIG_DECODE_BYTES:
+                started = time.monotonic()
+                held.enter_context(memory.decode_slots().take(wait=wait))
+                if wait is not None:
+                    wait = max(0.0, wait - (time.monotonic() - started))
+            held.enter_context(memory.decode_budget().reserve(2 * decoded, wait=wait))
             yield
     except memory.BudgetTimeout:
         raise ImageBusy() from None
 
 
-def _open(data: bytes, header: _Header) -> Image.Image:
+def _open(file: BinaryIO, header: Header) -> Image.Image:
     try:
-        im = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[header.format]])
+        im = Image.open(file, formats=[_PILLOW_FORMATS[header.format]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Only reachable when max_pixels is set above Pillow's own limit.
         raise ImageRejected("The image is too large to open safely.") from None
     except (OSError, SyntaxError, ValueError, struct.error):
-        raise ImageRejected(_DAMAGED) from None
+        raise ImageRejected(DAMAGED) from None
     # A GIF frame or an APNG may be larger than the header said; never trust only the header.
     if im.size != (header.width, header.height):
         im.close()
-        raise ImageRejected(_DAMAGED)
+        raise ImageRejected(DAMAGED)
     return im
 
 
@@ -380,7 +288,7 @@ def _load(im: Image.Image) -> None:
     try:
         im.load()
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
-        raise ImageRejected(_DAMAGED) from None
+        raise ImageRejected(DAMAGED) from None
 
 
 def _orientation(im: Image.Image) -> int:

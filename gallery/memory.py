@@ -74,6 +74,41 @@ class DecodeBudget:
                 self._changed.notify_all()
 
 
+class DecodeSlots:
+    """At most `size` big decodes at once in this process, first come first served.
+
+    The budget above bounds the memory of what is open; this bounds how many big images are
+    being decoded at the same moment: a decode keeps a core busy for ~100 ms (a 4K PNG), so more
+    at once than there are cores only holds more memory for longer, and starves the threads that
+    read the answers still arriving."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = threading.Semaphore(size)
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    @contextlib.contextmanager
+    def take(self, *, wait: float | None) -> Iterator[None]:
+        """Hold a slot while the block runs; BudgetTimeout if none frees within `wait` seconds
+        (None waits as long as it takes)."""
+        if not self._free.acquire(timeout=wait):
+            raise BudgetTimeout
+        with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self._free.release()
+
+
+_slots: dict[int, DecodeSlots] = {}
 _budgets: dict[int, DecodeBudget] = {}
 _budgets_lock = threading.Lock()
 
@@ -89,6 +124,16 @@ def decode_budget() -> DecodeBudget:
             _budgets[capacity] = DecodeBudget(capacity)
             _pool_freed_pixels(capacity)
         return _budgets[capacity]
+
+
+def decode_slots() -> DecodeSlots:
+    """This process's big-decode slots, IMAGE_DECODE_CONCURRENCY of them (keyed by size, as the
+    budget is)."""
+    size = settings.IMAGE_DECODE_CONCURRENCY
+    with _budgets_lock:
+        if size not in _slots:
+            _slots[size] = DecodeSlots(size)
+        return _slots[size]
 
 
 def _pool_freed_pixels(capacity: int) -> None:

@@ -2,9 +2,12 @@
 stored the moment it lands.
 
 The calls share one `httpx.AsyncClient` on one event loop. Work that would block the loop runs in
-threads, in two kinds so that neither holds up the calls still in flight:
-- decoding, thumbnailing and writing files: a pool shared by every run in the process, sized to
-  the machine's cores, so eight runs landing at once do not thrash the CPU;
+threads, in three kinds so that none holds up the calls still in flight:
+- reading answers: gallery.gateway streams each image answer into a temporary file from its
+  own threads (pybase64 and file writes), so the loop only moves bytes;
+- decoding, thumbnailing and moving files into storage: a pool shared by every run in the
+  process, sized to the machine's cores, so eight runs landing at once do not thrash the CPU
+  (big decodes also take one of IMAGE_DECODE_CONCURRENCY slots, gallery.memory);
 - database writes: one thread for the whole process, keeping one connection. Writes are tiny;
   what made them slow was contention: on SQLite a writer that finds the lock taken sleeps in
   steps of up to 100 ms, so many threads writing at once turned 1 ms writes into long waits.
@@ -19,7 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.utils import is_locked_database_exception
@@ -180,18 +183,22 @@ async def _make_one(
         logger.exception("Could not store image %s of run %s", image.pk, run.pk)
         await _in_db_thread(Image.objects.fail, image.pk, FAILED_TO_STORE)
         return
+    finally:
+        result.close()  # the answer's temporary files, whatever happened (stored ones moved away)
     await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored))
 
 
 def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
-    """Check the bytes, make the thumbnail and write both files (no database access here).
+    """Check the image, make the thumbnail and write both files (no database access here).
 
-    Returns the image's fields for Image.objects.succeed."""
+    Returns the image's fields for Image.objects.succeed. A streamed answer is read from its
+    temporary file and moved (or, to other storage, copied a piece at a time) into storage:
+    never held whole in memory."""
     returned = result.images[0]
     # No `wait`: a big image waits its turn in the process's decode budget however long that
     # takes; nobody is waiting on a page here, and the answer was paid for.
     processed = imaging.process_generated(
-        returned.data,
+        returned.source,
         max_pixels=settings.IMAGE_MAX_PIXELS,
         thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
     )
@@ -204,7 +211,9 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
         from_gateway = False
 
     names = media.image_names(run_id=image.run_id, image_id=image.pk, image_format=processed.format)
-    file_name = default_storage.save(names.file, ContentFile(returned.data))
+    size = returned.size
+    with _original(returned) as original:
+        file_name = default_storage.save(names.file, original)
     thumb_name = default_storage.save(names.thumbnail, ContentFile(processed.thumbnail))
     return {
         "file": file_name,
@@ -213,10 +222,27 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
         "height": processed.height,
         "thumb_width": processed.thumb_width,
         "thumb_height": processed.thumb_height,
-        "bytes": len(returned.data),
+        "bytes": size,
         "format": processed.format,
         "revised_prompt": returned.revised_prompt,
         "latency": round(result.latency, 3),
         "cost": cost,
         "cost_from_gateway": from_gateway,
     }
+
+
+class _TemporaryFile(File):
+    """A file Django's FileSystemStorage may move into place rather than copy (as it does with a
+    big upload's temporary file); other storages read it a piece at a time."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+@contextlib.contextmanager
+def _original(returned: gateway.ImageData):
+    if returned.path is None:
+        yield ContentFile(returned.data)
+        return
+    with open(returned.path, "rb") as file, _TemporaryFile(file, name=returned.path) as original:
+        yield original

@@ -14,13 +14,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import close_old_connections, connection, connections
 from django.db.utils import OperationalError
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from gallery import runner
+from gallery import gateway, runner
 from gallery.models import Event, Image, Interruption
 
 logger = logging.getLogger("gallery.worker")
@@ -51,6 +52,8 @@ class ConcurrentWorker(Worker):
         self.running = False
 
     def run(self) -> None:
+        if removed := gateway.remove_stale_answers(settings.GATEWAY_TEMP_DIR):
+            logger.warning("Removed %d answer file(s) left by a stopped worker.", removed)
         logger.info(
             "Worker %s started: up to %d runs at once, polling every %.2fs.",
             self.worker_id,

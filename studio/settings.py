@@ -238,6 +238,10 @@ GATEWAY_URL_FETCH_ALLOW_PRIVATE = env_bool("GATEWAY_URL_FETCH_ALLOW_PRIVATE", Fa
 # A PEM file of extra certificate authorities trusted when fetching data[].url results.
 GATEWAY_URL_FETCH_CA_FILE = env_str("GATEWAY_URL_FETCH_CA_FILE")
 GATEWAY_EDITS_MULTIPART = env_bool("GATEWAY_EDITS_MULTIPART", False)
+# Where image answers are streamed while they arrive (a 4K answer is ~18 MB once decoded): a
+# folder on a local disk; empty means the system's temporary folder. Files there are removed
+# as soon as their image is stored or refused.
+GATEWAY_TEMP_DIR = env_str("GATEWAY_TEMP_DIR")
 
 # --- Images and the worker --------------------------------------------------------------------
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
@@ -249,6 +253,11 @@ THUMBNAIL_MAX_SIDE = env_int("THUMBNAIL_MAX_SIDE", 512, minimum=64)
 IMAGE_DECODE_BUDGET_MB = env_int("IMAGE_DECODE_BUDGET_MB", 512, minimum=1)
 # How long an upload waits for that budget before it is refused as "the studio is busy".
 IMAGE_DECODE_WAIT_SECONDS = env_float("IMAGE_DECODE_WAIT_SECONDS", 10.0)
+# Big images (4 megapixels and up) one process decodes at the same time, whatever the budget
+# above would allow: each decode keeps a core busy, so more than the cores only adds memory.
+IMAGE_DECODE_CONCURRENCY = env_int(
+    "IMAGE_DECODE_CONCURRENCY", os.process_cpu_count() or 2, minimum=1
+)
 # Seconds the offline renderer waits before answering, so progress is visible as with real models.
 OFFLINE_RENDER_DELAY = env_float("OFFLINE_RENDER_DELAY", 0.6)
 # Runs one worker process works on at the same time (each fans out all its calls at once).

@@ -65,6 +65,7 @@ def fake_gateway(_gateway_server, settings):
     _gateway_server.models = [dict(m) for m in DEFAULT_MODELS]
     _gateway_server.default_delay = 0
     _gateway_server.cost = 0.01
+    _gateway_server.photo_size = None
     settings.LLM_GATEWAY_API_KEY = _gateway_server.api_key
     settings.LLM_GATEWAY_BASE_URL = _gateway_server.base_url
     settings.GATEWAY_MAX_RETRY_AFTER = 0.2

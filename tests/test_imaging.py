@@ -592,6 +592,90 @@ def test_the_budget_lets_only_so_many_big_decodes_run_at_once(settings, monkeypa
     assert seen["most"] == 8
 
 
+def test_decode_slots_bound_big_decodes_however_much_budget_is_free(settings, monkeypatch):
+    settings.IMAGE_DECODE_BUDGET_MB = 4000  # room for all six at once
+    settings.IMAGE_DECODE_CONCURRENCY = 2
+    gradient = Image.linear_gradient("L").resize((2400, 1800)).convert("RGB")
+    big = encode(gradient, "PNG")  # 17 MB decoded: a big decode
+    small = encode(picture(), "PNG")
+    seen = _count_decodes_at_once(monkeypatch)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        jobs = [pool.submit(process_generated, big) for _ in range(4)]
+        jobs += [pool.submit(sanitize_upload, big) for _ in range(2)]
+        for job in jobs:
+            job.result()
+    assert seen["most"] == 2
+    assert memory.decode_slots().busy == 0
+
+    settings.IMAGE_DECODE_CONCURRENCY = 1
+    seen["most"] = 0
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for job in [pool.submit(process_generated, big) for _ in range(4)]:
+            job.result()
+    assert seen["most"] == 1
+
+    seen["most"] = 0
+    with ThreadPoolExecutor(max_workers=6) as pool:  # small images take no slot
+        for job in [pool.submit(process_generated, small) for _ in range(6)]:
+            job.result()
+    assert seen["most"] == 6
+
+
+def test_an_upload_waits_only_so_long_for_a_decode_slot(settings):
+    settings.IMAGE_DECODE_CONCURRENCY = 1
+    big = encode(Image.linear_gradient("L").resize((2400, 1800)).convert("RGB"), "PNG")
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_slot():
+        with memory.decode_slots().take(wait=0):
+            held.set()
+            release.wait(5)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        holder = pool.submit(hold_the_slot)
+        held.wait(5)
+        started = time.perf_counter()
+        with pytest.raises(ImageBusy):
+            sanitize_upload(big, wait=0.2)
+        assert 0.2 <= time.perf_counter() - started < 2
+        worker = pool.submit(process_generated, big)
+        time.sleep(0.3)
+        assert not worker.done()
+        release.set()
+        assert worker.result(timeout=10).width == 2400
+        holder.result()
+
+
+def test_a_model_output_is_read_from_its_file_as_from_its_bytes(tmp_path):
+    data = encode(random_pixels(1200, 900), "PNG")
+    path = tmp_path / "answer.img"
+    path.write_bytes(data)
+
+    from_file, from_bytes = process_generated(str(path)), process_generated(data)
+
+    assert from_file == from_bytes
+    assert (from_file.width, from_file.height, from_file.format) == (1200, 900, "png")
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageRejected, match="incomplete or damaged"):
+        process_generated(str(path))
+    path.write_bytes(b"just some text, not an image")
+    with pytest.raises(ImageRejected, match="not an image"):
+        process_generated(path)
+
+
+def test_a_jpeg_whose_frame_header_lies_past_the_first_read_is_read_whole(tmp_path):
+    jpeg = encode(picture(320, 200), "JPEG")
+    padding = b"".join(b"\xff\xe9" + (60_002).to_bytes(2, "big") + bytes(60_000) for _ in range(6))
+    path = tmp_path / "answer.img"
+    path.write_bytes(jpeg[:2] + padding + jpeg[2:])  # 360 KB of APP9 segments before the frame
+
+    result = process_generated(path)
+
+    assert (result.width, result.height, result.format) == (320, 200, "jpeg")
+
+
 def test_an_upload_waits_only_so_long_for_the_budget_but_the_worker_waits_its_turn(settings):
     settings.IMAGE_DECODE_BUDGET_MB = 10
     budget = memory.decode_budget()

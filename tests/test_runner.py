@@ -1,8 +1,13 @@
 """Making a run's images against the loopback gateway: fan-out, storage, and every fault."""
 
 import io
+import json
+import os
+import subprocess
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
@@ -11,6 +16,9 @@ from gallery import runner
 from gallery.catalog import Choice
 from gallery.models import Image
 from tests.factories import make_run
+from tests.fake_gateway import photo_png
+
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -273,3 +281,85 @@ def test_the_offline_renderer_goes_through_the_same_pipeline(user, fake_gateway,
             assert picture.size == (image.expected_width, image.expected_height)
         assert picture.size[1] > picture.size[0]
         assert image.cost == 0
+
+
+# --- Big answers --------------------------------------------------------------------------------
+
+
+def test_answers_go_through_temporary_files_that_are_gone_once_stored(
+    user, fake_gateway, settings, tmp_path
+):
+    settings.GATEWAY_TEMP_DIR = str(spool_dir := tmp_path / "answers")
+    spool_dir.mkdir()
+    fake_gateway.add_rule(model="gpt-image-2", response="not_image")
+    run = make_run(user, models=["gpt-image-2", "alibaba/qwen-image"], count=2)
+
+    images = make(run)
+
+    stored = [image for image in images.values() if image.model == "alibaba/qwen-image"]
+    refused = [image for image in images.values() if image.model == "gpt-image-2"]
+    assert all(image.status == "succeeded" and image.file for image in stored)
+    assert all("not a usable image" in image.error for image in refused)
+    for image in stored:
+        with PILImage.open(image.file.open("rb")) as picture:
+            assert picture.size == (image.width, image.height)
+        assert oct(os.stat(image.file.path).st_mode & 0o777) == "0o644"
+    assert list(spool_dir.iterdir()) == []
+
+
+_STORE_BIG_ANSWER = """
+import asyncio, json, os
+import django
+django.setup()
+from gallery import gateway, runner
+from gallery.models import Image
+
+def peak_kb():
+    return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])
+
+config = gateway.GatewayConfig.from_settings()
+
+async def call():
+    async with gateway.async_client(config) as client:
+        return await gateway.generate_image(
+            client, config, model='gpt-image-2', prompt='p', params={}
+        )
+
+def store(image_id):
+    result = asyncio.run(call())
+    with result:
+        image = Image(pk=image_id, run_id=1, model='gpt-image-2', request={})
+        return runner._store_files(image, result)
+
+store(1)  # warm up: imports, threads, the first thumbnail
+before = peak_kb()
+fields = store(2)
+print(json.dumps({'grew_kb': peak_kb() - before, 'bytes': fields['bytes'],
+                  'width': fields['width'], 'left': os.listdir(os.environ['GATEWAY_TEMP_DIR'])}))
+"""
+
+
+def test_a_big_answer_is_stored_within_bounded_memory(fake_gateway, tmp_path):
+    # A 3840x2160 photo (~17 MB PNG, ~23 MB of JSON), the second of two (the first leaves
+    # Pillow's pool of pixel blocks filled for it). Held whole (body, JSON string, bytes) it grew
+    # the worker by a further 46 MB; streamed through a file, by 16 MB.
+    fake_gateway.photo_size = (3840, 2160)
+    photo = photo_png(3840, 2160)
+    (spool_dir := tmp_path / "answers").mkdir()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "studio.settings",
+        "SECRET_KEY": "test",
+        "STUDIO_DATA_DIR": str(tmp_path / "var"),
+        "LLM_GATEWAY_API_KEY": fake_gateway.api_key,
+        "LLM_GATEWAY_BASE_URL": fake_gateway.base_url,
+        "GATEWAY_TEMP_DIR": str(spool_dir),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _STORE_BIG_ANSWER],
+        capture_output=True, text=True, env=env, cwd=BASE_DIR, check=True, timeout=120,
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+
+    assert (result["bytes"], result["width"], result["left"]) == (len(photo), 3840, [])
+    assert result["grew_kb"] < 30_000

@@ -11,13 +11,17 @@ Callers import from `gallery.gateway`; the modules below are its parts, read top
                 https only, never a private address, no redirects, size-capped
     model_list  list_image_models: GET /models, fast-failing, filtered to image models
     reading     answers read as capped streams, inflated piecewise, parsed; error answers
+    spool       image answers streamed into temporary files (GATEWAY_TEMP_DIR) off the event
+                loop: base64 pulled out and decoded a block at a time (gallery.answer_stream)
     errors      GatewayError, the sentences it carries, and redaction of the key
 
 The gateway is not trusted to be well behaved. Every answer is read as a stream with a size limit
-(`reading.read_body`), every exchange has an overall deadline as well as per-phase timeouts, every
-body is parsed by `reading.parse_json` (whose failures are GatewayErrors), and every string taken
-from an answer passes `errors.gateway_text`, which redacts the key before anything is clipped,
-kept or shown.
+(`reading.read_body`, or `spool.read_image_answer` for an image answer), every exchange has an
+overall deadline as well as per-phase timeouts, every body is parsed by `reading.parse_json` or
+streamed through `answer_stream.AnswerReader` (their failures are GatewayErrors), and every
+string taken from an answer passes `errors.gateway_text`, which redacts the key before anything
+is clipped, kept or shown. An image answer's files are the caller's to remove:
+`GatewayResult.close()` (or `with result:`) once the image is stored or refused.
 """
 
 from gallery.gateway.config import GatewayConfig
@@ -32,6 +36,7 @@ from gallery.gateway.images import (
     generate_image,
 )
 from gallery.gateway.model_list import MAX_MODEL_ID_CHARS, list_image_models
+from gallery.gateway.spool import remove_stale_answers
 
 __all__ = [
     "MAX_MODEL_ID_CHARS",
@@ -46,4 +51,5 @@ __all__ = [
     "fetch_image",
     "generate_image",
     "list_image_models",
+    "remove_stale_answers",
 ]

@@ -34,6 +34,7 @@ class GatewayConfig:
     models_timeout: float = 3.0
     call_deadline: float = 630.0
     max_response_bytes: int = 48 * 1024 * 1024
+    temp_dir: str = ""  # where image answers are streamed to; "" is the system's temp folder
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:
@@ -55,6 +56,7 @@ class GatewayConfig:
             models_timeout=settings.GATEWAY_MODELS_TIMEOUT,
             call_deadline=settings.GATEWAY_CALL_DEADLINE,
             max_response_bytes=settings.GATEWAY_MAX_RESPONSE_BYTES,
+            temp_dir=settings.GATEWAY_TEMP_DIR,
             verify=_tls_with_ca(settings.GATEWAY_URL_FETCH_CA_FILE),
         )
 

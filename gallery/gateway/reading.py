@@ -9,11 +9,9 @@ means, with the gateway's own message when it gave one (`status_error`).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +48,7 @@ class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
+    streamed: Any = None  # what `read_success` made of a successful answer, instead of body
 
     @property
     def is_success(self) -> bool:
@@ -57,12 +56,21 @@ class Answer:
 
 
 async def exchange(
-    client: httpx.AsyncClient, request: httpx.Request, *, limit: int, what: str
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    limit: int,
+    what: str,
+    read_success: Callable[[httpx.Response], Awaitable[Any]] | None = None,
 ) -> Answer:
-    """Send `request` and read its answer: a success body up to `limit` bytes, an error body up
-    to MAX_ERROR_BODY_BYTES (a longer or garbled one adds no detail; the status still speaks)."""
+    """Send `request` and read its answer: a success body up to `limit` bytes (or, given
+    `read_success`, whatever that makes of the streamed response), an error body up to
+    MAX_ERROR_BODY_BYTES (a longer or garbled one adds no detail; the status still speaks)."""
     response = await client.send(request, stream=True)
     try:
+        if response.is_success and read_success is not None:
+            streamed = await read_success(response)
+            return Answer(response.status_code, response.headers, b"", streamed=streamed)
         if response.is_success:
             body = await read_body(response, limit=limit, what=what)
         else:
@@ -151,26 +159,6 @@ async def deadline(seconds: float, message: str) -> AsyncIterator[None]:
             yield
     except TimeoutError as exc:
         raise timeout_error(message) from exc
-
-
-def decode_b64(text: str, config: GatewayConfig) -> bytes:
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
-    compact = "".join(text.split())  # some servers wrap base64 in lines
-    # Refuse an oversized image before spending memory on decoding it.
-    if len(compact) // 4 * 3 > config.max_image_bytes + 2:
-        raise too_large("The image", config.max_image_bytes)
-    try:
-        data = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise GatewayError(
-            "The gateway's image data is not valid base64.", code="bad_image_data"
-        ) from exc
-    if not data:
-        raise GatewayError("The gateway returned an empty image.", code="bad_image_data")
-    if len(data) > config.max_image_bytes:
-        raise too_large("The image", config.max_image_bytes)
-    return data
 
 
 # --- Error answers ------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ What it answers by default
     GET /v1/models   {"data": fake.models} (DEFAULT_MODELS: three image models, one text model).
     A wrong or missing key gets 401 in the current envelope; unknown paths get 404.
     `fake.default_delay` seconds pass before every image call is answered (default 0).
+    `FakeGateway(photo_size=(3840, 2160))` (or `fake.photo_size = ...`) answers every image
+    call with one photo-like PNG of that size instead (`photo_png`: noisy gradients that
+    compress and decode like a photograph; 3840x2160 ~17 MB, 4096x4096 ~35 MB, ~23 and ~47 MB
+    as base64 JSON), made once and cached on disk: big answers for benchmarks and tests.
 
 Scripting faults: `fake.add_rule(...)`
     The first rule whose `model` and `path` match (None = any model; path None = any image call,
@@ -93,6 +97,8 @@ from tests.fake_gateway.images import (
     colour_for,
     gzip_bomb,
     image_size_for,
+    photo_b64,
+    photo_png,
     png_b64,
     png_bytes,
 )
@@ -136,6 +142,8 @@ __all__ = [
     "parse_body",
     "parse_multipart",
     "path_matches",
+    "photo_b64",
+    "photo_png",
     "png_b64",
     "png_bytes",
     "request_problem",

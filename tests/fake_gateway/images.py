@@ -1,4 +1,5 @@
-"""The fake's pictures: real PNGs made in microseconds, sized as the request asks.
+"""The fake's pictures: real PNGs made in microseconds, sized as the request asks, and
+photo-like ones as big and slow to decode as a real 4K answer (`photo_png`).
 
 Also the hostile ones the canned answers send: a decompression bomb and a gzip bomb.
 """
@@ -6,12 +7,17 @@ Also the hostile ones the canned answers send: a decompression bomb and a gzip b
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
+import io
 import math
+import os
 import re
 import struct
+import tempfile
 import zlib
+from pathlib import Path
 from typing import Any
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -105,6 +111,41 @@ def gzip_bomb(size: int = GZIP_BOMB_BYTES) -> bytes:
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, no time
     trailer = struct.pack("<II", crc, length & 0xFFFFFFFF)
     return header + start + middle * blocks + end + trailer
+
+
+@functools.cache
+def photo_png(width: int, height: int) -> bytes:
+    """A photo-sized, photo-weight PNG: smooth gradients under coarse and fine noise, so it
+    compresses about as badly as a photograph (3840x2160: ~17 MB; 4096x4096: ~35 MB) and
+    decodes as slowly. Made once (seconds) and kept on disk in the temporary folder, so
+    benchmark runs after the first start at once."""
+    cache = Path(tempfile.gettempdir()) / f"fake-gateway-photo-v1-{width}x{height}.png"
+    with contextlib.suppress(OSError):
+        return cache.read_bytes()
+    from PIL import Image, ImageChops  # only here: the fake's other images need no Pillow
+
+    red = Image.linear_gradient("L").resize((width, height))
+    green = Image.radial_gradient("L").resize((width, height))
+    blue = red.transpose(Image.Transpose.ROTATE_180)
+    coarse = Image.merge(
+        "RGB", [Image.effect_noise((width // 2, height // 2), 24) for _ in range(3)]
+    ).resize((width, height), Image.Resampling.BILINEAR)
+    fine = Image.merge("RGB", [Image.effect_noise((width, height), 2) for _ in range(3)])
+    picture = ImageChops.add(Image.merge("RGB", (red, green, blue)), coarse, offset=-128)
+    picture = ImageChops.add(picture, fine, offset=-128)
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG", compress_level=1)
+    data = buffer.getvalue()
+    partial = cache.with_suffix(f".{os.getpid()}.part")
+    with contextlib.suppress(OSError):
+        partial.write_bytes(data)
+        partial.replace(cache)  # atomic: a concurrent reader sees all of it or nothing
+    return data
+
+
+@functools.cache
+def photo_b64(width: int, height: int) -> bytes:
+    return base64.b64encode(photo_png(width, height))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

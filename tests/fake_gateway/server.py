@@ -4,6 +4,7 @@ routes each request to an answer."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from tests.fake_gateway.answers import (
     rule_reply,
 )
 from tests.fake_gateway.https_host import HttpsImageHost
-from tests.fake_gateway.images import colour_for, image_size_for, png_b64
+from tests.fake_gateway.images import colour_for, image_size_for, photo_b64, png_b64
 from tests.fake_gateway.plumbing import Handler, Server, serve_in_thread
 from tests.fake_gateway.wire import IMAGE_PATHS, RecordedRequest, Reply, json_reply, path_matches
 
@@ -34,12 +35,14 @@ class FakeGateway(HttpsImageHost):
         port: int = 0,
         default_delay: float = 0.0,
         cost: float | None = 0.01,
+        photo_size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.api_key = api_key
         self.port = port
         self.default_delay = default_delay
         self.cost = cost
+        self.photo_size = photo_size
         self.models: list[dict[str, Any]] = [dict(model) for model in DEFAULT_MODELS]
         self.rules: list[Rule] = []
         self._requests: list[RecordedRequest] = []
@@ -178,6 +181,8 @@ class FakeGateway(HttpsImageHost):
         if is_image_call:
             if problem := request_problem(request):
                 return error_reply(400, "error_old", problem)
+            if self.photo_size is not None:
+                return self._photo_reply(request)
             return json_reply(200, self.success_body(request))
         return error_reply(404, "error_new", f"Route {request.method} {request.path} not found")
 
@@ -203,6 +208,14 @@ class FakeGateway(HttpsImageHost):
         if usage and self.cost is not None:
             body["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "cost": self.cost}
         return body
+
+    def _photo_reply(self, request: RecordedRequest) -> Reply:
+        """success_body with the photo, put together as bytes: json.dumps would scan the
+        ~25-47 MB of base64 on every call, CPU the benchmarks' studio should have."""
+        body = self.success_body(request)
+        body["data"][0]["b64_json"] = "PHOTO"
+        head, _, tail = json.dumps(body).encode().partition(b'"PHOTO"')
+        return Reply(200, b"".join((head, b'"', photo_b64(*self.photo_size), b'"', tail)))
 
 
 class _GatewayHandler(Handler):
