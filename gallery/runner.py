@@ -29,6 +29,7 @@ from django_tasks_db.utils import is_locked_database_exception
 
 from gallery import catalog, edits, gateway, imaging, media, offline, pricing
 from gallery.models import Image, Interruption, Run
+from studio import logs
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,16 @@ _image_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_pr
 
 def make_images(*, run_id: int, image_ids: list[int] | None = None) -> None:
     """Make every queued image of the run (or just `image_ids`), storing each as it lands."""
-    claimed_ids = Image.objects.claim(run_id, image_ids)
-    if not claimed_ids:
-        return
+    with logs.about(f"run-{run_id}"):
+        claimed_ids = Image.objects.claim(run_id, image_ids)
+        if not claimed_ids:
+            logger.info("Nothing to make: the images were taken or are no longer queued.")
+            return
+        logger.info("Making image(s) %s", ", ".join(map(str, claimed_ids)))
+        _make_claimed(run_id, claimed_ids)
+
+
+def _make_claimed(run_id: int, claimed_ids: list[int]) -> None:
     with _making(claimed_ids):
         try:
             _make(run_id, claimed_ids)
@@ -166,6 +174,8 @@ async def _make_one(
                 client, config, model=image.model, prompt=run.prompt, params=image.request
             )
     except gateway.GatewayError as exc:
+        # The message is the gateway's, with the key redacted (gateway/errors.py).
+        logger.info("Image %s failed: %s", image.pk, exc.message)
         await _in_db_thread(Image.objects.fail, image.pk, exc.message)
         return
     except Exception:
@@ -186,6 +196,7 @@ async def _make_one(
     finally:
         result.close()  # the answer's temporary files, whatever happened (stored ones moved away)
     await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored))
+    logger.info("Image %s stored (%.2fs upstream)", image.pk, result.latency)
 
 
 def _store_files(image: Image, result: gateway.GatewayResult) -> dict:

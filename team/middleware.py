@@ -36,7 +36,9 @@ class FirstRunMiddleware:
     def __call__(self, request):
         setup_url = reverse("setup")
         static = request.path.startswith("/static/")
-        if not static and request.path != setup_url and not any_user_exists():
+        # /healthz answers before the first account exists too (and reads no accounts).
+        exempt = request.path in (setup_url, reverse("healthz"))
+        if not static and not exempt and not any_user_exists():
             if getattr(request, "htmx", False):
                 return HttpResponseClientRedirect(setup_url)
             return redirect(setup_url)
