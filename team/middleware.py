@@ -14,7 +14,8 @@ _users_exist = False
 
 
 def any_user_exists() -> bool:
-    """True once any account exists; remembered per process, since it never becomes false again."""
+    """True once any account exists; remembered per process, which is right across processes
+    too: it never becomes false again, and a process that has not seen it yet asks the database."""
     global _users_exist
     if not _users_exist:
         _users_exist = get_user_model().objects.exists()
