@@ -250,6 +250,8 @@ LOGGING = {
             "propagate": False,
         },
         "django_tasks_db": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # Each task's end is already logged by the runner, image by image.
+        "django.tasks": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
