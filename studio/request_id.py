@@ -19,7 +19,11 @@ _ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 def request_id_from(request) -> str:
-    sent = request.headers.get(HEADER, "")
+    return accepted_or_new(request.headers.get(HEADER, ""))
+
+
+def accepted_or_new(sent: str) -> str:
+    """The id a proxy sent, if it is one we take; else a new one."""
     return sent if _ACCEPTED.fullmatch(sent) else uuid.uuid4().hex
 
 
