@@ -10,7 +10,7 @@ import pytest
 from gallery.tasks import make_run_images
 from studio.logs import OneLineFormatter, RequestIdFilter, about
 from team import services as team_services
-from tests.browser import start_worker, stop_worker
+from tests.browser import children_database_url, start_worker, stop_worker
 from tests.factories import make_run
 from tests.processes import free_port, process_env, start_web_process, stop, wait_until
 
@@ -18,13 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_each_request_has_an_id_on_its_answer_and_its_log_lines(settings, admin_user):
-    from django.db import connection
-
     _, token = team_services.invite_create(created_by=admin_user, email="new@example.com")
     port = free_port()
-    web = start_web_process(
-        process_env(settings, f"sqlite:///{connection.settings_dict['NAME']}"), port
-    )
+    web = start_web_process(process_env(settings, children_database_url()), port)
     base = f"http://127.0.0.1:{port}"
     try:
         given = httpx.get(f"{base}/healthz", headers={"X-Request-ID": "lb-7f3a.42"}, timeout=10)

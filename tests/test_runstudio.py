@@ -8,11 +8,10 @@ import sys
 import httpx
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from gallery.management.commands import runstudio
 from gallery.models import WorkerBeat
-from tests.browser import BASE_DIR
+from tests.browser import BASE_DIR, children_database_url
 from tests.processes import free_port, process_env, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +26,7 @@ def health(port: int) -> dict | None:
 
 def test_runstudio_starts_the_web_server_and_n_workers_and_stops_them_all(settings):
     port = free_port()
-    env = process_env(settings, f"sqlite:///{connection.settings_dict['NAME']}", DEBUG="1")
+    env = process_env(settings, children_database_url(), DEBUG="1")
     studio = subprocess.Popen(
         [sys.executable, "manage.py", "runstudio", "--port", str(port), "--web-workers", "1",
          "--workers", "3"],

@@ -15,6 +15,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
+from tests.browser import children_database_url
 from tests.processes import free_port, process_env, start_web_process, stop, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +44,7 @@ def studio_page(base: str, cookies: dict) -> str:
 def two_web_processes(settings, fake_gateway, signed_in, **extra):
     env = process_env(
         settings,
-        f"sqlite:///{connection.settings_dict['NAME']}",
+        children_database_url(),
         GATEWAY_MODELS_CACHE_SECONDS=3,
         **extra,
     )
