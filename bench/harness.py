@@ -22,6 +22,21 @@ from studio.web_server import web_command  # noqa: E402
 from tests.fake_gateway import FakeGateway  # noqa: E402
 
 PASSWORD = "bench-passphrase-42"
+# The PostgreSQL server benchmarks make a fresh database on (and drop afterwards).
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def env_file(path: str | None) -> dict[str, str]:
+    """KEY=VALUE lines (deploy/studio.env.example's format), e.g. S3 settings for the studio."""
+    if not path:
+        return {}
+    pairs = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.split(" #", 1)[0].strip()
+    return pairs
 
 
 def free_port() -> int:
@@ -98,10 +113,14 @@ class Studio:
         worker_processes: int = 1,
         env=None,
         gateway_options: dict | None = None,
+        database: str = "sqlite",
     ):
         """`env`: extra environment for the studio's processes, or a function of the loopback
         gateway returning it (e.g. to trust its HTTPS host's CA); `gateway_options`: extra
-        FakeGateway arguments (e.g. photo_size)."""
+        FakeGateway arguments (e.g. photo_size). `database`: "sqlite" (a fresh file) or
+        "postgres" (a fresh database on BENCH_POSTGRES_URL's server)."""
+        assert database in ("sqlite", "postgres")
+        self.database = database
         self.users = [f"user{i}" for i in range(users)]
         self.gateway_delay = gateway_delay
         self.web_workers = web_workers
@@ -117,9 +136,17 @@ class Studio:
         )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = (
+            self._stack.enter_context(postgres_database())
+            if self.database == "postgres"
+            else f"sqlite:///{self.tmp / 'studio.sqlite3'}"
+        )
         self.env = {
             **os.environ,
             "STUDIO_DATA_DIR": str(self.tmp),
+            "DATABASE_URL": self.database_url,
+            # A line per request and per image would cost the figures more than they tell.
+            "LOG_LEVEL": "WARNING",
             "LLM_GATEWAY_API_KEY": self.gateway.api_key,
             "LLM_GATEWAY_BASE_URL": self.gateway.base_url,
             "DJANGO_SETTINGS_MODULE": "studio.settings",
@@ -159,12 +186,15 @@ class Studio:
         return subprocess.Popen(cmd, cwd=BASE_DIR, env=self.env, stdout=subprocess.DEVNULL)
 
     def _wait_ready(self) -> None:
+        """Until the page answers and /healthz counts every worker process alive."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
                 if httpx.get(f"{self.url}/accounts/login/", timeout=1).status_code == 200:
-                    time.sleep(1.0)  # let the worker finish starting too
-                    return
+                    health = httpx.get(f"{self.url}/healthz", timeout=5).json()
+                    if health["worker"].get("alive", 0) >= len(self.workers):
+                        time.sleep(0.3)
+                        return
             time.sleep(0.2)
         raise RuntimeError("The studio did not start within 30 s.")
 
@@ -183,18 +213,47 @@ class Studio:
         return client
 
     def db(self):
-        """A sqlite3 connection to the studio's database, for counting stored images."""
+        """A DB-API connection to the studio's database (sqlite3 or psycopg), for counting."""
+        if self.database == "postgres":
+            import psycopg
+
+            return psycopg.connect(self.database_url, autocommit=True)
         import sqlite3
 
         return sqlite3.connect(self.tmp / "studio.sqlite3", timeout=30)
 
-    def stored(self, run_ids: list[int]) -> int:
-        marks = ",".join("?" * len(run_ids))
+    def statuses(self, run_ids: list[int]) -> dict[str, int]:
+        """How many of these runs' images are in each status."""
+        if not run_ids:
+            return {}
+        mark = "%s" if self.database == "postgres" else "?"
+        marks = ",".join([mark] * len(run_ids))
         with contextlib.closing(self.db()) as db:
-            return db.execute(
-                f"SELECT COUNT(*) FROM gallery_image WHERE status='succeeded' AND run_id IN ({marks})",  # noqa: S608
+            rows = db.execute(
+                f"SELECT status, COUNT(*) FROM gallery_image WHERE run_id IN ({marks}) GROUP BY status",  # noqa: S608
                 run_ids,
-            ).fetchone()[0]
+            ).fetchall()
+        return dict(rows)
+
+    def stored(self, run_ids: list[int]) -> int:
+        return self.statuses(run_ids).get("succeeded", 0)
+
+
+@contextlib.contextmanager
+def postgres_database():
+    """A fresh database on POSTGRES_URL's server, its URL; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"studio_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 COMPARE_RUN = {

@@ -11,6 +11,7 @@ from django.urls import reverse
 _MARKER = "918273645"
 
 
+# Per process, and right to be: URL patterns are code, the same in every process.
 @cache
 def _halves(name: str) -> tuple[str, str]:
     prefix, _, suffix = reverse(name, args=[int(_MARKER)]).partition(_MARKER)

@@ -14,6 +14,9 @@ from django.utils import timezone
 from gallery import catalog, gateway, links, media
 from gallery.events import Event
 
+# One of the gallery's models, defined in its own module (as Event is).
+from gallery.heartbeats import WorkerBeat as WorkerBeat
+
 
 class RunQuerySet(models.QuerySet):
     def beat(self, run_id: int, *, now=None) -> None:
@@ -85,9 +88,10 @@ class ImageQuerySet(models.QuerySet):
                              |----fail-----> failed       --requeue--> queued (Retry)
         queued, running --interrupt--> interrupted        --requeue--> queued
                                        interrupted --succeed--> succeeded (a late, paid answer)
+                running --hand_back--> queued (a worker stopping: another worker takes it)
 
     Each method moves only the images still in a state it may move them from, so two writers (the
-    run and the reaper, or a double-clicked Retry) never both win."""
+    run and the reaper, or a double-clicked Retry, or two workers) never both win."""
 
     def claim(self, run_id: int, image_ids: Iterable[int] | None = None) -> list[int]:
         """Take the run's queued images (or just `image_ids`) for running; returns their ids."""
@@ -96,8 +100,11 @@ class ImageQuerySet(models.QuerySet):
             images = images.filter(pk__in=image_ids)
         now = timezone.now()
         with transaction.atomic(using=self.db):
+            # Rows another worker is claiming right now are skipped, not waited for (PostgreSQL's
+            # SKIP LOCKED): that worker takes them, so waiting would only end in finding them
+            # running. SQLite has one writer at a time, so two claims never overlap there.
             claimed = images._transition(
-                Image.Status.RUNNING, from_=[Image.Status.QUEUED], started_at=now
+                Image.Status.RUNNING, from_=[Image.Status.QUEUED], started_at=now, skip_locked=True
             )
             if claimed:
                 # With the claim: a running image whose run has no fresh heartbeat is reaped.
@@ -130,13 +137,24 @@ class ImageQuerySet(models.QuerySet):
             )
         )
 
-    def interrupt(self, reason: Interruption, *, now=None) -> list[int]:
+    def interrupt(self, reason: Interruption, *, now=None, skip_locked: bool = False) -> list[int]:
         """Give up on these images (those still in the state `reason` applies to)."""
         return self._transition(
             Image.Status.INTERRUPTED,
             from_=[reason.from_status],
             error=reason.message,
             finished_at=now or timezone.now(),
+            skip_locked=skip_locked,
+        )
+
+    def hand_back(self) -> list[int]:
+        """Put these running images back in the queue: their worker is stopping before it could
+        finish them (see gallery/worker.py). Whoever hands them back enqueues a task for them."""
+        return self._transition(
+            Image.Status.QUEUED,
+            from_=[Image.Status.RUNNING],
+            queued_at=timezone.now(),
+            started_at=None,
         )
 
     def reap_stale(self, *, now=None) -> dict[Interruption, list[int]]:
@@ -150,10 +168,14 @@ class ImageQuerySet(models.QuerySet):
         queue_deadline = now - timedelta(seconds=settings.QUEUE_TIMEOUT_SECONDS)
         lost = self.exclude(run__heartbeat_at__gte=stale_beat)
         never_picked_up = self.filter(queued_at__lt=queue_deadline)
+        # Every worker reaps every few seconds: on PostgreSQL one skips the rows another is
+        # reaping (or a worker is claiming) rather than queueing behind it, or deadlocking.
         return {
-            Interruption.WORKER_LOST: lost.interrupt(Interruption.WORKER_LOST, now=now),
+            Interruption.WORKER_LOST: lost.interrupt(
+                Interruption.WORKER_LOST, now=now, skip_locked=True
+            ),
             Interruption.NEVER_PICKED_UP: never_picked_up.interrupt(
-                Interruption.NEVER_PICKED_UP, now=now
+                Interruption.NEVER_PICKED_UP, now=now, skip_locked=True
             ),
         }
 
@@ -173,7 +195,13 @@ class ImageQuerySet(models.QuerySet):
         )
 
     def _transition(
-        self, to: str, *, from_: list[str], image_id: int | None = None, **fields
+        self,
+        to: str,
+        *,
+        from_: list[str],
+        image_id: int | None = None,
+        skip_locked: bool = False,
+        **fields,
     ) -> list[int]:
         """Move the images of this queryset that are still in a `from_` state to `to`, with
         `fields`; returns the ids that changed. Every change of an image's status goes through
@@ -183,7 +211,8 @@ class ImageQuerySet(models.QuerySet):
         One named image takes one UPDATE, its row count saying whether it moved (the runner's
         path, once per image), then reads its run for the event. Otherwise the images are read
         under a lock held until the UPDATE (SQLite: the write lock BEGIN IMMEDIATE takes;
-        PostgreSQL: the rows'), so the ids returned are exactly the ones it moved."""
+        PostgreSQL: the rows'), so the ids returned are exactly the ones it moved; with
+        `skip_locked`, rows another transaction has locked are left to it."""
         movable = self.filter(status__in=from_)
         with transaction.atomic(using=self.db):
             if image_id is not None:
@@ -194,7 +223,8 @@ class ImageQuerySet(models.QuerySet):
                     else []
                 )
             else:
-                locked = movable.select_for_update(of=("self",)).order_by()
+                locked = movable.select_for_update(of=("self",), skip_locked=skip_locked)
+                locked = locked.order_by()
                 changed = list(locked.values_list("pk", "run_id"))
                 if changed:
                     self.model._base_manager.filter(pk__in=[pk for pk, _ in changed]).update(

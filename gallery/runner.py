@@ -19,20 +19,24 @@ import functools
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django_tasks_db.utils import is_locked_database_exception
 
 from gallery import catalog, edits, gateway, imaging, media, offline, pricing
 from gallery.models import Image, Interruption, Run
+from studio import logs
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
+# How long a write waits for a database that went away (a restart) before giving up.
+RECONNECT_SECONDS = 30.0
 FAILED_TO_STORE = "The image arrived but could not be stored. Retry to try again."
 FAILED_UNEXPECTEDLY = "Something went wrong making this image. Retry to try again."
 
@@ -41,20 +45,30 @@ _image_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_pr
 
 def make_images(*, run_id: int, image_ids: list[int] | None = None) -> None:
     """Make every queued image of the run (or just `image_ids`), storing each as it lands."""
-    claimed_ids = Image.objects.claim(run_id, image_ids)
-    if not claimed_ids:
-        return
+    with logs.about(f"run-{run_id}"):
+        # Through a database restart too: a task already taken whose images were never claimed
+        # would leave them queued with nobody to make them.
+        claimed_ids = _reconnecting(Image.objects.claim, run_id, image_ids)
+        if not claimed_ids:
+            logger.info("Nothing to make: the images were taken or are no longer queued.")
+            return
+        logger.info("Making image(s) %s", ", ".join(map(str, claimed_ids)))
+        _make_claimed(run_id, claimed_ids)
+
+
+def _make_claimed(run_id: int, claimed_ids: list[int]) -> None:
     with _making(claimed_ids):
         try:
             _make(run_id, claimed_ids)
         finally:
             # Anything still marked running here was not finished (a crash in this process).
-            Image.objects.filter(pk__in=claimed_ids).interrupt(Interruption.CRASHED)
+            _reconnecting(Image.objects.filter(pk__in=claimed_ids).interrupt, Interruption.CRASHED)
 
 
 def _make(run_id: int, image_ids: list[int]) -> None:
-    run = Run.objects.get(pk=run_id)
-    images = list(Image.objects.filter(pk__in=image_ids, status=Image.Status.RUNNING))
+    run = _reconnecting(functools.partial(Run.objects.get, pk=run_id))
+    running = Image.objects.filter(pk__in=image_ids, status=Image.Status.RUNNING)
+    images = _reconnecting(list, running)
     inputs: list[gateway.InputImage] = []
     if run.kind == Run.Kind.EDIT:
         try:
@@ -98,16 +112,21 @@ async def _in_db_thread(func, *args):
 
 
 def _reconnecting(func, *args):
-    """Run `func`; if the connection went bad (a database restart), reconnect and run it again.
-    Every write here is an idempotent UPDATE, so a second try is safe."""
-    try:
-        return func(*args)
-    except (OperationalError, InterfaceError) as exc:
-        if is_locked_database_exception(exc):
-            raise
-        logger.warning("Database connection lost (%s); reconnecting", exc)
-        connections.close_all()
-        return func(*args)
+    """Run `func`; if the connection went bad (a database restart), reconnect and run it again,
+    for up to RECONNECT_SECONDS: a restart takes a few seconds, and an image that landed during
+    it must still be stored. Every write here is an idempotent UPDATE, so trying again is safe."""
+    deadline = time.monotonic() + RECONNECT_SECONDS
+    pause = 0.1
+    while True:
+        try:
+            return func(*args)
+        except (OperationalError, InterfaceError) as exc:
+            if is_locked_database_exception(exc) or time.monotonic() + pause > deadline:
+                raise
+            logger.warning("Database connection lost (%s); reconnecting", exc)
+            connections.close_all()
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 async def _in_image_pool(func, *args):
@@ -133,7 +152,10 @@ async def _make_all(run: Run, images: list[Image], inputs: list[gateway.InputIma
 
 async def _beat(run_id: int) -> None:
     while True:
-        await _in_db_thread(Run.objects.beat, run_id)
+        try:
+            await _in_db_thread(Run.objects.beat, run_id)
+        except DatabaseError as exc:  # the database is away for long: beat again later
+            logger.warning("Could not beat the run's heartbeat: %s", exc)
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
@@ -166,6 +188,8 @@ async def _make_one(
                 client, config, model=image.model, prompt=run.prompt, params=image.request
             )
     except gateway.GatewayError as exc:
+        # The message is the gateway's, with the key redacted (gateway/errors.py).
+        logger.info("Image %s failed: %s", image.pk, exc.message)
         await _in_db_thread(Image.objects.fail, image.pk, exc.message)
         return
     except Exception:
@@ -186,6 +210,7 @@ async def _make_one(
     finally:
         result.close()  # the answer's temporary files, whatever happened (stored ones moved away)
     await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored))
+    logger.info("Image %s stored (%.2fs upstream)", image.pk, result.latency)
 
 
 def _store_files(image: Image, result: gateway.GatewayResult) -> dict:

@@ -1,7 +1,7 @@
 """Writes: starting a run, retrying an image, remembering prompts, deleting and sharing.
 
 An image's status changes only through Image.objects (claim, succeed, fail, interrupt,
-reap_stale, requeue): see gallery/models.py."""
+reap_stale, requeue, hand_back): see gallery/models.py."""
 
 from datetime import timedelta
 
@@ -117,6 +117,24 @@ def image_retry(*, image: Image) -> Image:
             transaction.on_commit(lambda: make_run_images.enqueue(image.run_id, [image.pk]))
     image.refresh_from_db()
     return image
+
+
+def images_hand_back(*, image_ids: list[int]) -> dict[int, list[int]]:
+    """Queue these running images again for another worker: their worker is stopping before it
+    could finish them (gallery/worker.py). One task per run; returns the ids queued, by run.
+    No quota check: these images were already allowed and counted."""
+    from gallery.tasks import make_run_images
+
+    by_run: dict[int, list[int]] = {}
+    with transaction.atomic():
+        queued = Image.objects.filter(pk__in=image_ids).hand_back()
+        for pk, run_id in Image.objects.filter(pk__in=queued).values_list("pk", "run_id"):
+            by_run.setdefault(run_id, []).append(pk)
+        for run_id, ids in by_run.items():
+            transaction.on_commit(
+                lambda run_id=run_id, ids=ids: make_run_images.enqueue(run_id, sorted(ids))
+            )
+    return by_run
 
 
 def prompt_remember(*, user, prompt: str) -> None:

@@ -3,10 +3,21 @@
 `db_worker` runs one task after another, so one slow run (a model taking minutes) would queue
 every other person's run behind it. This worker claims tasks the same way (a locked row, so many
 workers on many machines can share one database, and the same queue selection) and runs up to
-WORKER_CONCURRENCY of them in threads. Every few seconds it also marks the images no worker is
-looking after as interrupted (Image.objects.reap_stale) and forgets old events (Event.objects).
+WORKER_CONCURRENCY of them in threads. Every few seconds it also says it is alive (WorkerBeat,
+read by /healthz), marks the images no worker is looking after as interrupted
+(Image.objects.reap_stale) and forgets old events (Event.objects).
+
+Any number of these may share one database, on any number of machines: a task is claimed with
+SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite's single writer on one machine), and an
+image by its status (Image.objects.claim), so no image is ever made twice. A database that goes
+away (a restart) costs a poll or two, not the worker: it reconnects on the next one.
+
+Stopping: the first SIGTERM/SIGINT lets it finish what it is making, for up to
+WORKER_STOP_GRACE_SECONDS; what is unfinished then is handed back to the queue for another
+worker. A second signal stops it at once, marking its unfinished images interrupted.
 """
 
+import contextlib
 import logging
 import os
 import signal
@@ -15,14 +26,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections, connection, connections
-from django.db.utils import OperationalError
+from django.db import DatabaseError, close_old_connections, connection, connections
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from gallery import gateway, runner
-from gallery.models import Event, Image, Interruption
+from gallery import gateway, runner, services
+from gallery.models import Event, Image, Interruption, WorkerBeat
+from studio import logs
 
 logger = logging.getLogger("gallery.worker")
 
@@ -43,11 +54,14 @@ class ConcurrentWorker(Worker):
             logger.warning("Stopping now; unfinished images are marked interrupted.")
             # Exactly the images this process's runs claimed, whatever else its tasks were doing.
             Image.objects.filter(pk__in=runner.images_in_flight()).interrupt(Interruption.STOPPED)
+            self._forget_beat()
             os._exit(1)
         logger.warning(
-            "Received %s: finishing %d running task(s) first (press Ctrl+C again to stop now).",
+            "Received %s: finishing %d running task(s) first, for up to %.0fs (press Ctrl+C "
+            "again to stop now).",
             signal.strsignal(signum),
             self._tasks_running,
+            settings.WORKER_STOP_GRACE_SECONDS,
         )
         self.running = False
 
@@ -60,7 +74,9 @@ class ConcurrentWorker(Worker):
             self.concurrency,
             self.interval,
         )
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="studio-task") as pool:
+        self._beat()
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="studio-task")
+        try:
             while self.running:
                 self._reap_if_due()
                 if not self._slots.acquire(timeout=max(self.interval, 0.05)):
@@ -77,9 +93,35 @@ class ConcurrentWorker(Worker):
                         break
                     time.sleep(self.interval)
                     continue
+                with self._lock:
+                    self._tasks_running += 1
                 pool.submit(self._run_in_thread, task_result)
+            if self.batch:
+                pool.shutdown(wait=True)
+            else:
+                self._finish_or_hand_back()
+        finally:
+            pool.shutdown(wait=False)
+        self._forget_beat()
         close_old_connections()
         logger.info("Worker %s stopped.", self.worker_id)
+
+    def _finish_or_hand_back(self) -> None:
+        """Wait for the running tasks, up to the grace period; then hand back what is left."""
+        deadline = time.monotonic() + settings.WORKER_STOP_GRACE_SECONDS
+        while self._tasks_running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self._tasks_running:
+            return
+        handed = services.images_hand_back(image_ids=runner.images_in_flight())
+        for run_id, ids in handed.items():
+            logger.warning(
+                "Run %s: %d unfinished image(s) handed back to the queue.", run_id, len(ids)
+            )
+        self._forget_beat()
+        # The threads still waiting on the gateway cannot be stopped; what they were making is
+        # queued again for another worker, so this process just ends.
+        os._exit(0)
 
     def _ready_tasks(self):
         """The tasks this worker may take: its backend, its queues, none it was told to leave."""
@@ -94,29 +136,38 @@ class ConcurrentWorker(Worker):
         # The polling thread keeps one connection open: reopening it 20 times a second cost more
         # than the query. (close_old_connections() would close it every time: CONN_MAX_AGE=0.)
         tasks = self._ready_tasks()
-        # Look before locking: on SQLite claiming takes the database's write lock, which an idle
-        # worker polling 20 times a second must not keep taking from the web server.
-        if not tasks.exists():
-            return None
         try:
+            # Look before locking: on SQLite claiming takes the database's write lock, which an
+            # idle worker polling 20 times a second must not keep taking from the web server.
+            if not tasks.exists():
+                return None
             with exclusive_transaction(tasks.db):
+                # SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL: workers never wait for each
+                # other's claims, and never take the same task.
                 task_result = tasks.get_locked()
                 if task_result is not None:
                     task_result.claim(self.worker_id)
-        except OperationalError as exc:
-            if not is_locked_database_exception(exc):
-                # The database went away (a restart, a network blip): reconnect on the next poll.
-                logger.warning("Could not poll for tasks: %s", exc)
-                connection.close()
+        except DatabaseError as exc:
+            self._database_trouble("poll for tasks", exc)
             return None
+        if task_result is not None:
+            logger.info("Task %s claimed: %s", task_result.id, task_result.task_path)
         return task_result
 
+    def _database_trouble(self, doing: str, exc: DatabaseError) -> None:
+        """A locked SQLite database is normal: try again on the next poll. Anything else means
+        the database went away (a restart, a network blip): drop the connection, so the next
+        poll opens a new one, and go on."""
+        if is_locked_database_exception(exc):
+            return
+        logger.warning("Could not %s (will reconnect): %s", doing, exc)
+        connection.close()
+
     def _run_in_thread(self, task_result: DBTaskResult) -> None:
-        with self._lock:
-            self._tasks_running += 1
         try:
             close_old_connections()
-            self.run_task(task_result)
+            with logs.about(f"task-{task_result.id}"):
+                self.run_task(task_result)
         except Exception:
             logger.exception("Task %s crashed the worker thread", task_result.id)
         finally:
@@ -131,12 +182,30 @@ class ConcurrentWorker(Worker):
             return
         self._last_reap = now
         try:
+            self._beat()
             reaped = Image.objects.reap_stale()
             Event.objects.prune()
-        except OperationalError as exc:
-            if not is_locked_database_exception(exc):
-                raise
+            WorkerBeat.objects.prune()
+        except DatabaseError as exc:
+            self._database_trouble("look for stuck images", exc)
             return
         for reason, ids in reaped.items():
             if ids:
-                logger.warning("Marked %d stuck image(s) interrupted (%s).", len(ids), reason.name)
+                logger.warning(
+                    "Marked %d stuck image(s) interrupted (%s): %s",
+                    len(ids),
+                    reason.name,
+                    ", ".join(map(str, ids)),
+                )
+
+    def _beat(self) -> None:
+        """This worker is alive (read by /healthz); a database that is down is noticed later."""
+        try:
+            WorkerBeat.objects.beat(self.worker_id)
+        except DatabaseError as exc:
+            self._database_trouble("report the heartbeat", exc)
+
+    def _forget_beat(self) -> None:
+        # If the database is down its row just ages out: /healthz counts only recent beats.
+        with contextlib.suppress(DatabaseError):
+            WorkerBeat.objects.stopped(self.worker_id)

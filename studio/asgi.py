@@ -17,6 +17,7 @@ from django.urls import reverse  # noqa: E402  (after Django is set up)
 
 from gallery.push import hub as hubs  # noqa: E402
 from gallery.push import stream  # noqa: E402
+from studio import logs, request_id  # noqa: E402
 
 EVENTS_PATH = reverse("events")
 
@@ -30,5 +31,8 @@ async def application(scope, receive, send) -> None:
                 return await send({"type": "lifespan.shutdown.complete"})
             await send({"type": "lifespan.startup.complete"})
     if scope["type"] == "http" and scope["path"] == EVENTS_PATH:
-        return await stream.application(scope, receive, send)
+        # Past Django's middleware, so the stream takes its request id (for its log lines) here.
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        with logs.about(request_id.accepted_or_new(sent)):
+            return await stream.application(scope, receive, send)
     return await django_application(scope, receive, send)

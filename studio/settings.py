@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost of all: every line logged while a request is handled carries its id.
+    "studio.request_id.RequestIdMiddleware",
     # Outermost: it passes on a streamed response, whatever made it, as it is sent (ASGI).
     "studio.streaming.AsyncStreamingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -99,8 +101,17 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'studio.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        # A kept connection is checked before each request reuses it, so a database restart
+        # costs one reconnect, not an error page.
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer (a restart, a network cut) fails a request, the health
+    # check or a worker's poll within seconds instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": (
@@ -164,10 +175,19 @@ TASKS = {
     }
 }
 
+# One cache for every web and worker process (the gateway's model list lives here): the
+# database's table by default (made by `migrate`, gallery 0008, and by `runstudio`), Redis when
+# REDIS_URL is set. A per-process cache would let processes disagree about which models exist.
+REDIS_URL = env_str("REDIS_URL")
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-    }
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "studio_cache",
+        }
+    )
 }
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
@@ -192,15 +212,48 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# One line per event, each with what it is about: a request id (studio/request_id.py) or the
+# run a worker is making (studio/logs.py). Nothing logs the gateway key (gateway/errors.py
+# redacts it from every gateway text the studio keeps).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "studio.logs.RequestIdFilter"}},
+    "formatters": {
+        "line": {
+            "()": "studio.logs.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "line",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "gallery": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-        "django_tasks_db": {"handlers": ["console"], "level": "WARNING"},
+        "gallery": {
+            "handlers": ["console"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "studio": {
+            "handlers": ["console"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "team": {
+            "handlers": ["console"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "django_tasks_db": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # Each task's end is already logged by the runner, image by image.
+        "django.tasks": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 
@@ -263,7 +316,16 @@ OFFLINE_RENDER_DELAY = env_float("OFFLINE_RENDER_DELAY", 0.6)
 # Runs one worker process works on at the same time (each fans out all its calls at once).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 16, minimum=1)
 WORKER_POLL_INTERVAL = env_float("WORKER_POLL_INTERVAL", 0.05)
-# A running run whose worker has not reported for this long is marked interrupted.
+# Processes `manage.py runstudio` starts: web server processes (uvicorn) and task workers. More
+# workers, on this machine or others sharing the database, share the queue.
+WEB_PROCESSES = env_int("WEB_PROCESSES", 2, minimum=1)
+WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=0)
+# A worker told to stop (SIGTERM: a deploy, Ctrl+C) finishes what it is making for up to this
+# long; what is still unfinished then is handed back to the queue for another worker. Keep the
+# process manager's stop timeout above it (deploy/studio-worker@.service: TimeoutStopSec).
+WORKER_STOP_GRACE_SECONDS = env_float("WORKER_STOP_GRACE_SECONDS", 30.0)
+# A running run whose worker has not reported for this long is marked interrupted. It is also
+# how old the newest worker heartbeat may be before /healthz says no worker is running.
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=5)
 # A queued image no worker has picked up for this long is marked interrupted.
 QUEUE_TIMEOUT_SECONDS = env_int("QUEUE_TIMEOUT_SECONDS", 900, minimum=10)
@@ -278,7 +340,6 @@ DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)
 # How a change wakes the pages showing it: "local" (Unix datagram sockets in DATA_DIR/push: one
 # machine), "postgres" (LISTEN/NOTIFY) or "redis" (pub/sub on REDIS_URL). Empty: redis when
 # REDIS_URL is set, else postgres on PostgreSQL, else local.
-REDIS_URL = env_str("REDIS_URL")
 PUSH_BACKEND = env_str("PUSH_BACKEND")
 # The pub/sub channel (postgres, redis): studios sharing a Redis need channels of their own.
 PUSH_CHANNEL = env_str("PUSH_CHANNEL", "image_studio_events")

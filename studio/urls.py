@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from studio.health import healthz
 from studio.params import IdConverter
 from team.account_views import SignInView, admin_sign_in
 
@@ -9,6 +10,8 @@ from team.account_views import SignInView, admin_sign_in
 register_converter(IdConverter, "id")
 
 urlpatterns = [
+    # No sign-in, no secrets: for load balancers and process managers (studio/health.py).
+    path("healthz", healthz, name="healthz"),
     path("", include("gallery.urls")),
     path("", include("team.urls")),
     path("accounts/login/", SignInView.as_view(), name="login"),

@@ -14,7 +14,8 @@ _users_exist = False
 
 
 def any_user_exists() -> bool:
-    """True once any account exists; remembered per process, since it never becomes false again."""
+    """True once any account exists; remembered per process, which is right across processes
+    too: it never becomes false again, and a process that has not seen it yet asks the database."""
     global _users_exist
     if not _users_exist:
         _users_exist = get_user_model().objects.exists()
@@ -36,7 +37,9 @@ class FirstRunMiddleware:
     def __call__(self, request):
         setup_url = reverse("setup")
         static = request.path.startswith("/static/")
-        if not static and request.path != setup_url and not any_user_exists():
+        # /healthz answers before the first account exists too (and reads no accounts).
+        exempt = request.path in (setup_url, reverse("healthz"))
+        if not static and not exempt and not any_user_exists():
             if getattr(request, "htmx", False):
                 return HttpResponseClientRedirect(setup_url)
             return redirect(setup_url)

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -85,10 +86,21 @@ def page(browser, live_server):
         yield page
 
 
+def children_database_url() -> str:
+    """The test database's URL, for the processes a test starts (SQLite or PostgreSQL)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    login = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        login += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgresql://{login}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 def worker_env(settings, **extra) -> dict:
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": children_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "LLM_GATEWAY_API_KEY": settings.LLM_GATEWAY_API_KEY,
         "LLM_GATEWAY_BASE_URL": settings.LLM_GATEWAY_BASE_URL,

@@ -7,10 +7,32 @@ from gallery import catalog
 from team.middleware import forget_users_exist
 from tests.fake_gateway import DEFAULT_MODELS, FakeGateway
 
+DB_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+}
+
+
+def _uses_database(request) -> bool:
+    return bool(
+        request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)
+    )
+
 
 @pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
-    """Each test gets its own media folder, an empty cache and offline mode unless it asks."""
+def _isolated(request, settings, tmp_path):
+    """Each test gets its own media folder, an empty cache and offline mode unless it asks.
+
+    The cache is the database's table (shared by every process), so a test that may use the
+    database has it set up first, then the cache emptied; a test that may not (a pure function
+    that caches the gateway's model list, say) gets a cache of its own in memory instead."""
+    uses_database = _uses_database(request)
+    if uses_database:
+        request.getfixturevalue("_django_db_helper")
+    else:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.LLM_GATEWAY_API_KEY = ""
     settings.OFFLINE_RENDER_DELAY = 0

@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 
 from gallery import catalog, edits, services
-from gallery.models import Image, PromptHistory
+from gallery.models import Image, PromptHistory, WorkerBeat
 from team import services as team_services
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
@@ -172,7 +172,9 @@ class Walker:
 
 @pytest.fixture
 def world(client, user, admin_user):
-    """A member's finished run, failed tile, upload and prompt; an open invite; sign-up open."""
+    """A member's finished run, failed tile, upload and prompt; an open invite; sign-up open;
+    a worker running (so /healthz answers 200, as on a working studio)."""
+    WorkerBeat.objects.beat("a-running-worker")
     run = make_run(user, models=["offline/aurora"], count=2)
     done, failed = run.images.order_by("position")
     make_succeeded_image(done)

@@ -189,3 +189,31 @@ def test_a_task_on_an_excluded_queue_is_not_claimed(user, settings):
 def test_excluding_queues_needs_every_queue_to_start_from():
     with pytest.raises(CommandError, match="only be used with --queue-name='\\*'"):
         call_command("studio_worker", "--exclude-queues=bulk")
+
+
+def test_a_stopped_worker_hands_back_what_outlives_its_grace_period(user, fake_gateway, settings):
+    """A deploy stops a worker while a model takes minutes: after WORKER_STOP_GRACE_SECONDS the
+    unfinished images go back to the queue, and another worker makes them."""
+    fake_gateway.add_rule(model="gpt-image-2", response="hang", times=2)
+    run = make_run(user, models=["gpt-image-2"], count=2)
+    make_run_images.enqueue(run.pk)
+    worker = start_worker(settings, WORKER_STOP_GRACE_SECONDS=1)
+    try:
+        assert wait_until(lambda: len(fake_gateway.calls()) == 2, timeout=10)
+        assert statuses(run) == ["running", "running"]
+        stopped_at = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+        assert time.monotonic() - stopped_at < 5
+    finally:
+        output = stop_worker(worker)
+    assert statuses(run) == ["queued", "queued"], output
+    assert "handed back" in output
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+
+    replacement = start_worker(settings)
+    try:
+        assert wait_until(lambda: statuses(run) == ["succeeded", "succeeded"], timeout=15)
+    finally:
+        stop_worker(replacement)
+    assert len(fake_gateway.calls()) == 4

@@ -90,6 +90,8 @@ def _spec_from_toml(model_id: str, raw: dict) -> ModelSpec:
     )
 
 
+# Per process, and right to be: catalog.toml is part of the code, the same in every process
+# until a deploy restarts them all. (The gateway's live list is shared: catalog/available.py.)
 @cache
 def known_models() -> dict[str, ModelSpec]:
     """Every model in catalog.toml, by id, in file order."""

@@ -61,6 +61,7 @@ class GatewayConfig:
         )
 
 
+# TLS contexts are per process by nature (and hold no data that changes).
 @functools.cache
 def _tls_with_ca(ca_file: str) -> ssl.SSLContext | bool:
     """Extra certificate authority for data[].url hosts (a company proxy, or the tests)."""
