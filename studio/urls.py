@@ -11,6 +11,7 @@ register_converter(IdConverter, "id")
 urlpatterns = [
     path("", include("gallery.urls")),
     path("", include("team.urls")),
+    path("", include("api.urls")),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Before the admin's own URLs: its sign-in page sends people to the studio's.

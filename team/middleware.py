@@ -35,8 +35,10 @@ class FirstRunMiddleware:
 
     def __call__(self, request):
         setup_url = reverse("setup")
-        static = request.path.startswith("/static/")
-        if not static and request.path != setup_url and not any_user_exists():
+        # Static files, and the API (/v1/, api/endpoints.py): a script is answered 401 in JSON,
+        # not sent to a page.
+        exempt = request.path.startswith(("/static/", "/v1/"))
+        if not exempt and request.path != setup_url and not any_user_exists():
             if getattr(request, "htmx", False):
                 return HttpResponseClientRedirect(setup_url)
             return redirect(setup_url)

@@ -30,6 +30,9 @@ class Choice:
     input_fidelity: str = ""
     output_format: str = ""
     output_compression: int | None = None
+    # Sent where the model takes them (the API passes them on; the prompt box has no control):
+    moderation: str = ""  # auto / low
+    style: str = ""  # vivid / natural: the gateway adds words to the prompt
     # The first input image's shape, for "auto" when editing (the result keeps its proportions).
     source_size: tuple[int, int] | None = None
 
@@ -96,14 +99,24 @@ def request_for(spec: ModelSpec, choice: Choice, *, edit: bool = False) -> Model
         params["quality"] = nearest_quality(
             choice.quality or spec.default_quality or spec.qualities[0], spec.qualities
         )
-    if edit:
-        params.update(_edit_params(spec, choice))
+    params.update(_output_params(spec, choice, edit=edit))
+    if choice.moderation and spec.moderation:
+        params["moderation"] = choice.moderation
+    if choice.style:
+        params["style"] = choice.style
     return ModelRequest(params=params, width=width, height=height)
 
 
-def _edit_params(spec: ModelSpec, choice: Choice) -> dict:
+def _output_params(spec: ModelSpec, choice: Choice, *, edit: bool) -> dict:
+    """Background and output format (and input fidelity, for an edit), where the model takes
+    them. The prompt box offers them only for edits; the API for generations too."""
     params = {}
-    for name in ("background", "input_fidelity", "output_format"):
+    names = (
+        ("background", "input_fidelity", "output_format")
+        if edit
+        else ("background", "output_format")
+    )
+    for name in names:
         value = getattr(choice, name)
         if value and name in spec.edit_params:
             params[name] = value

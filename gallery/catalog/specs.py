@@ -41,6 +41,8 @@ class ModelSpec:
     price_note: str = ""
     aliases: tuple[str, ...] = ()
     edit_params: tuple[str, ...] = ()
+    # Takes `moderation` (auto/low): the gateway passes it on only to models that do.
+    moderation: bool = False
     offline: bool = False
     known: bool = True
 
@@ -86,6 +88,7 @@ def _spec_from_toml(model_id: str, raw: dict) -> ModelSpec:
         price_note=raw.get("price_note", ""),
         aliases=tuple(raw.get("aliases", ())),
         edit_params=tuple(raw.get("edit_params", ())),
+        moderation=bool(raw.get("moderation", False)),
         offline=bool(raw.get("offline", False)),
     )
 

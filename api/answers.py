@@ -1,0 +1,131 @@
+"""Waiting for a run's images and answering with them in the gateway's format.
+
+An API call answers once its images are stored: the worker makes them exactly as it does for the
+prompt box. Under ASGI the wait sleeps on the push hub (gallery/push), woken the moment an image
+changes, and looks at the database once a second anyway; elsewhere (WSGI, a test client) it looks
+at the database every few milliseconds, backing off to a tenth of a second.
+"""
+
+import asyncio
+import base64
+import contextlib
+import time
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core import signing
+from django.core.handlers.asgi import ASGIRequest
+from django.urls import reverse
+
+from api.errors import ApiError
+from gallery.models import Image, Run
+
+URL_SALT = "api.image-url"
+POLL_FIRST = 0.005
+POLL_MOST = 0.1
+HUB_RECHECK = 1.0
+
+
+def _run_images(run_id: int) -> list[Image]:
+    return list(Image.objects.filter(run_id=run_id).order_by("column", "position"))
+
+
+async def images_when_stored(request, run: Run) -> list[Image]:
+    """The run's images once none is pending; ApiError 504 after API_WAIT_SECONDS (the images go
+    on being made and land in the gallery)."""
+    deadline = time.monotonic() + settings.API_WAIT_SECONDS
+    read = sync_to_async(_run_images)
+    with _wake_ups(request) as woken:
+        pause = POLL_FIRST
+        while True:
+            images = await read(run.pk)
+            if not any(image.is_pending for image in images):
+                return images
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ApiError(
+                    504,
+                    f"The images were not ready within {settings.API_WAIT_SECONDS:g} seconds. "
+                    f"They are still being made and will appear in the studio's gallery (run "
+                    f"{run.pk}).",
+                    code="timeout",
+                )
+            if woken is None:
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, POLL_MOST)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), timeout=min(HUB_RECHECK, left))
+                woken.clear()
+
+
+@contextlib.contextmanager
+def _wake_ups(request):
+    """The push hub's wake-ups when served by ASGI (one hub per web process); None elsewhere."""
+    if not isinstance(request, ASGIRequest):
+        yield None
+        return
+    from gallery.push.stream import current_hub
+
+    with current_hub().subscription() as woken:
+        yield woken
+
+
+def image_url(request, image: Image) -> str:
+    """A link to the image's original that works without signing in, for API_URL_SECONDS."""
+    signed = signing.TimestampSigner(salt=URL_SALT).sign(str(image.pk))
+    return request.build_absolute_uri(reverse("api_image_file", args=[signed]))
+
+
+def image_for_url(signed: str) -> int | None:
+    """The image id a link carries, or None when the link is broken or has expired."""
+    try:
+        value = signing.TimestampSigner(salt=URL_SALT).unsign(
+            signed, max_age=settings.API_URL_SECONDS
+        )
+    except signing.BadSignature:
+        return None
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _b64(image: Image) -> str:
+    with image.file.open("rb") as f:
+        return base64.b64encode(f.read()).decode("ascii")
+
+
+def answer_body(request, run: Run, images: list[Image], *, response_format: str) -> dict:
+    """The gateway's answer: `data` (one entry per stored image), `usage.cost`; any image that
+    failed is listed in `errors` beside the others. None stored at all is a 502."""
+    data: list[dict] = []
+    failed: list[dict] = []
+    cost = Decimal(0)
+    for index, image in enumerate(images):
+        if not image.is_done:
+            failed.append(
+                {"index": index, "model": image.model, "status": image.status,
+                 "message": image.error or "The image could not be made."}
+            )  # fmt: skip
+            continue
+        entry: dict = {"revised_prompt": image.revised_prompt or None}
+        if response_format == "url":
+            entry["url"] = image_url(request, image)
+        else:
+            entry["b64_json"] = _b64(image)
+        data.append(entry)
+        cost += image.cost or Decimal(0)
+    if not data:
+        reason = failed[0]["message"] if failed else "No image was made."
+        raise ApiError(502, f"No image could be made: {reason}", code="upstream_error")
+    body: dict = {
+        "created": int(run.created_at.timestamp()),
+        "data": data,
+        "usage": {"cost": float(round(cost, 6)), "images": len(data)},
+    }
+    formats = {image.format for image in images if image.is_done}
+    if len(formats) == 1:
+        body["output_format"] = formats.pop()
+    if failed:
+        body["errors"] = failed
+        body["message"] = f"{len(failed)} of {len(images)} images failed; the others are in `data`."
+    return body
