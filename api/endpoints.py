@@ -69,14 +69,45 @@ async def _caller(request) -> tokens.Caller:
 
 def _json_body(request) -> object:
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isascii() or not length.isdigit() or int(length) > MAX_JSON_BYTES:
+    if not (length.isascii() and length.isdigit()):
+        raise ApiError(400, "The Content-Length header is not a number.", code="invalid_length")
+    if int(length) > MAX_JSON_BYTES:
         raise ApiError(
             413, f"The request is larger than {MAX_JSON_BYTES // 1024} KB.", code="too_large"
         )
     try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    if not _storable(body):
+        # JSON can carry what no database column takes: a lone surrogate ("\ud800"), a NUL.
+        raise ApiError(
+            400,
+            "The request has text that is not valid Unicode, or a NUL character.",
+            code="invalid_text",
+        )
+    return body
+
+
+def _storable(body) -> bool:
+    """No string in the body (keys included) has a lone surrogate or a NUL character. A loop,
+    not recursion: the body may nest as deep as the JSON reader allowed."""
+    pending = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+            if "\x00" in value:
+                return False
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+    return True
 
 
 def _start(caller: tokens.Caller, parsed: ImagesRequest, *, sources=()):

@@ -15,6 +15,7 @@ from api.errors import ApiError, bad_param
 from gallery import catalog
 from gallery.catalog import Choice, ModelSpec
 from gallery.forms import MAX_IMAGES, GenerateForm
+from studio import params
 
 RESPONSE_FORMATS = ("b64_json", "url")
 STYLES = ("vivid", "natural")
@@ -48,8 +49,12 @@ def _whole_number(body: dict, name: str, *, low: int, high: int) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())  # multipart forms send numbers as text
+    if isinstance(value, str):
+        # Multipart forms send numbers as text: read by the studio's one parser of numbers.
+        try:
+            return params.parse_int(value.strip(), minimum=low, maximum=high, what=f"`{name}`")
+        except params.BadParameter as exc:
+            raise bad_param(name, exc.message) from None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise bad_param(name, f"`{name}` must be a whole number from {low} to {high}.")
     return value
