@@ -1,0 +1,114 @@
+"""The official `openai` Python SDK against the studio as `./studio.sh run` serves it (uvicorn,
+the real worker) and the loopback gateway: scripts written for OpenAI or the gateway work with
+only `base_url` and the key changed, and every error is the SDK's own exception class."""
+
+import base64
+import io
+
+import httpx
+import openai
+import pytest
+from PIL import Image as PillowImage
+
+from api import tokens
+from gallery.models import Run
+from team.models import TeamPolicy
+from tests.browser import start_worker, stop_worker
+from tests.test_browser_live import LiveStudio
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def studio(settings, transactional_db, fake_gateway):
+    """The web server (uvicorn) and the worker, both pointed at the loopback gateway."""
+    web = LiveStudio(settings)
+    web.start()
+    worker = start_worker(settings)
+    yield web
+    output = stop_worker(worker) + stop_worker(web.process)
+    assert "Traceback" not in output, output
+
+
+def sdk(studio, key: str) -> openai.OpenAI:
+    # No retries: a 429 here would otherwise be waited out (its Retry-After is hours).
+    return openai.OpenAI(base_url=f"{studio.url}/v1", api_key=key, max_retries=0, timeout=60)
+
+
+@pytest.fixture
+def secret(user):
+    _, secret = tokens.token_create(user=user, name="sdk")
+    return secret
+
+
+def test_generate_with_the_sdk_is_a_run_in_the_gallery(studio, fake_gateway, user, secret):
+    fake_gateway.cost = 0.02
+    client = sdk(studio, secret)
+    result = client.images.generate(
+        model="gpt-image-2",
+        prompt="a lighthouse at dawn",
+        n=2,
+        size="1536x1024",
+        quality="medium",
+        moderation="low",
+    )
+    assert len(result.data) == 2
+    for item in result.data:
+        image = PillowImage.open(io.BytesIO(base64.b64decode(item.b64_json)))
+        assert image.size == (1536, 1024)
+        assert item.revised_prompt == "A picture of a lighthouse at dawn"
+    assert result.usage.model_extra["cost"] == pytest.approx(0.04)
+    run = Run.objects.get()
+    assert run.created_by == user and run.api_token_name == "sdk"
+    assert {c.json["moderation"] for c in fake_gateway.calls(path="images/generations")} == {"low"}
+
+
+def test_urls_and_gateway_parameters_through_extra_body(studio, fake_gateway, secret):
+    client = sdk(studio, secret)
+    result = client.images.generate(
+        model="gemini-3.1-flash-image-preview",
+        prompt="a fox",
+        response_format="url",
+        extra_body={"aspect_ratio": "16:9", "image_size": "0.5K"},
+    )
+    [call] = fake_gateway.calls(path="images/generations")
+    assert call.json["aspect_ratio"] == "16:9" and call.json["image_size"] == "0.5K"
+    fetched = httpx.get(result.data[0].url, timeout=10)
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
+    assert PillowImage.open(io.BytesIO(fetched.content)).width > 600
+
+
+def test_the_models_list_with_the_sdk(studio, secret):
+    TeamPolicy.objects.create(pk=1, allowed_models=["gpt-image-2", "alibaba/qwen-image-plus"])
+    models = sdk(studio, secret).models.list()
+    ids = [model.id for model in models]
+    assert ids == ["gpt-image-2", "alibaba/qwen-image-plus"]
+    assert models.data[0].model_extra["architecture"]["output_modalities"] == ["image"]
+
+
+def test_a_bad_token_is_an_authentication_error(studio):
+    with pytest.raises(openai.AuthenticationError) as caught:
+        sdk(studio, "isk_0000000000_wrong").models.list()
+    assert caught.value.status_code == 401 and caught.value.code == "invalid_api_key"
+
+
+def test_a_model_left_off_the_allowlist_is_a_permission_denied_error(studio, secret):
+    TeamPolicy.objects.create(pk=1, allowed_models=["gpt-image-2"])
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        sdk(studio, secret).images.generate(model="alibaba/qwen-image-plus", prompt="a fox")
+    assert caught.value.code == "model_not_allowed" and caught.value.param == "model"
+
+
+def test_an_invalid_parameter_is_a_bad_request_error_naming_it(studio, secret):
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk(studio, secret).images.generate(model="gpt-image-2", prompt="a fox", n=9)
+    assert caught.value.param == "n" and "from 1 to 4" in caught.value.message
+
+
+def test_over_the_daily_limit_is_a_rate_limit_error_with_retry_after(studio, secret):
+    TeamPolicy.objects.create(pk=1, daily_image_limit=1)
+    with pytest.raises(openai.RateLimitError) as caught:
+        sdk(studio, secret).images.generate(model="gpt-image-2", prompt="a fox", n=2)
+    assert caught.value.code == "quota_exceeded"
+    assert int(caught.value.response.headers["retry-after"]) > 0
+    assert not Run.objects.exists()
