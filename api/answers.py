@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
@@ -31,17 +32,22 @@ def _run_images(run_id: int) -> list[Image]:
     return list(Image.objects.filter(run_id=run_id).order_by("column", "position"))
 
 
-async def images_when_stored(request, run: Run) -> list[Image]:
-    """The run's images once none is pending; ApiError 504 after API_WAIT_SECONDS (the images go
-    on being made and land in the gallery)."""
+async def images_as_they_land(request, run: Run) -> AsyncIterator[list[Image]]:
+    """Yield the run's images each time some of them finish (the last time, none is pending);
+    ApiError 504 after API_WAIT_SECONDS (the images go on being made and land in the gallery)."""
     deadline = time.monotonic() + settings.API_WAIT_SECONDS
     read = sync_to_async(_run_images)
+    seen: set[int] = set()
     with _wake_ups(request) as woken:
         pause = POLL_FIRST
         while True:
             images = await read(run.pk)
-            if not any(image.is_pending for image in images):
-                return images
+            finished = {image.pk for image in images if not image.is_pending}
+            if finished - seen:
+                seen |= finished
+                yield images
+            if len(finished) == len(images):
+                return
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ApiError(
@@ -58,6 +64,14 @@ async def images_when_stored(request, run: Run) -> list[Image]:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), timeout=min(HUB_RECHECK, left))
                 woken.clear()
+
+
+async def images_when_stored(request, run: Run) -> list[Image]:
+    """The run's images once none is pending (ApiError 504 past API_WAIT_SECONDS)."""
+    images: list[Image] = []
+    async for images in images_as_they_land(request, run):  # noqa: B007  (the last one)
+        pass
+    return images
 
 
 @contextlib.contextmanager
@@ -94,6 +108,25 @@ def _b64(image: Image) -> str:
         return base64.b64encode(f.read()).decode("ascii")
 
 
+def image_entry(request, image: Image, *, response_format: str) -> dict:
+    """One stored image as an answer's `data` entry."""
+    entry: dict = {"revised_prompt": image.revised_prompt or None}
+    if response_format == "url":
+        entry["url"] = image_url(request, image)
+    else:
+        entry["b64_json"] = _b64(image)
+    return entry
+
+
+def failure(index: int, image: Image) -> dict:
+    return {
+        "index": index,
+        "model": image.model,
+        "status": image.status,
+        "message": image.error or "The image could not be made.",
+    }
+
+
 def answer_body(request, run: Run, images: list[Image], *, response_format: str) -> dict:
     """The gateway's answer: `data` (one entry per stored image), `usage.cost`; any image that
     failed is listed in `errors` beside the others. None stored at all is a 502."""
@@ -102,21 +135,12 @@ def answer_body(request, run: Run, images: list[Image], *, response_format: str)
     cost = Decimal(0)
     for index, image in enumerate(images):
         if not image.is_done:
-            failed.append(
-                {"index": index, "model": image.model, "status": image.status,
-                 "message": image.error or "The image could not be made."}
-            )  # fmt: skip
+            failed.append(failure(index, image))
             continue
-        entry: dict = {"revised_prompt": image.revised_prompt or None}
-        if response_format == "url":
-            entry["url"] = image_url(request, image)
-        else:
-            entry["b64_json"] = _b64(image)
-        data.append(entry)
+        data.append(image_entry(request, image, response_format=response_format))
         cost += image.cost or Decimal(0)
     if not data:
-        reason = failed[0]["message"] if failed else "No image was made."
-        raise ApiError(502, f"No image could be made: {reason}", code="upstream_error")
+        raise all_failed(failed)
     body: dict = {
         "created": int(run.created_at.timestamp()),
         "data": data,
@@ -129,3 +153,8 @@ def answer_body(request, run: Run, images: list[Image], *, response_format: str)
         body["errors"] = failed
         body["message"] = f"{len(failed)} of {len(images)} images failed; the others are in `data`."
     return body
+
+
+def all_failed(failed: list[dict]) -> ApiError:
+    reason = failed[0]["message"] if failed else "No image was made."
+    return ApiError(502, f"No image could be made: {reason}", code="upstream_error")

@@ -14,14 +14,16 @@ import logging
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import FileResponse, Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from api import answers, tokens
-from api.errors import ApiError, bad_param, error_response
+from api import answers, inputs, streaming, tokens
+from api.errors import ApiError, error_response
 from api.requests import ImagesRequest, read_images_request
-from gallery import media, services
+from gallery import edits, media, services
 from gallery.models import Image
 from gallery.views import offered_models
 from team import services as team_services
@@ -67,16 +69,23 @@ async def _caller(request) -> tokens.Caller:
         ) from None
 
 
-def _json_body(request) -> object:
+def _content_length(request, *, limit: int) -> None:
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not (length.isascii() and length.isdigit()):
         raise ApiError(400, "The Content-Length header is not a number.", code="invalid_length")
-    if int(length) > MAX_JSON_BYTES:
-        raise ApiError(
-            413, f"The request is larger than {MAX_JSON_BYTES // 1024} KB.", code="too_large"
-        )
+    if int(length) > limit:
+        raise ApiError(413, f"The request is larger than {limit // 1024:,} KB.", code="too_large")
+
+
+def _json_body(request, *, limit: int = MAX_JSON_BYTES) -> object:
+    _content_length(request, limit=limit)
+    # Read from the stream, not request.body: an edit's data URLs pass Django's 2.5 MB limit for
+    # bodies read whole, and `limit` is this endpoint's own.
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"The request is larger than {limit // 1024:,} KB.", code="too_large")
     try:
-        body = json.loads(request.body)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     if not _storable(body):
@@ -136,7 +145,11 @@ def _start(caller: tokens.Caller, parsed: ImagesRequest, *, sources=()):
         raise ApiError(403, refused.message, code="run_refused") from None
 
 
-async def _answer(request, run, parsed: ImagesRequest) -> JsonResponse:
+async def _answer(request, run, parsed: ImagesRequest, *, edit: bool = False):
+    if parsed.stream:
+        return streaming.event_stream(
+            request, run, response_format=parsed.response_format, edit=edit
+        )
     images = await answers.images_when_stored(request, run)
     body = await sync_to_async(answers.answer_body, thread_sensitive=False)(
         request, run, images, response_format=parsed.response_format
@@ -151,10 +164,43 @@ async def images_generations(request):
     body = _json_body(request)
     offered = await sync_to_async(offered_models)()
     parsed = await sync_to_async(read_images_request)(body, offered=offered)
-    if parsed.stream:
-        raise bad_param("stream", "`stream` is not offered yet: leave it out.", code="unsupported")
     run = await sync_to_async(_start)(caller, parsed)
     return await _answer(request, run, parsed)
+
+
+def _multipart(request) -> tuple[dict, list]:
+    """An OpenAI-style multipart edit: its text fields and its files."""
+    _content_length(request, limit=edits.MAX_UPLOAD_REQUEST_BYTES)
+    try:
+        fields = request.POST.dict()
+        files = inputs.multipart_files(request)
+    except RequestDataTooBig:
+        raise ApiError(413, "The form's text fields are too large.", code="too_large") from None
+    except (MultiPartParserError, SuspiciousOperation) as exc:
+        raise ApiError(
+            400, f"The multipart form could not be read: {exc}", code="invalid_form"
+        ) from None
+    if not _storable(fields):
+        raise ApiError(400, "The form has a NUL character or text that is not Unicode.")
+    return fields, files
+
+
+@api_view("POST")
+async def images_edits(request):
+    """POST /v1/images/edits: a run editing the images sent (JSON or multipart)."""
+    caller = await _caller(request)
+    if request.content_type == "multipart/form-data":
+        body, files = await sync_to_async(_multipart)(request)
+        sources = await inputs.multipart_sources(caller.user, files)
+    else:
+        body = _json_body(request, limit=edits.MAX_UPLOAD_REQUEST_BYTES)
+        sources = await inputs.json_sources(caller.user, body)
+    offered = await sync_to_async(offered_models)()
+    parsed = await sync_to_async(read_images_request)(
+        body, offered=offered, sources=sources, edit=True
+    )
+    run = await sync_to_async(_start)(caller, parsed, sources=sources)
+    return await _answer(request, run, parsed, edit=True)
 
 
 def _model_entry(spec) -> dict:

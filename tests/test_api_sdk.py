@@ -14,6 +14,7 @@ from api import tokens
 from gallery.models import Run
 from team.models import TeamPolicy
 from tests.browser import start_worker, stop_worker
+from tests.factories import png_bytes
 from tests.test_browser_live import LiveStudio
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,3 +113,59 @@ def test_over_the_daily_limit_is_a_rate_limit_error_with_retry_after(studio, sec
     assert caught.value.code == "quota_exceeded"
     assert int(caught.value.response.headers["retry-after"]) > 0
     assert not Run.objects.exists()
+
+
+def png_file(width: int, height: int, name: str) -> tuple[str, bytes, str]:
+    return (name, png_bytes(width, height), "image/png")
+
+
+def test_edit_one_image_with_the_sdk(studio, fake_gateway, user, secret):
+    fake_gateway.models = []  # the whole catalog
+    result = sdk(studio, secret).images.edit(
+        model="gpt-image-2", image=png_file(64, 48, "fox.png"), prompt="make it winter"
+    )
+    assert len(result.data) == 1 and result.data[0].b64_json
+    [call] = fake_gateway.calls(path="images/edits")
+    assert len(call.json["images"]) == 1
+    run = Run.objects.get()
+    assert run.kind == Run.Kind.EDIT and run.sources.count() == 1
+
+
+def test_edit_several_images_with_the_sdk(studio, fake_gateway, secret):
+    fake_gateway.models = []
+    result = sdk(studio, secret).images.edit(
+        model="gpt-image-2",
+        image=[png_file(64, 48, "a.png"), png_file(32, 32, "b.png"), png_file(48, 64, "c.png")],
+        prompt="put them together",
+        n=2,
+    )
+    assert len(result.data) == 2
+    calls = fake_gateway.calls(path="images/edits")
+    assert len(calls) == 2 and all(len(c.json["images"]) == 3 for c in calls)
+
+
+def test_streaming_sends_a_completed_event_per_image(studio, fake_gateway, secret):
+    stream = sdk(studio, secret).images.generate(
+        model="gpt-image-2", prompt="three foxes", n=3, stream=True
+    )
+    events = list(stream)
+    assert [e.type for e in events] == ["image_generation.completed"] * 3
+    for event in events:
+        assert PillowImage.open(io.BytesIO(base64.b64decode(event.b64_json))).format == "PNG"
+        assert event.output_format == "png" and event.size == "1024x1024"
+
+
+def test_a_streamed_edit_uses_image_edit_events(studio, fake_gateway, secret):
+    fake_gateway.models = []
+    stream = sdk(studio, secret).images.edit(
+        model="gpt-image-2", image=png_file(64, 64, "a.png"), prompt="x", stream=True
+    )
+    assert [e.type for e in stream] == ["image_edit.completed"]
+
+
+def test_a_stream_where_every_image_fails_ends_in_an_api_error(studio, fake_gateway, secret):
+    fake_gateway.add_rule(status=500, response="error_new", body="The model is down.")
+    stream = sdk(studio, secret).images.generate(model="gpt-image-2", prompt="x", stream=True)
+    with pytest.raises(openai.APIError) as caught:
+        list(stream)
+    assert "The model is down." in caught.value.message
