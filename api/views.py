@@ -14,14 +14,17 @@ PAGE = "api/api.html"
 
 
 def _context(request, **overrides) -> dict:
-    base_url = request.build_absolute_uri("/v1").rstrip("/")
-    models = [spec for spec in offered_models().values() if spec.generates]
+    models = list(offered_models().values())
+    generators = [spec for spec in models if spec.generates]
+    editors = [spec for spec in models if spec.accepts_images]
     context = {
         "tokens": tokens.tokens_for(viewer=request.user),
         "form": TokenForm(),
         "new_token": None,
-        "base_url": base_url,
-        "example_model": models[0].id if models else "auto",
+        # This studio's own address, as the person reached it: what the snippets call.
+        "base_url": request.build_absolute_uri("/v1").rstrip("/"),
+        "generate_model": generators[0].id if generators else "auto",
+        "edit_model": editors[0].id if editors else "auto",
         "models": models,
     }
     context.update(overrides)

@@ -3,11 +3,18 @@ the real worker) and the loopback gateway: scripts written for OpenAI or the gat
 only `base_url` and the key changed, and every error is the SDK's own exception class."""
 
 import base64
+import html
 import io
+import json
+import os
+import re
+import subprocess
+import sys
 
 import httpx
 import openai
 import pytest
+from django.test import Client
 from PIL import Image as PillowImage
 
 from api import tokens
@@ -169,3 +176,57 @@ def test_a_stream_where_every_image_fails_ends_in_an_api_error(studio, fake_gate
     with pytest.raises(openai.APIError) as caught:
         list(stream)
     assert "The model is down." in caught.value.message
+
+
+# --- the API page's examples, run as they are shown ------------------------------------------
+
+SNIPPET = re.compile(
+    r'<pre class="code-block"[^>]* data-snippet="(\w+)"><code>(.*?)</code></pre>', re.S
+)
+
+
+def snippets_on_the_page(studio, user) -> dict[str, list[str]]:
+    """The API page as the member sees it at the live studio's address, its examples by kind."""
+    client = Client(HTTP_HOST=studio.url.removeprefix("http://"))
+    client.force_login(user)
+    page = client.get("/api/")
+    assert page.status_code == 200
+    found: dict[str, list[str]] = {}
+    for kind, code in SNIPPET.findall(page.content.decode()):
+        found.setdefault(kind, []).append(html.unescape(code))
+    return found
+
+
+def run_snippet(command: list[str], tmp_path, secret: str) -> str:
+    done = subprocess.run(
+        command, cwd=tmp_path, env={**os.environ, "STUDIO_TOKEN": secret},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_curl_examples_on_the_api_page_work_as_shown(
+    studio, fake_gateway, user, secret, tmp_path
+):
+    fake_gateway.models = []  # the whole catalog: the page's edit example uses an editing model
+    examples = snippets_on_the_page(studio, user)["curl"]
+    assert len(examples) == 3 and all(studio.url + "/v1/" in e for e in examples)
+    (tmp_path / "photo.png").write_bytes(png_bytes(64, 48))
+    generated, edited, models = (
+        json.loads(run_snippet(["bash", "-c", example], tmp_path, secret)) for example in examples
+    )
+    assert len(generated["data"]) == 1 and generated["usage"]["cost"] > 0
+    assert len(edited["data"]) == 1
+    assert "gpt-image-2" in [m["id"] for m in models["data"]]
+    assert sorted(Run.objects.values_list("kind", flat=True)) == ["edit", "generate"]
+    assert set(Run.objects.values_list("api_token_name", flat=True)) == {"sdk"}
+
+
+def test_the_python_example_on_the_api_page_works_as_shown(studio, user, secret, tmp_path):
+    [example] = snippets_on_the_page(studio, user)["python"]
+    (tmp_path / "example.py").write_text(example)
+    printed = run_snippet([sys.executable, "example.py"], tmp_path, secret)
+    assert float(printed) > 0
+    with PillowImage.open(tmp_path / "lighthouse.png") as image:
+        assert image.width > image.height  # aspect_ratio 16:9 through extra_body
