@@ -20,6 +20,7 @@ from studio import params
 RESPONSE_FORMATS = ("b64_json", "url")
 STYLES = ("vivid", "natural")
 MODERATION = ("auto", "low")
+SERVICE_TIERS = ("auto", "default", "flex", "priority")
 # The form's field for each request parameter whose name differs.
 FORM_FIELD_PARAMS = {"count": "n", "resolution": "image_size"}
 
@@ -131,6 +132,7 @@ def read_images_request(
         "input_fidelity": _text(body, "input_fidelity", catalog.EDIT_PARAMS["input_fidelity"]),
         "moderation": _text(body, "moderation", MODERATION),
         "style": _text(body, "style", STYLES),
+        "service_tier": _text(body, "service_tier", SERVICE_TIERS),
     }
     response_format = _text(body, "response_format", RESPONSE_FORMATS) or "b64_json"
     stream = _flag(body, "stream")
@@ -156,6 +158,14 @@ def read_images_request(
         param = FORM_FIELD_PARAMS.get(field, field)
         raise bad_param("model" if param == "__all__" else param, str(errors[0]))
     cleaned = form.cleaned_data
+    tier = extras["service_tier"] if extras["service_tier"] in ("flex", "priority") else ""
+    for spec in cleaned["specs"]:
+        if tier and tier not in spec.service_tiers:
+            offered = ", ".join(spec.service_tiers) or "none"
+            raise bad_param(
+                "service_tier",
+                f"{spec.label} has no {tier} tier (its tiers: {offered}); leave service_tier out.",
+            )
     choice = form.choice()
     # What the box ignores for a model (a control it does not show) the API still maps: a size
     # for a ratio model becomes its nearest ratio, a ratio for a size model its nearest size.
@@ -165,6 +175,7 @@ def read_images_request(
         size=choice.size or ("" if size == "auto" else size),
         moderation=extras["moderation"],
         style=extras["style"],
+        service_tier=tier,
     )
     if not edit:
         choice = dataclasses.replace(

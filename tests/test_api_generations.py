@@ -132,6 +132,22 @@ def test_the_gateway_is_asked_what_the_catalog_maps_and_the_cost_is_its_usage(
     assert Image.objects.get().cost == Decimal("0.05")
 
 
+def test_a_flex_call_is_sent_the_tier_and_costs_its_share(fake_gateway, secret, making):
+    fake_gateway.cost = None  # no usage.cost: the catalog's price, times the tier's multiplier
+    fake_gateway.models = []  # the whole catalog
+    response = post(
+        secret,
+        {"model": "gemini-3-pro-image", "prompt": "a fox", "service_tier": "flex",
+         "image_size": "4K"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    [call] = fake_gateway.calls(path="images/generations")
+    assert call.model == "gemini-3-pro-image-preview"  # the GA id is the same catalog model
+    assert call.json["service_tier"] == "flex" and call.json["image_size"] == "4K"
+    assert response.json()["usage"]["cost"] == pytest.approx(0.12)  # 0.24 x 0.5
+    assert Image.objects.get().estimated_cost == Decimal("0.12")
+
+
 def test_one_failed_image_of_n_does_not_fail_the_others(fake_gateway, user, secret, making):
     fake_gateway.add_rule(
         status=400, response="error_new", body="Your prompt was refused.", times=1
@@ -189,6 +205,8 @@ def test_images_not_ready_in_time_are_a_504_and_still_land_in_the_gallery(secret
         ({"prompt": "a fox", "model": "dall-e-9"}, "model"),
         ({"prompt": "a fox", "model": ["offline/aurora"]}, "model"),
         ({"prompt": "a fox", "stream": "maybe"}, "stream"),
+        ({"prompt": "a fox", "service_tier": "turbo"}, "service_tier"),
+        ({"prompt": "a fox", "model": "offline/aurora", "service_tier": "flex"}, "service_tier"),
     ],
 )
 def test_invalid_parameters_are_a_400_naming_the_parameter(secret, body, param):

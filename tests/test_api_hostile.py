@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 PARAMS = ("model", "prompt", "n", "size", "aspect_ratio", "quality", "style", "background",
           "output_format", "output_compression", "moderation", "response_format", "image_size",
-          "input_fidelity", "stream", "user")  # fmt: skip
+          "input_fidelity", "stream", "service_tier", "user")  # fmt: skip
 JSON_VALUES = (None, True, False, 0, -1, 1.5, 1e308, 2**70, [], {}, ["offline/aurora"],
                {"a": 1}, "\ud800", "a\x00b", "x" * 5000, "auto", "1:0", "0x0", "-5x5",
                "99999999999x1", "ℕ:2")  # fmt: skip

@@ -32,6 +32,7 @@ class Choice:
     output_compression: int | None = None
     # Sent where the model takes them (the API passes them on; the prompt box has no control):
     moderation: str = ""  # auto / low
+    service_tier: str = ""  # flex / priority, where the model has them (priced accordingly)
     style: str = ""  # vivid / natural: the gateway adds words to the prompt
     # The first input image's shape, for "auto" when editing (the result keeps its proportions).
     source_size: tuple[int, int] | None = None
@@ -104,6 +105,8 @@ def request_for(spec: ModelSpec, choice: Choice, *, edit: bool = False) -> Model
         params["moderation"] = choice.moderation
     if choice.style:
         params["style"] = choice.style
+    if choice.service_tier in spec.service_tiers:
+        params["service_tier"] = choice.service_tier
     return ModelRequest(params=params, width=width, height=height)
 
 
@@ -131,7 +134,7 @@ def _output_params(spec: ModelSpec, choice: Choice, *, edit: bool) -> dict:
 
 def estimated_price(spec: ModelSpec, params: dict) -> Decimal | None:
     """The catalog's price for one image sent with these params (None when unknown)."""
-    return spec.price_for(params.get("image_size", ""))
+    return spec.price_for(params.get("image_size", ""), params.get("service_tier", ""))
 
 
 def parse_size(size: str) -> tuple[int, int] | None:
