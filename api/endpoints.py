@@ -154,7 +154,9 @@ async def _answer(request, run, parsed: ImagesRequest, *, edit: bool = False):
     body = await sync_to_async(answers.answer_body, thread_sensitive=False)(
         request, run, images, response_format=parsed.response_format
     )
-    return JsonResponse(body)
+    response = JsonResponse(body)
+    response.incompressible = parsed.response_format == "b64_json"  # studio/compression.py
+    return response
 
 
 @api_view("POST")

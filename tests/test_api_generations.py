@@ -3,6 +3,7 @@
 Generate makes one, answered when its images are stored; every refusal in OpenAI's envelope."""
 
 import base64
+import gzip
 import io
 import json
 from decimal import Decimal
@@ -63,8 +64,10 @@ def test_a_call_is_a_run_in_the_gallery_answered_when_its_images_are_stored(user
         secret,
         {"model": "offline/aurora", "prompt": "a lighthouse at dawn", "n": 2,
          "aspect_ratio": "16:9", "size": "256x256"},
+        HTTP_ACCEPT_ENCODING="gzip",
     )  # fmt: skip
     assert response.status_code == 200, response.content
+    assert "Content-Encoding" not in response  # base64 images: not worth gzip's time
     body = response.json()
     assert len(body["data"]) == 2 and "errors" not in body
     first = decoded(body["data"][0]["b64_json"])
@@ -269,9 +272,9 @@ def test_the_wrong_method_is_a_405_in_the_envelope(secret):
 
 def test_models_lists_what_the_member_may_use_with_output_modalities(fake_gateway, secret):
     TeamPolicy.objects.create(pk=1, allowed_models=["gpt-image-2"])
-    response = Client().get("/v1/models", headers={"x-api-key": secret})
-    assert response.status_code == 200
-    data = response.json()["data"]
+    response = Client().get("/v1/models", headers={"x-api-key": secret, "Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
+    data = json.loads(gzip.decompress(response.content))["data"]
     assert [m["id"] for m in data] == ["gpt-image-2"]
     [gpt] = data
     assert gpt["architecture"]["output_modalities"] == ["image"]
