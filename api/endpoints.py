@@ -4,8 +4,10 @@ spoken by the studio itself with members' tokens, so every call is a run in the 
 Each call is authenticated by its token (api/tokens.py), read with the prompt box's own form
 (api/requests.py), started by the same service as Generate (gallery.services.run_start: catalog
 mapping, pricing, the team's allowlist, quotas and budget), made by the worker, and answered when
-its images are stored (api/answers.py). The views are async: a call waiting minutes for a slow
-model holds no thread of the web server.
+its images are stored (api/answers.py). The views are async and wait on the push hub, not in a
+polling loop; under uvicorn, as the studio's middleware is synchronous, each call in flight keeps
+one thread of its own parked meanwhile (Django gives each request its own), so a slow call never
+holds up pages or other calls. Under a WSGI server each call occupies a worker thread.
 """
 
 import json
