@@ -153,12 +153,9 @@ async def _answer(request, run, parsed: ImagesRequest, *, edit: bool = False):
             request, run, response_format=parsed.response_format, edit=edit
         )
     images = await answers.images_when_stored(request, run)
-    body = await sync_to_async(answers.answer_body, thread_sensitive=False)(
+    return await sync_to_async(answers.answer_response)(
         request, run, images, response_format=parsed.response_format
     )
-    response = JsonResponse(body)
-    response.incompressible = parsed.response_format == "b64_json"  # studio/compression.py
-    return response
 
 
 @api_view("POST")

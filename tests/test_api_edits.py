@@ -14,7 +14,7 @@ from api import tokens
 from gallery.models import EditSource, Run, Upload
 from tests.browser import start_worker, stop_worker
 from tests.factories import png_bytes
-from tests.test_api_generations import error_of
+from tests.test_api_generations import body_of, error_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +73,9 @@ def test_a_json_edit_of_a_data_url_is_an_edit_run(user, secret, making):
          "images": [{"image_url": data_url(png_bytes(300, 200))}]},
     )  # fmt: skip
     assert response.status_code == 200, response.content
-    result = PillowImage.open(io.BytesIO(base64.b64decode(response.json()["data"][0]["b64_json"])))
+    result = PillowImage.open(
+        io.BytesIO(base64.b64decode(body_of(response)["data"][0]["b64_json"]))
+    )
     assert result.width > result.height  # "auto": the input's proportions
     run = Run.objects.get()
     assert run.kind == Run.Kind.EDIT and run.api_token_name == "edits"
@@ -143,7 +145,7 @@ def test_a_multipart_edit_with_several_images_and_a_mask(image_host, secret, mak
          "mask": named(png_bytes(40, 40), "mask.png")},
     )  # fmt: skip
     assert response.status_code == 200, response.content
-    assert len(response.json()["data"]) == 2
+    assert len(body_of(response)["data"]) == 2
     calls = image_host.calls(path="images/edits")
     assert len(calls) == 2 and all(len(c.json["images"]) == 3 for c in calls)
     assert {c.json["output_format"] for c in calls} == {"webp"}

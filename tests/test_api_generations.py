@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from PIL import Image as PillowImage
 
-from api import tokens
+from api import answers, tokens
 from gallery.models import Image, Run
 from team.models import TeamPolicy
 from tests.browser import start_worker, stop_worker
@@ -46,8 +46,14 @@ def post(secret: str, body, *, path="/v1/images/generations", **extra):
     )
 
 
+def body_of(response) -> dict:
+    """A success's JSON (an answer with base64 images is streamed, read as it is sent)."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return json.loads(content)
+
+
 def error_of(response) -> dict:
-    error = response.json()["error"]
+    error = json.loads(response.content)["error"]
     assert set(error) == {"message", "type", "param", "code"}
     return error
 
@@ -59,7 +65,11 @@ def decoded(b64: str) -> PillowImage.Image:
 # --- making images ----------------------------------------------------------------------------
 
 
-def test_a_call_is_a_run_in_the_gallery_answered_when_its_images_are_stored(user, secret, making):
+def test_a_call_is_a_run_in_the_gallery_answered_when_its_images_are_stored(
+    user, secret, making, monkeypatch
+):
+    # The answer is streamed, each original's base64 made a piece at a time: tiny pieces here.
+    monkeypatch.setattr(answers, "B64_PIECE_BYTES", 3 * 7)
     response = post(
         secret,
         {"model": "offline/aurora", "prompt": "a lighthouse at dawn", "n": 2,
@@ -68,7 +78,8 @@ def test_a_call_is_a_run_in_the_gallery_answered_when_its_images_are_stored(user
     )  # fmt: skip
     assert response.status_code == 200, response.content
     assert "Content-Encoding" not in response  # base64 images: not worth gzip's time
-    body = response.json()
+    assert response.streaming
+    body = body_of(response)
     assert len(body["data"]) == 2 and "errors" not in body
     first = decoded(body["data"][0]["b64_json"])
     assert first.width > first.height  # 16:9 wins over size, as on the gateway
@@ -102,8 +113,8 @@ def test_url_answers_link_to_the_stored_original_for_a_while(user, secret, makin
          "output_format": "webp"},
     )  # fmt: skip
     assert response.status_code == 200, response.content
-    url = response.json()["data"][0]["url"]
-    assert url.startswith("http://testserver/v1/files/") and "b64_json" not in response.json()
+    url = body_of(response)["data"][0]["url"]
+    assert url.startswith("http://testserver/v1/files/") and "b64_json" not in body_of(response)
     image = Image.objects.get()
     fetched = Client().get(url.removeprefix("http://testserver"))
     assert fetched.status_code == 200 and fetched["Content-Type"] == "image/webp"
@@ -127,7 +138,7 @@ def test_the_gateway_is_asked_what_the_catalog_maps_and_the_cost_is_its_usage(
          "quality": "high", "moderation": "low", "background": "opaque", "style": "vivid"},
     )  # fmt: skip
     assert response.status_code == 200, response.content
-    assert response.json()["usage"]["cost"] == pytest.approx(0.05)
+    assert body_of(response)["usage"]["cost"] == pytest.approx(0.05)
     [call] = fake_gateway.calls(path="images/generations")
     assert call.json["n"] == 1 and call.json["size"] == "1536x1024"
     assert call.json["quality"] == "high" and call.json["moderation"] == "low"
@@ -147,7 +158,7 @@ def test_a_flex_call_is_sent_the_tier_and_costs_its_share(fake_gateway, secret, 
     [call] = fake_gateway.calls(path="images/generations")
     assert call.model == "gemini-3-pro-image-preview"  # the GA id is the same catalog model
     assert call.json["service_tier"] == "flex" and call.json["image_size"] == "4K"
-    assert response.json()["usage"]["cost"] == pytest.approx(0.12)  # 0.24 x 0.5
+    assert body_of(response)["usage"]["cost"] == pytest.approx(0.12)  # 0.24 x 0.5
     assert Image.objects.get().estimated_cost == Decimal("0.12")
 
 
@@ -157,7 +168,7 @@ def test_one_failed_image_of_n_does_not_fail_the_others(fake_gateway, user, secr
     )
     response = post(secret, {"model": "gpt-image-2", "prompt": "two foxes", "n": 2})
     assert response.status_code == 200, response.content
-    body = response.json()
+    body = body_of(response)
     assert len(body["data"]) == 1
     [failed] = body["errors"]
     assert "Your prompt was refused." in failed["message"] and failed["status"] == "failed"
@@ -271,12 +282,13 @@ def test_the_wrong_method_is_a_405_in_the_envelope(secret):
 
 
 def test_models_lists_what_the_member_may_use_with_output_modalities(fake_gateway, secret):
-    TeamPolicy.objects.create(pk=1, allowed_models=["gpt-image-2"])
+    TeamPolicy.objects.create(pk=1, allowed_models=["gpt-image-2", "alibaba/qwen-image-plus"])
     response = Client().get("/v1/models", headers={"x-api-key": secret, "Accept-Encoding": "gzip"})
     assert response.status_code == 200 and response["Content-Encoding"] == "gzip"
     data = json.loads(gzip.decompress(response.content))["data"]
-    assert [m["id"] for m in data] == ["gpt-image-2"]
-    [gpt] = data
+    assert [m["id"] for m in data] == ["gpt-image-2", "alibaba/qwen-image-plus"]
+    gpt, qwen = data
     assert gpt["architecture"]["output_modalities"] == ["image"]
     assert gpt["architecture"]["input_modalities"] == ["text", "image"]
+    assert qwen["architecture"]["input_modalities"] == ["text"]
     assert gpt["object"] == "model" and gpt["owned_by"] == "OpenAI" and gpt["name"] == "GPT Image 2"
