@@ -48,6 +48,8 @@ class Run(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Only its author (and admins) see a private run.
     is_private = models.BooleanField(default=False)
+    # Made through the studio's API (api/): the name of the token that made it; empty from the UI.
+    api_token_name = models.CharField(max_length=100, blank=True)
     # Deleting hides at once (with undo); `manage.py purge_deleted` removes rows and files later.
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 

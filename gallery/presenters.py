@@ -57,6 +57,10 @@ class RunView:
         return self.run.compare
 
     @property
+    def api_token_name(self) -> str:
+        return self.run.api_token_name
+
+    @property
     def columns(self) -> list[Column]:
         by_column: dict[int, list[Image]] = {}
         for image in self.images:

@@ -29,10 +29,12 @@ def run_start(
     compare: bool,
     sources: list[Source] = (),
     private: bool = False,
+    api_token_name: str = "",
 ) -> Run:
     """Write the run and one queued image per model × count, then hand it to the worker.
 
-    With `sources` (attached input images) the run is an edit of them."""
+    With `sources` (attached input images) the run is an edit of them. `api_token_name`: the run
+    came through the studio's API with that token (the gallery says "via API")."""
     from gallery.tasks import make_run_images
 
     edit = bool(sources)
@@ -51,6 +53,7 @@ def run_start(
             model_ids=[spec.id for spec in specs],
             count=count,
             is_private=private,
+            api_token_name=api_token_name,
             settings=_settings_of(choice, edit=edit),
         )
         # Refuses (rolling all of this back) before anything is queued if a model is no longer

@@ -17,6 +17,8 @@ COMPRESSED_TYPES = ("text/html", "text/plain", "application/json", "text/csv")
 class CompressPagesMiddleware(GZipMiddleware):
     def process_response(self, request, response):
         content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type not in COMPRESSED_TYPES:
+        # `incompressible`: JSON that is mostly images in base64 (an answer of the studio's API,
+        # api/endpoints.py): gzip would spend about half a second on a 4K image to save a quarter.
+        if content_type not in COMPRESSED_TYPES or getattr(response, "incompressible", False):
             return response
         return super().process_response(request, response)

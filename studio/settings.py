@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "gallery",
     "team",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -349,3 +350,10 @@ PUSH_HEARTBEAT_SECONDS = env_float("PUSH_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
 PUSH_CATCH_UP_LIMIT = env_int("PUSH_CATCH_UP_LIMIT", 500, minimum=1)
 # Changes are kept this long for pages to catch up from (pruned by the worker and reap_stale).
 PUSH_EVENTS_KEEP_HOURS = env_float("PUSH_EVENTS_KEEP_HOURS", 24.0, minimum=0.01)
+
+# --- The studio's own API (api/) ------------------------------------------------------------
+# How long a /v1 call waits for its images to be stored before answering 504 (they still land in
+# the gallery): the gateway's own 10 minutes a call, plus time to queue and store.
+API_WAIT_SECONDS = env_float("API_WAIT_SECONDS", 630.0, minimum=1.0)
+# How long a `response_format=url` link to an image's original works.
+API_URL_SECONDS = env_int("API_URL_SECONDS", 3600, minimum=1)

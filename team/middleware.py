@@ -36,10 +36,13 @@ class FirstRunMiddleware:
 
     def __call__(self, request):
         setup_url = reverse("setup")
-        static = request.path.startswith("/static/")
-        # /healthz answers before the first account exists too (and reads no accounts).
-        exempt = request.path in (setup_url, reverse("healthz"))
-        if not static and not exempt and not any_user_exists():
+        # Static files; /healthz (it reads no accounts); the API (/v1/, api/endpoints.py): a
+        # script is answered 401 in JSON, not sent to a page.
+        exempt = request.path.startswith(("/static/", "/v1/")) or request.path in (
+            setup_url,
+            reverse("healthz"),
+        )
+        if not exempt and not any_user_exists():
             if getattr(request, "htmx", False):
                 return HttpResponseClientRedirect(setup_url)
             return redirect(setup_url)

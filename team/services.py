@@ -40,9 +40,14 @@ class RunRefused(TeamError):
 
 
 class QuotaExceeded(RunRefused):
-    """A run that would go over the daily image limit or the monthly budget."""
+    """A run that would go over the daily image limit or the monthly budget; `resets_at` is
+    when that limit starts afresh (local midnight, or the first of next month)."""
 
     title = "Over the limit"
+
+    def __init__(self, message: str, *, resets_at=None):
+        super().__init__(message)
+        self.resets_at = resets_at
 
 
 class ModelNotAllowed(RunRefused):
@@ -120,14 +125,18 @@ def run_permit(*, user, estimate: Estimate) -> None:
             )
             if left == 0:
                 message += " The limit resets at midnight."
-            raise QuotaExceeded(message)
+            midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+            raise QuotaExceeded(message, resets_at=midnight + timedelta(days=1))
     budget = policy.monthly_budget_usd
     if budget is not None:
         local = timezone.localtime(now)
         spent = selectors.spent_in_month(year=local.year, month=local.month)
         left = max(Decimal(0), budget - spent)
         if message := budget_refusal(budget=budget, left=left, estimate=estimate):
-            raise QuotaExceeded(message)
+            next_month = (local.replace(day=28) + timedelta(days=4)).replace(
+                day=1, hour=0, minute=0, second=0, microsecond=0
+            )
+            raise QuotaExceeded(message, resets_at=next_month)
 
 
 def budget_refusal(*, budget: Decimal, left: Decimal, estimate: Estimate) -> str | None:

@@ -41,11 +41,13 @@ KEPT = timedelta(days=1)
 
 class SigninRefused(PermissionDenied):
     """Too many recent failures: refused without checking the credential. A PermissionDenied,
-    so Django's `authenticate()` stops there instead of trying another backend."""
+    so Django's `authenticate()` stops there instead of trying another backend.
+    `retry_after`: seconds until the refusal lifts (an API answer's Retry-After)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, retry_after: int = 0):
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
 
 def client_address(request) -> str | None:
@@ -68,18 +70,21 @@ def _blocked_until(failures, limit: int) -> datetime | None:
     return times[len(times) - limit] + WINDOW
 
 
-def _refusal(*, username: str, address: str | None, now: datetime) -> str:
-    """The message to refuse this attempt with, or "" if it may go ahead."""
+def _refusal(*, username: str, address: str | None, now: datetime) -> SigninRefused | None:
+    """The refusal of this attempt, or None if it may go ahead."""
     recent = LoginAttempt.objects.filter(attempted_at__gt=now - WINDOW)
     until = [_blocked_until(recent.filter(username=username), USERNAME_FAILURES)]
     if address:
         until.append(_blocked_until(recent.filter(ip=address), ADDRESS_FAILURES))
     latest = max((u for u in until if u is not None), default=None)
     if latest is None:
-        return ""
-    minutes = max(1, math.ceil((latest - now).total_seconds() / 60))
+        return None
+    seconds = max(1, math.ceil((latest - now).total_seconds()))
+    minutes = math.ceil(seconds / 60)
     unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed sign-in attempts. Try again in {minutes} {unit}."
+    return SigninRefused(
+        f"Too many failed sign-in attempts. Try again in {minutes} {unit}.", retry_after=seconds
+    )
 
 
 def signin_attempt(*, username: str, address: str | None) -> None:
@@ -95,7 +100,7 @@ def signin_attempt(*, username: str, address: str | None) -> None:
         locks.serialise(*keys)
         now = timezone.now()
         if refusal := _refusal(username=name, address=address, now=now):
-            raise SigninRefused(refusal)
+            raise refusal
         LoginAttempt.objects.create(username=name, ip=address, attempted_at=now)
         LoginAttempt.objects.filter(attempted_at__lt=now - KEPT).delete()
 

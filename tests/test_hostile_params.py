@@ -17,9 +17,11 @@ from urllib.parse import quote
 import pytest
 from django.db import transaction
 from django.http import QueryDict
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import URLResolver, get_resolver
 
+from api import answers
+from api import tokens as api_tokens
 from gallery import catalog, edits, services
 from gallery.models import Image, PromptHistory, WorkerBeat
 from team import services as team_services
@@ -183,6 +185,7 @@ def world(client, user, admin_user):
     services.prompt_remember(user=user, prompt="a red fox")
     prompt = PromptHistory.objects.get(user=user)
     invite, token = team_services.invite_create(created_by=admin_user, email="new@example.com")
+    api_token, _ = api_tokens.token_create(user=user, name="script")
     TeamPolicy.objects.update_or_create(pk=1, defaults={"signup_domain": "example.com"})
     member, admin = client, Client()
     member.force_login(user)
@@ -195,6 +198,8 @@ def world(client, user, admin_user):
         "team/invites/": [invite.pk],
         "team/members/": [user.pk],
         "invite/": [token],
+        "api/tokens/": [api_token.pk],
+        "v1/files/": [answers.image_url(RequestFactory().get("/"), done).rsplit("/", 1)[1]],
     }
     return Walker({"member": member, "admin": admin}), real
 

@@ -1,5 +1,7 @@
 """The Team and Usage pages in a real headless Chromium: invite, copy, join, deactivate, save."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -75,7 +77,7 @@ def test_an_admin_deactivates_a_member_and_saves_the_policy(page, admin_user, us
 
     policy = page.get_by_role("region", name="Models and limits")
     policy.get_by_label("Only the models ticked below").check()
-    policy.get_by_label("GPT Image 2").check()
+    policy.get_by_role("checkbox", name=re.compile(r"^GPT Image 2 \$")).check()
     policy.get_by_label("Monthly team budget (USD)").fill("25")
     policy.get_by_role("button", name="Save settings").click()
     policy.get_by_text("Saved.").wait_for()

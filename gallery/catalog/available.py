@@ -46,7 +46,8 @@ def available_models() -> dict[str, ModelSpec]:
                 entry.get("name", ""),
                 accepts_images="image" in entry.get("input_modalities", ()),
             )
-    # Keep the catalog's order for known models, then the unknown ones by name.
+    # Keep the catalog's order for known models, then the unknown ones by name. A model the
+    # gateway deactivated (catalog.toml's `deactivated`) is hidden by this: it is not listed.
     ordered = {m.id: m for m in online if m.id in chosen}
     ordered.update(dict(sorted(unknown.items(), key=lambda kv: kv[1].label.lower())))
     return ordered

@@ -30,6 +30,10 @@ class Choice:
     input_fidelity: str = ""
     output_format: str = ""
     output_compression: int | None = None
+    # Sent where the model takes them (the API passes them on; the prompt box has no control):
+    moderation: str = ""  # auto / low
+    service_tier: str = ""  # flex / priority, where the model has them (priced accordingly)
+    style: str = ""  # vivid / natural: the gateway adds words to the prompt
     # The first input image's shape, for "auto" when editing (the result keeps its proportions).
     source_size: tuple[int, int] | None = None
 
@@ -96,14 +100,26 @@ def request_for(spec: ModelSpec, choice: Choice, *, edit: bool = False) -> Model
         params["quality"] = nearest_quality(
             choice.quality or spec.default_quality or spec.qualities[0], spec.qualities
         )
-    if edit:
-        params.update(_edit_params(spec, choice))
+    params.update(_output_params(spec, choice, edit=edit))
+    if choice.moderation and spec.moderation:
+        params["moderation"] = choice.moderation
+    if choice.style:
+        params["style"] = choice.style
+    if choice.service_tier in spec.service_tiers:
+        params["service_tier"] = choice.service_tier
     return ModelRequest(params=params, width=width, height=height)
 
 
-def _edit_params(spec: ModelSpec, choice: Choice) -> dict:
+def _output_params(spec: ModelSpec, choice: Choice, *, edit: bool) -> dict:
+    """Background and output format (and input fidelity, for an edit), where the model takes
+    them. The prompt box offers them only for edits; the API for generations too."""
     params = {}
-    for name in ("background", "input_fidelity", "output_format"):
+    names = (
+        ("background", "input_fidelity", "output_format")
+        if edit
+        else ("background", "output_format")
+    )
+    for name in names:
         value = getattr(choice, name)
         if value and name in spec.edit_params:
             params[name] = value
@@ -118,7 +134,7 @@ def _edit_params(spec: ModelSpec, choice: Choice) -> dict:
 
 def estimated_price(spec: ModelSpec, params: dict) -> Decimal | None:
     """The catalog's price for one image sent with these params (None when unknown)."""
-    return spec.price_for(params.get("image_size", ""))
+    return spec.price_for(params.get("image_size", ""), params.get("service_tier", ""))
 
 
 def parse_size(size: str) -> tuple[int, int] | None:

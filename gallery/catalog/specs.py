@@ -7,6 +7,7 @@ that the file does not know gets a generic spec.
 
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,12 @@ class ModelSpec:
     price_note: str = ""
     aliases: tuple[str, ...] = ()
     edit_params: tuple[str, ...] = ()
+    # Takes `moderation` (auto/low): the gateway passes it on only to models that do.
+    moderation: bool = False
+    # `service_tier` values it takes (flex, priority), each with its price multiplier.
+    service_tiers: dict[str, Decimal] = field(default_factory=dict)
+    # The day the gateway stopped offering it (gallery/catalog.toml says why it is kept).
+    deactivated: date | None = None
     offline: bool = False
     known: bool = True
 
@@ -57,8 +64,14 @@ class ModelSpec:
     def accepts_images(self) -> bool:
         return self.edits in ("yes", "only")
 
-    def price_for(self, resolution: str = "") -> Decimal | None:
-        return self.prices.get(resolution, self.price)
+    def price_for(self, resolution: str = "", service_tier: str = "") -> Decimal | None:
+        price = self.prices.get(resolution, self.price)
+        if price is not None and service_tier in self.service_tiers:
+            price = price * self.service_tiers[service_tier]
+        return price
+
+    def is_deactivated(self, *, today: date | None = None) -> bool:
+        return self.deactivated is not None and self.deactivated <= (today or date.today())
 
 
 def _spec_from_toml(model_id: str, raw: dict) -> ModelSpec:
@@ -86,6 +99,9 @@ def _spec_from_toml(model_id: str, raw: dict) -> ModelSpec:
         price_note=raw.get("price_note", ""),
         aliases=tuple(raw.get("aliases", ())),
         edit_params=tuple(raw.get("edit_params", ())),
+        moderation=bool(raw.get("moderation", False)),
+        service_tiers={tier: money(m) for tier, m in raw.get("service_tiers", {}).items()},
+        deactivated=raw.get("deactivated"),
         offline=bool(raw.get("offline", False)),
     )
 

@@ -76,14 +76,20 @@ async def generate(
             )
         )
     else:
+        # A generation sent an output format (the API passes it on, as GPT Image takes it)
+        # comes back in it too; without one, the PNG as rendered.
         data = await in_pool(
-            lambda: render(
-                prompt=prompt,
-                width=width,
-                height=height,
-                style=style,
-                variant=variant,
-                quality=params.get("quality"),
+            lambda: encode_as(
+                render(
+                    prompt=prompt,
+                    width=width,
+                    height=height,
+                    style=style,
+                    variant=variant,
+                    quality=params.get("quality"),
+                ),
+                image_format=params.get("output_format", "png"),
+                compression=params.get("output_compression"),
             )
         )
     return gateway.GatewayResult(
