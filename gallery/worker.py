@@ -33,6 +33,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 
 from gallery import gateway, runner, services
 from gallery.models import Event, Image, Interruption, WorkerBeat
+from gallery.push.work_wakeups import WorkWakeups
 from studio import logs
 
 logger = logging.getLogger("gallery.worker")
@@ -76,6 +77,7 @@ class ConcurrentWorker(Worker):
         )
         self._beat()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="studio-task")
+        wakeups = WorkWakeups().start()  # a queued task is claimed at once, not at the next poll
         try:
             while self.running:
                 self._reap_if_due()
@@ -91,7 +93,7 @@ class ConcurrentWorker(Worker):
                     self._slots.release()
                     if self.batch:
                         break
-                    time.sleep(self.interval)
+                    wakeups.wait(self.interval)
                     continue
                 with self._lock:
                     self._tasks_running += 1
@@ -101,6 +103,7 @@ class ConcurrentWorker(Worker):
             else:
                 self._finish_or_hand_back()
         finally:
+            wakeups.stop()
             pool.shutdown(wait=False)
         self._forget_beat()
         close_old_connections()

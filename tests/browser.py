@@ -118,10 +118,10 @@ def worker_env(settings, **extra) -> dict:
     return env
 
 
-def start_worker(settings, **extra) -> subprocess.Popen:
+def start_worker(settings, *, interval: float = 0.05, **extra) -> subprocess.Popen:
     """The real `studio_worker` command, as `./studio.sh run` starts it, on the test database."""
     return subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "studio_worker", "--interval", "0.05"],
+        [sys.executable, str(BASE_DIR / "manage.py"), "studio_worker", "--interval", str(interval)],
         cwd=BASE_DIR,
         env=worker_env(settings, **extra),
         stdout=subprocess.PIPE,

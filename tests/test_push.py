@@ -205,3 +205,25 @@ def test_the_hub_wakes_every_stream_and_listens_again_after_a_failure():
     assert woken == [True, True]
     assert listens == 2
     assert newest == 9
+
+
+def test_work_queued_wakes_a_workers_listener_and_no_page(tmp_path):
+    """push.WORK_QUEUED (a task was queued) reaches a listener on the local sockets (the
+    worker's), and a web process's hub ignores it: pages have nothing new to read."""
+    backend = LocalBackend(folder=tmp_path / "push")
+    ids, seconds = asyncio.run(
+        wake_latencies(backend, lambda _n: backend.send(push.WORK_QUEUED), times=2)
+    )
+    assert ids == [push.WORK_QUEUED, push.WORK_QUEUED]
+    assert_at_once(seconds)
+
+    async def hub_hears_work() -> bool:
+        async def newest() -> int:
+            return 0
+
+        hub = hubs.Hub(backend=backend, newest_id=newest)
+        with hub.subscription() as stream:
+            hub.wake(push.WORK_QUEUED)
+            return stream.is_set()
+
+    assert asyncio.run(hub_hears_work()) is False

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from gallery.models import Image, Run, Upload
+from gallery.models import Image, Run, Upload, WorkerBeat
 from gallery.tasks import fetch_upload, make_run_images
 from gallery.worker import ConcurrentWorker
 from tests.browser import start_worker, stop_worker
@@ -217,3 +217,24 @@ def test_a_stopped_worker_hands_back_what_outlives_its_grace_period(user, fake_g
     finally:
         stop_worker(replacement)
     assert len(fake_gateway.calls()) == 4
+
+
+def test_a_queued_run_is_claimed_at_once_not_at_the_next_poll(user, fake_gateway, settings):
+    """Queuing a task wakes the workers (push.announce_work): with a 5 s poll, each run still
+    starts within a fraction of a second."""
+    worker = start_worker(settings, interval=5)
+    try:
+        assert wait_until(lambda: WorkerBeat.objects.exists(), timeout=15)
+        time.sleep(0.5)  # its wake-up listener is bound
+        waits = []
+        for _ in range(3):
+            run = make_run(user, models=["gpt-image-2"], count=1)
+            queued = time.monotonic()
+            make_run_images.enqueue(run.pk)
+            assert wait_until(lambda run=run: set(statuses(run)) != {"queued"}, timeout=10)
+            waits.append(time.monotonic() - queued)
+            assert wait_until(lambda run=run: statuses(run) == ["succeeded"], timeout=10)
+    finally:
+        output = stop_worker(worker)
+    assert "Traceback" not in output
+    assert max(waits) < 1.0, waits

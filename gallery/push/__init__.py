@@ -60,6 +60,17 @@ def backend():
     return LocalBackend.for_database()
 
 
+# The wake-up that means "a task was queued": it wakes the workers (gallery/worker.py), and the
+# web processes' hubs ignore it (no event id is 0).
+WORK_QUEUED = 0
+
+
+def announce_work() -> None:
+    """Wake every worker listening: a task was queued (django.tasks' task_enqueued, connected
+    in gallery/apps.py). Lost or failed, it costs a worker one poll interval, never the task."""
+    announce(WORK_QUEUED)
+
+
 def announce(event_id: int) -> None:
     """Wake every web process: events up to `event_id` are committed. Called after the commit
     (Event.objects); a failure here is logged, never raised into the change that was made."""

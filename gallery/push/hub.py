@@ -50,6 +50,8 @@ class Hub:
 
     def wake(self, event_id: int | None = None) -> None:
         """Events up to `event_id` exist (None: something may have changed)."""
+        if event_id == 0:
+            return  # push.WORK_QUEUED: for the workers, nothing for pages
         if event_id is not None:
             self.newest = max(self.newest, event_id)
         self.shared.clear()

@@ -77,15 +77,15 @@ class LocalBackend:
             while True:
                 await readable.wait()
                 readable.clear()
-                newest = 0
+                newest = None
                 while True:
                     try:
                         payload = receiver.recv(32)
                     except BlockingIOError:
                         break
                     if payload.isdigit():
-                        newest = max(newest, int(payload))
-                if newest:
+                        newest = max(newest or 0, int(payload))
+                if newest is not None:
                     wake(newest)
         finally:
             loop.remove_reader(receiver.fileno())
