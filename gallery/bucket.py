@@ -1,0 +1,57 @@
+"""An S3-compatible bucket as the studio's file storage (django-storages' S3Storage), set up by
+studio/settings.py when `AWS_STORAGE_BUCKET_NAME` is set.
+
+What it adds to S3Storage, for gallery/files.py:
+- `open_stream(name)`: the object's body as it arrives (S3Storage's own files download the
+  whole object into memory before the first byte is read);
+- `errors` and `is_missing`: what botocore raises when the bucket fails, and which of those
+  mean "no such object".
+Objects are private: written with no ACL (the bucket's default, owner only), never given a
+public URL; the studio hands them to the browser itself, after its permission check.
+"""
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+
+
+class BucketStorage(S3Storage):
+    errors = (BotoCoreError, ClientError)
+
+    def get_default_settings(self) -> dict:
+        return {**super().get_default_settings(), "timeouts": None}
+
+    def __init__(self, **options):
+        # (connect seconds, read seconds, attempts): every call fails within about
+        # attempts x (connect + read) instead of hanging on a bucket that does not answer.
+        timeouts = options.pop("timeouts", None)
+        if timeouts is not None and options.get("client_config") is None:
+            connect, read, attempts = timeouts
+            options["client_config"] = Config(
+                connect_timeout=connect,
+                read_timeout=read,
+                retries={"max_attempts": attempts, "mode": "standard"},
+                s3={"addressing_style": options.get("addressing_style")},
+                signature_version=options.get("signature_version"),
+            )
+        super().__init__(**options)
+
+    def key(self, name: str) -> str:
+        """The object key a stored name has in the bucket (under `location`)."""
+        return self._normalize_name(clean_name(name))
+
+    def open_stream(self, name: str):
+        """(body, size): the object's body to read in pieces, and its length."""
+        answer = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=self.key(name))
+        return answer["Body"], answer.get("ContentLength")
+
+    @staticmethod
+    def is_missing(exc: BaseException) -> bool:
+        if not isinstance(exc, ClientError):
+            return False
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status == 404 or str(error.get("Code")) in _MISSING_CODES
