@@ -14,6 +14,20 @@ from tests.s3_server import S3Server
 BUCKET = "studio-tests"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_before_the_test_database_goes(django_db_setup, django_db_blocker):
+    """The runner keeps one database thread with its own connection for the life of the process
+    (gallery/runner.py); tests that run it in-process leave that connection open, and PostgreSQL
+    will not drop a database someone is connected to. Close it before the test database goes."""
+    yield
+    from django.db import connections
+
+    from gallery import runner
+
+    with django_db_blocker.unblock():
+        runner._db_thread.submit(connections.close_all).result(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def _env_bucket():
     """The bucket the environment names (CI's S3 pass), made if missing; None without one."""
