@@ -16,16 +16,20 @@ BUCKET = "studio-tests"
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_connections_before_the_test_database_goes(django_db_setup, django_db_blocker):
-    """The runner keeps one database thread with its own connection for the life of the process
-    (gallery/runner.py); tests that run it in-process leave that connection open, and PostgreSQL
-    will not drop a database someone is connected to. Close it before the test database goes."""
+    """Threads the tests ran code in keep their connections for the life of the process (the
+    runner's database thread, asgiref's thread for ASGI requests, threads racing each other),
+    and PostgreSQL will not drop a database someone is still connected to: end those sessions
+    before the test database is dropped."""
     yield
-    from django.db import connections
-
-    from gallery import runner
+    from django.db import connection
 
     with django_db_blocker.unblock():
-        runner._db_thread.submit(connections.close_all).result(timeout=10)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(scope="session")

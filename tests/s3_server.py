@@ -5,6 +5,7 @@ fault switch, so a test can make the bucket answer 500 or 503, or hang, for some
         s3.fail("PUT", status=503)            # every write answers 503
         s3.fail("GET", status=500, path="thumbs/")  # reads of thumbnails answer 500
         s3.hang("PUT")                        # writes never answer (until released)
+        s3.stall("GET", after=512 * 1024)     # bodies stop after 512 KB (until released)
         s3.clear()
 
 Requests are counted by method (`s3.requests`), so a test can see what reached the bucket.
@@ -29,6 +30,7 @@ class Fault:
     path: str
     status: int | None  # None: hang
     times: int | None  # how many requests it hits (None: all)
+    stall_after: int | None = None  # answer, but stop sending the body after this many bytes
 
 
 class S3Server:
@@ -66,6 +68,16 @@ class S3Server:
             self._release.clear()
             self._faults.append(Fault(method.upper(), path, None, None))
 
+    def stall(self, method: str, *, after: int, path: str = "") -> None:
+        """Answer `method` requests, but send only the first `after` bytes of the body until
+        released (clear(), release() or the server stopping; at most HANG_LIMIT_SECONDS)."""
+        with self._lock:
+            self._release.clear()
+            self._faults.append(Fault(method.upper(), path, None, None, stall_after=after))
+
+    def release(self) -> None:
+        self._release.set()
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -89,6 +101,8 @@ class S3Server:
         fault = self._fault_for(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
         if fault is None:
             return self._app(environ, start_response)
+        if fault.stall_after is not None:
+            return self._stalled(self._app(environ, start_response), fault.stall_after)
         _drain(environ)
         if fault.status is None:
             self._release.wait(HANG_LIMIT_SECONDS)
@@ -107,6 +121,12 @@ class S3Server:
             [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+    def _stalled(self, chunks, after: int):
+        data = b"".join(chunks)
+        yield data[:after]
+        self._release.wait(HANG_LIMIT_SECONDS)
+        yield data[after:]
 
 
 def _drain(environ) -> None:

@@ -95,11 +95,20 @@ def test_an_original_is_streamed_in_pieces_not_read_whole(bucket, signed_in, use
     files.delete(image.file.name)
     name = files.save(image.file.name, big)
     Image.objects.filter(pk=image.pk).update(file=name, bytes=len(big))
+    # The bucket sends the first 512 KB, then nothing until released: the first piece must
+    # reach the browser before the rest of the object has even left the bucket.
+    bucket.stall("GET", after=512 * 1024, path=image.file.name)
+    started = time.monotonic()
     response = signed_in.get(f"/images/{image.pk}/original")
     assert response["Content-Length"] == str(len(big))
-    pieces = list(response.streaming_content)
-    assert len(pieces) >= 12 and max(len(p) for p in pieces) <= 256 * 1024
-    assert b"".join(pieces) == big
+    pieces = iter(response.streaming_content)
+    first = next(pieces)
+    assert time.monotonic() - started < 10  # not held until the stall's 60 s limit
+    assert first == big[: len(first)] and 0 < len(first) <= 256 * 1024
+    bucket.release()
+    rest = list(pieces)
+    assert len(rest) >= 11 and max(len(p) for p in rest) <= 256 * 1024
+    assert first + b"".join(rest) == big
 
 
 def test_downloads_and_the_zip_come_from_the_bucket(bucket, signed_in, user):
