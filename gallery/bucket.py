@@ -2,8 +2,9 @@
 studio/settings.py when `AWS_STORAGE_BUCKET_NAME` is set.
 
 What it changes in S3Storage, for gallery/files.py:
-- one boto3 client for all threads (clients are thread-safe; S3Storage makes a session and a
-  resource per thread, ~0.1 s each, and the worker stores images from a pool of threads);
+- one boto3 client for all threads and for every storage made with the same settings (clients
+  are thread-safe; S3Storage makes a session and a resource per thread, ~0.1-0.2 s of CPU each,
+  and the worker stores images from a pool of threads);
 - a write is one PutObject (S3Storage goes through s3transfer's thread pool per file, which cost
   more than the request itself for images of a few hundred KB);
 - `open_stream(name)`: the object's body as it arrives (S3Storage's own files download the
@@ -23,6 +24,8 @@ from storages.backends.s3 import S3Storage
 from storages.utils import clean_name, is_seekable
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
 
 
 class BucketStorage(S3Storage):
@@ -35,6 +38,8 @@ class BucketStorage(S3Storage):
         # (connect seconds, read seconds, attempts): every call fails within about
         # attempts x (connect + read) instead of hanging on a bucket that does not answer.
         timeouts = options.pop("timeouts", None)
+        # Storages with the same settings share a client (None: this one makes its own).
+        self._client_key = None
         if timeouts is not None and options.get("client_config") is None:
             connect, read, attempts = timeouts
             options["client_config"] = Config(
@@ -44,17 +49,35 @@ class BucketStorage(S3Storage):
                 s3={"addressing_style": options.get("addressing_style")},
                 signature_version=options.get("signature_version"),
             )
+            self._client_key = (
+                tuple(timeouts),
+                *(
+                    options.get(name)
+                    for name in (
+                        "endpoint_url",
+                        "region_name",
+                        "addressing_style",
+                        "signature_version",
+                        "access_key",
+                        "secret_key",
+                        "security_token",
+                        "session_profile",
+                        "use_ssl",
+                        "verify",
+                    )
+                ),
+            )
         super().__init__(**options)
         self._client = None
-        self._client_lock = threading.Lock()
 
     @property
     def client(self):
         """The boto3 S3 client every thread of the process shares."""
         if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    self._client = self._create_session().client(
+            with _clients_lock:
+                client = _clients.get(self._client_key) if self._client_key else None
+                if client is None:
+                    client = self._create_session().client(
                         "s3",
                         region_name=self.region_name,
                         use_ssl=self.use_ssl,
@@ -62,6 +85,9 @@ class BucketStorage(S3Storage):
                         config=self.client_config,
                         verify=self.verify,
                     )
+                    if self._client_key:
+                        _clients[self._client_key] = client
+                self._client = client
         return self._client
 
     def _save(self, name, content):
