@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from django.utils import timezone
 
-from gallery import media
+from gallery import files, media
 from gallery.models import Image
 
 _PROMPT_SLUG_LENGTH = 60
@@ -59,7 +59,9 @@ CHUNK = 256 * 1024
 
 def zip_stream(images: list[Image]) -> Iterator[bytes]:
     """The images' original files as one zip, produced piece by piece (never the whole zip, nor
-    a whole image, in memory). Images are already compressed, so entries are stored as they are."""
+    a whole image, in memory). Images are already compressed, so entries are stored as they are.
+    A storage failure part-way raises files.StorageError: the zip is left without its ending,
+    so the download fails rather than looking complete."""
     sink = _Sink()
     used: set[str] = set()
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
@@ -72,7 +74,7 @@ def zip_stream(images: list[Image]) -> Iterator[bytes]:
             when = timezone.localtime(image.finished_at or image.run.created_at)
             info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
             with (
-                image.file.open("rb") as source,
+                files.open_stream(image.file.name) as source,
                 archive.open(info, mode="w", force_zip64=True) as entry,
             ):
                 while chunk := source.read(CHUNK):

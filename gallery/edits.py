@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import gateway, imaging, media, selectors
+from gallery import files, gateway, imaging, media, selectors
 from gallery.models import EditSource, Image, Run, Upload
 from studio import params
 
@@ -32,6 +31,9 @@ MAX_UPLOAD_REQUEST_BYTES = 4 * MAX_UPLOAD_BYTES
 MAX_SOURCES = 16  # the gateway's limit for one edit
 MAX_LINK_LENGTH = 2048
 STILL_FETCHING = "An attached image is still being fetched; wait a moment and press Generate again."
+STORAGE_FAILED = (
+    "The image arrived but the file storage could not store it. Remove it and try again."
+)
 FAILED_TO_STORE = "Something went wrong storing the image from this link. Remove it and try again."
 
 logger = logging.getLogger(__name__)
@@ -197,9 +199,19 @@ def _store_image(upload: Upload, data: bytes, *, wait: float | None = None) -> N
     upload.thumb_height = processed.thumb_height
     upload.bytes = len(clean.data)
     upload.format = clean.format
-    upload.file.save(names.file, ContentFile(clean.data), save=False)
-    upload.thumbnail.save(names.thumbnail, ContentFile(processed.thumbnail), save=False)
-    upload.save()
+    stored = files.save_pair(
+        upload.file.field.generate_filename(upload, names.file),
+        clean.data,
+        upload.thumbnail.field.generate_filename(upload, names.thumbnail),
+        processed.thumbnail,
+    )
+    upload.file.name, upload.thumbnail.name = stored.file, stored.thumbnail
+    try:
+        upload.save()
+    except Exception:
+        files.discard(stored.file)
+        files.discard(stored.thumbnail)
+        raise
 
 
 def upload_link_start(*, user, url: str) -> Upload:
@@ -239,6 +251,8 @@ def upload_fetch(*, upload_id: int) -> None:
         _store_image(upload, data)
     except (SourceError, imaging.ImageRejected) as exc:
         _fetch_failed(upload_id, exc.message)
+    except files.StorageError:
+        _fetch_failed(upload_id, STORAGE_FAILED)
     except Exception:
         logger.exception("Storing the image from link upload %s failed", upload_id)
         _fetch_failed(upload_id, FAILED_TO_STORE)
@@ -298,8 +312,7 @@ def input_images(run: Run) -> list[gateway.InputImage]:
         stored = source.upload or source.image
         if stored is None:
             raise SourceError("An input image of this edit was deleted, so it cannot run again.")
-        with stored.file.open("rb") as f:
-            data = f.read()
+        data = files.read(stored.file.name)
         image_format = stored.format or "png"
         inputs.append(
             gateway.InputImage(

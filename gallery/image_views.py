@@ -1,5 +1,7 @@
 """One image: its lightbox and permalink page, its files and downloads, star and delete."""
 
+import itertools
+
 from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -7,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from gallery import downloads, edits, media, permissions, selectors, services
+from gallery import downloads, edits, files, media, permissions, selectors, services
 from gallery.forms import GalleryFilterForm
 from gallery.models import Image, Upload
 from gallery.presenters import ImageView, RunView
@@ -16,6 +18,34 @@ from studio.responses import bad_request, message_response
 
 # Files never change under a URL: a new file gets a new ?v=, so browsers may keep them for a year.
 CACHE_FOREVER = "private, max-age=31536000, immutable"
+FILE_UNREADABLE = (
+    "This image could not be read from the file storage just now. Try again in a moment."
+)
+FILE_MISSING = "This image's file is missing from the file storage."
+
+
+def _file_response(request, name: str, *, content_type: str, cache: str, **download):
+    """The stored file `name`, streamed a piece at a time (never read whole first). The caller
+    has checked that the viewer may see it. A storage that fails answers 503 for this file
+    alone (the page around it is already drawn); a file that is not there, 404."""
+    try:
+        stored = files.open_stream(name)
+    except files.StorageError as exc:
+        return _storage_failed(request, exc)
+    response = FileResponse(stored, content_type=content_type, **download)
+    response.block_size = downloads.CHUNK
+    if stored.size is not None:
+        response["Content-Length"] = str(stored.size)
+    response["Cache-Control"] = cache
+    return response
+
+
+def _storage_failed(request, exc: files.StorageError):
+    if isinstance(exc, files.FileMissing):
+        return message_response(request, title="Missing", message=FILE_MISSING, status=404)
+    response = message_response(request, title="Not available", message=FILE_UNREADABLE, status=503)
+    response["Retry-After"] = "5"
+    return response
 
 
 def _visible_image(request, pk: int) -> Image:
@@ -53,30 +83,30 @@ def image_detail(request, pk: int):
 @require_GET
 def image_thumbnail(request, pk: int):
     image = _visible_image(request, pk)
-    response = FileResponse(image.thumbnail.open("rb"), content_type=media.THUMBNAIL_MIME)
-    response["Cache-Control"] = CACHE_FOREVER
-    return response
+    return _file_response(
+        request, image.thumbnail.name, content_type=media.THUMBNAIL_MIME, cache=CACHE_FOREVER
+    )
 
 
 @require_GET
 def image_original(request, pk: int):
     image = _visible_image(request, pk)
-    response = FileResponse(image.file.open("rb"), content_type=media.mime_type(image.format))
-    response["Cache-Control"] = CACHE_FOREVER
-    return response
+    return _file_response(
+        request, image.file.name, content_type=media.mime_type(image.format), cache=CACHE_FOREVER
+    )
 
 
 @require_GET
 def image_download(request, pk: int):
     image = _visible_image(request, pk)
-    response = FileResponse(
-        image.file.open("rb"),
+    return _file_response(
+        request,
+        image.file.name,
         content_type=media.mime_type(image.format),
+        cache="private, no-cache",
         as_attachment=True,
         filename=downloads.filename_for(image),
     )
-    response["Cache-Control"] = "private, no-cache"
-    return response
 
 
 @require_GET
@@ -89,7 +119,16 @@ def run_download(request, pk: int):
         return message_response(request, title="Nothing to download", message=message, status=404)
     for image in images:
         image.run = run  # the file names need the run; no query per image
-    response = StreamingHttpResponse(downloads.zip_stream(images), content_type="application/zip")
+    stream = downloads.zip_stream(images)
+    try:
+        # The first piece (the first file opened and read) before answering: a storage that
+        # fails now gets a clear answer, not a broken zip.
+        first = next(stream)
+    except files.StorageError as exc:
+        return _storage_failed(request, exc)
+    response = StreamingHttpResponse(
+        itertools.chain([first], stream), content_type="application/zip"
+    )
     filename = downloads.zip_name_for(run)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-cache"
@@ -144,6 +183,6 @@ def upload_thumbnail(request, pk: int):
         upload = edits.upload_visible_to(upload_id=pk, viewer=request.user)
     except Upload.DoesNotExist:
         raise Http404("No such image.") from None
-    response = FileResponse(upload.thumbnail.open("rb"), content_type=media.THUMBNAIL_MIME)
-    response["Cache-Control"] = CACHE_FOREVER
-    return response
+    return _file_response(
+        request, upload.thumbnail.name, content_type=media.THUMBNAIL_MIME, cache=CACHE_FOREVER
+    )

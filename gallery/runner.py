@@ -24,11 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.core.files.storage import default_storage
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django_tasks_db.utils import is_locked_database_exception
 
-from gallery import catalog, edits, gateway, imaging, media, offline, pricing
+from gallery import catalog, edits, files, gateway, imaging, media, offline, pricing
 from gallery.models import Image, Interruption, Run
 from studio import logs
 
@@ -38,6 +37,14 @@ HEARTBEAT_SECONDS = 5.0
 # How long a write waits for a database that went away (a restart) before giving up.
 RECONNECT_SECONDS = 30.0
 FAILED_TO_STORE = "The image arrived but could not be stored. Retry to try again."
+STORAGE_FAILED = (
+    "The image arrived but could not be stored: the file storage did not take it. "
+    "Retry to try again."
+)
+INPUT_UNREADABLE = (
+    "An input image of this edit could not be read from the file storage. Retry to try again."
+)
+INPUT_MISSING = "An input image of this edit is missing from the file storage, so it cannot run."
 FAILED_UNEXPECTEDLY = "Something went wrong making this image. Retry to try again."
 
 _image_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="studio-image")
@@ -73,8 +80,15 @@ def _make(run_id: int, image_ids: list[int]) -> None:
     if run.kind == Run.Kind.EDIT:
         try:
             inputs = edits.input_images(run)
-        except (edits.SourceError, OSError) as exc:
-            message = getattr(exc, "message", "An input image of this edit could not be read.")
+        except edits.SourceError as exc:
+            message = exc.message
+        except files.FileMissing:
+            message = INPUT_MISSING
+        except files.StorageError:
+            message = INPUT_UNREADABLE
+        else:
+            message = ""
+        if message:
             for image in images:
                 Image.objects.fail(image.pk, message)
             return
@@ -203,6 +217,10 @@ async def _make_one(
         message = f"The model sent back something that is not a usable image: {exc.message}"
         await _in_db_thread(Image.objects.fail, image.pk, message)
         return
+    except files.StorageError:
+        # Nothing was kept (files.save_pair), so the failed tile points at no file.
+        await _in_db_thread(Image.objects.fail, image.pk, STORAGE_FAILED)
+        return
     except Exception:
         logger.exception("Could not store image %s of run %s", image.pk, run.pk)
         await _in_db_thread(Image.objects.fail, image.pk, FAILED_TO_STORE)
@@ -238,11 +256,10 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
     names = media.image_names(run_id=image.run_id, image_id=image.pk, image_format=processed.format)
     size = returned.size
     with _original(returned) as original:
-        file_name = default_storage.save(names.file, original)
-    thumb_name = default_storage.save(names.thumbnail, ContentFile(processed.thumbnail))
+        stored = files.save_pair(names.file, original, names.thumbnail, processed.thumbnail)
     return {
-        "file": file_name,
-        "thumbnail": thumb_name,
+        "file": stored.file,
+        "thumbnail": stored.thumbnail,
         "width": processed.width,
         "height": processed.height,
         "thumb_width": processed.thumb_width,

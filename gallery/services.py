@@ -5,12 +5,11 @@ reap_stale, requeue, hand_back): see gallery/models.py."""
 
 from datetime import timedelta
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery import catalog, edits, pricing
+from gallery import catalog, edits, files, pricing
 from gallery.catalog import Choice, ModelSpec
 from gallery.edits import Source
 from gallery.models import Event, Image, PromptHistory, Run
@@ -194,19 +193,27 @@ def prompt_forget(*, user, prompt_id: int) -> None:
 
 
 def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
-    """Remove runs and images deleted longer ago than `older_than`, with their files."""
+    """Remove runs and images deleted longer ago than `older_than`, with their files. An image
+    whose files the storage would not delete keeps its row (and its run), for the next purge
+    to try again: a row is never removed while its files may still be there."""
     cutoff = timezone.now() - older_than
     images = Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(run__deleted_at__lt=cutoff))
-    files = 0
-    for file_name, thumb_name in images.values_list("file", "thumbnail").iterator():
-        for name in (file_name, thumb_name):
-            if name:
-                default_storage.delete(name)
-                files += 1
-    _, deleted_images = images.delete()
-    _, deleted_runs = Run.objects.filter(deleted_at__lt=cutoff).delete()
+    deleted_files = 0
+    kept: list[int] = []
+    for pk, file_name, thumb_name in images.values_list("pk", "file", "thumbnail").iterator():
+        try:
+            for name in (file_name, thumb_name):
+                if name:
+                    files.delete(name)
+                    deleted_files += 1
+        except files.StorageError:
+            kept.append(pk)
+    _, deleted_images = images.exclude(pk__in=kept).delete()
+    runs = Run.objects.filter(deleted_at__lt=cutoff).exclude(images__pk__in=kept)
+    _, deleted_runs = runs.delete()
     return {
         "runs": deleted_runs.get("gallery.Run", 0),
         "images": deleted_images.get("gallery.Image", 0),
-        "files": files,
+        "files": deleted_files,
+        "kept": len(kept),
     }

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from gallery import catalog, edits, imaging, permissions, selectors, services
+from gallery import catalog, edits, files, imaging, permissions, selectors, services
 from gallery.forms import Attachments, GalleryFilterForm, GenerateForm
 from gallery.models import Event, Image, Run
 from gallery.presenters import GalleryView, RunView
@@ -22,6 +22,9 @@ from team import services as team_services
 
 STUDIO = "gallery/studio.html"
 RUN = "gallery/run.html"
+UPLOAD_NOT_STORED = (
+    "The image could not be stored: the file storage did not take it. Try again in a moment."
+)
 
 
 def offered_models():
@@ -195,6 +198,10 @@ def run_create(request):
         return _form_error(
             request, PromptBox.from_form(form, viewer=request.user, message=exc.message)
         )
+    except files.StorageError:
+        form = GenerateForm(request.POST, models=models)
+        box = PromptBox.from_form(form, viewer=request.user, message=UPLOAD_NOT_STORED)
+        return _form_error(request, box, status=503)
     form = GenerateForm(request.POST, models=models, sources=sources)
     if form.redraws:
         # The no-JavaScript path for "Add model" / "Remove model" / removing an attached image:
@@ -262,6 +269,8 @@ def upload_create(request):
             uploads.append(edits.upload_link_start(user=request.user, url=link))
     except (edits.SourceError, imaging.ImageRejected) as exc:
         return bad_request(request, exc.message)
+    except files.StorageError:
+        return message_response(request, title="Not stored", message=UPLOAD_NOT_STORED, status=503)
     if not uploads:
         return bad_request(request, "Choose an image file, or paste a link to one.")
     sources = edits.sources_from_tokens([f"upload:{u.pk}" for u in uploads], viewer=request.user)

@@ -166,9 +166,33 @@ STORAGES = {
         )
     },
 }
-if env_str("AWS_STORAGE_BUCKET_NAME"):
-    # S3-compatible object storage through django-storages, configured by its AWS_* variables.
-    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+if AWS_STORAGE_BUCKET_NAME := env_str("AWS_STORAGE_BUCKET_NAME"):
+    # Images in an S3-compatible bucket (AWS S3, MinIO, Ceph, R2…) instead of MEDIA_ROOT; the
+    # bucket must exist. Objects are private: written without an ACL (the bucket's default,
+    # owner only) and never linked to; the studio streams them to the browser after its
+    # permission check (gallery/files.py). Credentials come from AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or whatever else boto3 finds (an instance role, ~/.aws).
+    STORAGES["default"] = {
+        "BACKEND": "gallery.bucket.BucketStorage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            # Empty for AWS itself; http(s)://host:port for any other S3-compatible server.
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            # "path" for servers without bucket subdomains (MinIO, most self-hosted ones).
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
+            # A folder inside the bucket, so several studios can share one.
+            "location": env_str("AWS_LOCATION").strip("/"),
+            "default_acl": None,
+            "querystring_auth": True,  # if a URL were ever made, never an unsigned one
+            "file_overwrite": True,  # names are unique already: no HEAD before each write
+            "timeouts": (
+                env_float("AWS_S3_CONNECT_TIMEOUT", 5.0, minimum=0.1),
+                env_float("AWS_S3_READ_TIMEOUT", 20.0, minimum=0.1),
+                env_int("AWS_S3_MAX_ATTEMPTS", 3, minimum=1),
+            ),
+        },
+    }
 
 TASKS = {
     "default": {

@@ -16,6 +16,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from studio.web_server import web_command
+from tests.children import child_storage_env
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -101,7 +102,7 @@ def worker_env(settings, **extra) -> dict:
     env = {
         **os.environ,
         "DATABASE_URL": children_database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **child_storage_env(settings),
         "LLM_GATEWAY_API_KEY": settings.LLM_GATEWAY_API_KEY,
         "LLM_GATEWAY_BASE_URL": settings.LLM_GATEWAY_BASE_URL,
         "OFFLINE_RENDER_DELAY": str(settings.OFFLINE_RENDER_DELAY),

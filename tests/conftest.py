@@ -1,11 +1,49 @@
-"""Shared fixtures: people, signed-in clients, a media folder per test and the loopback gateway."""
+"""Shared fixtures: people, signed-in clients, a media folder (or bucket folder) per test, the
+loopback gateway and the loopback S3 server."""
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from gallery import catalog
 from team.middleware import forget_users_exist
+from tests import storage
 from tests.fake_gateway import DEFAULT_MODELS, FakeGateway
+from tests.s3_server import S3Server
+
+BUCKET = "studio-tests"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_before_the_test_database_goes(django_db_setup, django_db_blocker):
+    """Threads the tests ran code in keep their connections for the life of the process (the
+    runner's database thread, asgiref's thread for ASGI requests, threads racing each other),
+    and PostgreSQL will not drop a database someone is still connected to: end those sessions
+    before the test database is dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture(scope="session")
+def _env_bucket():
+    """The bucket the environment names (CI's S3 pass), made if missing; None without one."""
+    options = storage.bucket_options(django_settings)
+    if options is None:
+        return None
+    from django.core.files.storage import storages
+
+    client = storages.create_storage(django_settings.STORAGES["default"]).connection.meta.client
+    storage.ensure_bucket(client, options["bucket_name"])
+    return options
+
 
 DB_FIXTURES = {
     "db",
@@ -22,8 +60,9 @@ def _uses_database(request) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(request, settings, tmp_path):
-    """Each test gets its own media folder, an empty cache and offline mode unless it asks.
+def _isolated(request, settings, tmp_path, _env_bucket):
+    """Each test gets its own media folder (or its own folder in the environment's bucket), an
+    empty cache and offline mode unless it asks.
 
     The cache is the database's table (shared by every process), so a test that may use the
     database has it set up first, then the cache emptied; a test that may not (a pure function
@@ -34,6 +73,10 @@ def _isolated(request, settings, tmp_path):
     else:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.MEDIA_ROOT = tmp_path / "media"
+    if _env_bucket is not None:
+        storage.use_bucket(
+            settings, bucket=_env_bucket["bucket_name"], endpoint_url=_env_bucket["endpoint_url"]
+        )
     settings.LLM_GATEWAY_API_KEY = ""
     settings.OFFLINE_RENDER_DELAY = 0
     # Real hashing costs ~0.5 s a password; tests make many accounts and prove nothing with it.
@@ -93,6 +136,39 @@ def fake_gateway(_gateway_server, settings):
     settings.GATEWAY_MAX_RETRY_AFTER = 0.2
     yield _gateway_server
     _gateway_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _s3_server():
+    with S3Server() as server:
+        storage.ensure_bucket(
+            storage.s3_client(
+                server.url,
+                aws_access_key_id=storage.TEST_KEY,
+                aws_secret_access_key=storage.TEST_KEY,
+            ),
+            BUCKET,
+        )
+        yield server
+
+
+@pytest.fixture
+def bucket(_s3_server, settings):
+    """The loopback S3 server (moto) as the studio's storage, in a folder of this test's own,
+    with no faults; short timeouts and two attempts, so a hang fails in about two seconds."""
+    _s3_server.clear()
+    storage.use_bucket(
+        settings,
+        bucket=BUCKET,
+        endpoint_url=_s3_server.url,
+        region_name="us-east-1",
+        access_key=storage.TEST_KEY,
+        secret_key=storage.TEST_KEY,
+        addressing_style="path",
+        timeouts=(1.0, 1.0, 2),
+    )
+    yield _s3_server
+    _s3_server.clear()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from tests.factories import (
     wide_gamut_profile,
     zeros_png,
 )
+from tests.storage import stored_names
 
 pytestmark = pytest.mark.django_db
 
@@ -104,10 +105,6 @@ def test_bad_files_are_refused_before_anything_is_stored(signed_in, data, name, 
     assert not Upload.objects.exists()
 
 
-def files_under(folder) -> list:
-    return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
-
-
 @pytest.mark.parametrize("htmx", [True, False])
 def test_a_bomb_under_the_pixel_cap_is_refused_with_a_clear_message(signed_in, settings, htmx):
     bomb = zeros_png()  # 190 KB, 7000x7000 RGBA: under the 50 megapixel cap, 196 MB to open
@@ -122,7 +119,7 @@ def test_a_bomb_under_the_pixel_cap_is_refused_with_a_clear_message(signed_in, s
         "decompression bomb, so it was refused."
     ) in response.content.decode()
     assert not Upload.objects.exists()
-    assert files_under(settings.MEDIA_ROOT) == []
+    assert stored_names() == []
 
 
 def test_an_upload_is_refused_as_busy_when_memory_stays_taken(signed_in, settings):
@@ -134,7 +131,7 @@ def test_an_upload_is_refused_as_busy_when_memory_stays_taken(signed_in, setting
     assert response.status_code == 400
     assert "The studio is busy opening other large images" in response.content.decode()
     assert not Upload.objects.exists()
-    assert files_under(settings.MEDIA_ROOT) == []
+    assert stored_names() == []
     assert upload(signed_in, png_bytes(64, 48)).status_code == 200  # and fine once it is free
 
 

@@ -13,6 +13,7 @@ from gallery.models import Image, PromptHistory, Run
 from gallery.selectors import GALLERY_PAGE_SIZE
 from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
+from tests.storage import is_stored, stored_names
 
 pytestmark = pytest.mark.django_db
 
@@ -342,9 +343,10 @@ def test_purge_removes_only_what_was_deleted_long_enough_ago(user, settings):
     Run.objects.filter(pk=recent.pk).update(deleted_at=timezone.now())
     Run.objects.filter(pk=old_run.pk).update(deleted_at=long_ago)
     Image.objects.filter(pk=old_image.pk).update(deleted_at=long_ago)
-    old_files = [old_image.file.path, old_image.thumbnail.path] + [
-        p for i in old_run.images.all() for p in (i.file.path, i.thumbnail.path)
+    old_files = [old_image.file.name, old_image.thumbnail.name] + [
+        n for i in old_run.images.all() for n in (i.file.name, i.thumbnail.name)
     ]
+    assert all(is_stored(name) for name in old_files)
     out = io.StringIO()
     call_command("purge_deleted", stdout=out)
     assert "Purged 1 run(s) and 3 image(s); deleted 6 file(s)." in out.getvalue()
@@ -352,10 +354,9 @@ def test_purge_removes_only_what_was_deleted_long_enough_ago(user, settings):
     assert not Image.objects.filter(pk=old_image.pk).exists()
     assert Run.objects.filter(pk=recent.pk).exists()
     assert keep.images.count() == 1
-    import os
-
-    assert not any(os.path.exists(p) for p in old_files)
-    assert os.path.exists(keep.images.get().file.path)
+    assert not any(is_stored(name) for name in old_files)
+    assert is_stored(keep.images.get().file.name)
+    assert len(stored_names()) == 2 + 4  # the kept image's two files, the recent run's four
 
 
 def test_members_delete_only_their_own_runs(client, user, other_user, admin_user):

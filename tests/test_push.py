@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from django.db import connection
 
 from gallery import push
 from gallery.push import hub as hubs
@@ -148,7 +149,9 @@ def test_the_backend_follows_the_configuration(settings):
     push.backend.cache_clear()
     try:
         settings.PUSH_BACKEND, settings.REDIS_URL = "", ""
-        assert push.backend_name() == "local"
+        # Unset: PostgreSQL's own LISTEN/NOTIFY on PostgreSQL, local sockets otherwise.
+        on_postgres = connection.vendor == "postgresql"
+        assert push.backend_name() == ("postgres" if on_postgres else "local")
         settings.REDIS_URL = REDIS_URL
         assert push.backend_name() == "redis"
         assert isinstance(push.backend(), RedisBackend)

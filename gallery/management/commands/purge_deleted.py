@@ -29,3 +29,8 @@ class Command(BaseCommand):
             f"Purged {removed['runs']} run(s) and {removed['images']} image(s); "
             f"deleted {removed['files']} file(s)."
         )
+        if removed["kept"]:
+            self.stderr.write(
+                f"Kept {removed['kept']} image(s) whose files the file storage would not delete; "
+                "the next purge tries again."
+            )
