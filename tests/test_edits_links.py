@@ -70,7 +70,10 @@ def test_a_slow_link_answers_at_once_with_a_fetching_chip(
     url = image_host.https_url_for(png_bytes(64, 48), trickle=TRICKLE)
     response, elapsed = attach_link(signed_in, url, django_capture_on_commit_callbacks)
     assert response.status_code == 200, response.content
-    assert elapsed < 0.5
+    # The web thread never contacted the host; and it answered long before the link could
+    # have arrived (~10 s at TRICKLE), with room for a busy machine.
+    assert not image_host.https_requests
+    assert elapsed < 2.0
     upload = Upload.objects.get()
     assert upload.status == "fetching" and upload.source_url == url and not upload.file
     html = response.content.decode()
@@ -247,7 +250,8 @@ def test_without_javascript_a_link_sent_with_the_form_is_fetched_by_the_worker_t
         started = time.perf_counter()
         response = signed_in.post("/generate/", data)
         elapsed = time.perf_counter() - started
-    assert elapsed < 0.5 and not image_host.https_requests
+    assert not image_host.https_requests  # the web thread never contacted the host
+    assert elapsed < 2.0  # the link would take ~10 s (TRICKLE); room for a busy machine
     # The page again, with the chip fetching, a way to check again, and why nothing started.
     assert response.status_code == 400
     html = response.content.decode()
