@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from api import answers, inputs, streaming, tokens
 from api.errors import ApiError, error_response
 from api.requests import ImagesRequest, read_images_request
-from gallery import edits, media, services
+from gallery import edits, files, media, services
 from gallery.models import Image
 from gallery.views import offered_models
 from team import services as team_services
@@ -261,6 +261,16 @@ def image_file(request, signed: str):
         image = _stored_image(image_id)
     except Http404:
         return error_response(ApiError(404, "No such image.", code="not_found"))
-    response = FileResponse(image.file.open("rb"), content_type=media.mime_type(image.format))
+    try:
+        opened = files.open_stream(image.file.name)
+    except files.FileMissing as missing:
+        return error_response(ApiError(404, missing.message, code="file_missing"))
+    except files.StorageError as failed:
+        return error_response(
+            ApiError(503, failed.message, code="storage_unavailable", retry_after=5)
+        )
+    response = FileResponse(opened, content_type=media.mime_type(image.format))
+    if opened.size is not None:
+        response["Content-Length"] = str(opened.size)
     response["Cache-Control"] = "private, max-age=300"
     return response
