@@ -14,6 +14,7 @@ offered. Callers import from `gallery.catalog`; its parts, read top-down:
 
 from gallery.catalog.available import (
     available_models,
+    catalog_models,
     default_model_ids,
     offline_mode,
     usable,
@@ -61,6 +62,7 @@ __all__ = [
     "ModelRequest",
     "ModelSpec",
     "available_models",
+    "catalog_models",
     "default_model_ids",
     "dimensions_for",
     "estimated_price",
