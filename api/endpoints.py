@@ -22,7 +22,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from api import answers, inputs, streaming, tokens
+from api import answers, inputs, rate_limit, streaming, tokens
 from api.errors import ApiError, error_response
 from api.requests import ImagesRequest, read_images_request
 from gallery import edits, files, media, services
@@ -58,17 +58,27 @@ def api_view(*methods: str):
     return decorate
 
 
-async def _caller(request) -> tokens.Caller:
-    presented = tokens.presented_token(request.headers)
+def _authenticate_and_admit(presented: str, address: str | None) -> tokens.Caller:
+    """The caller, once their token is checked and this request fits its rate limit."""
     try:
-        return await sync_to_async(tokens.token_authenticate)(
-            presented=presented, address=client_address(request)
-        )
+        caller = tokens.token_authenticate(presented=presented, address=address)
     except tokens.TokenRefused as refused:
         status = 429 if refused.rate_limited else 401
         raise ApiError(
             status, refused.message, code=refused.code, retry_after=refused.retry_after or None
         ) from None
+    try:
+        rate_limit.request_admit(token=caller.token)
+    except rate_limit.RateLimited as refused:
+        raise ApiError(
+            429, refused.message, code="rate_limit_exceeded", retry_after=refused.retry_after
+        ) from None
+    return caller
+
+
+async def _caller(request) -> tokens.Caller:
+    presented = tokens.presented_token(request.headers)
+    return await sync_to_async(_authenticate_and_admit)(presented, client_address(request))
 
 
 def _content_length(request, *, limit: int) -> None:
