@@ -19,7 +19,7 @@ from gallery.catalog.available import (
     offline_mode,
     usable,
 )
-from gallery.catalog.controls import EDIT_PARAMS, Controls
+from gallery.catalog.controls import EDIT_PARAMS, MODERATION_LEVELS, SERVICE_TIER_ORDER, Controls
 from gallery.catalog.mapping import (
     COMPRESSION_FORMATS,
     QUALITY_RANK,
@@ -53,10 +53,12 @@ __all__ = [
     "COMPRESSION_FORMATS",
     "EDIT_MODES",
     "EDIT_PARAMS",
+    "MODERATION_LEVELS",
     "QUALITY_RANK",
     "RATIO_ORDER",
     "RESOLUTION_ORDER",
     "RESOLUTION_SIDE",
+    "SERVICE_TIER_ORDER",
     "Choice",
     "Controls",
     "ModelRequest",
