@@ -159,3 +159,13 @@ def test_reuse_settings_brings_the_tier_back(signed_in, whole_catalog):
     run = Run.objects.get()
     page = signed_in.get("/", {"reuse": run.pk}).content.decode()
     assert f'<option value="priority" selected>{PRIORITY}</option>' in page
+
+
+def test_no_template_comment_is_drawn_as_text(signed_in, whole_catalog):
+    """Django's {# #} is one line only: a comment broken over two lines is drawn as text (and
+    piled up before the controls at every redraw)."""
+    for html in (
+        signed_in.get("/").content.decode(),
+        controls(signed_in, "gpt-image-2"),
+    ):
+        assert "{#" not in html and "#}" not in html
