@@ -22,10 +22,10 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from api import answers, inputs, streaming, tokens
+from api import answers, inputs, rate_limit, streaming, tokens
 from api.errors import ApiError, error_response
 from api.requests import ImagesRequest, read_images_request
-from gallery import edits, media, services
+from gallery import edits, files, media, services
 from gallery.models import Image
 from gallery.views import offered_models
 from team import services as team_services
@@ -58,17 +58,27 @@ def api_view(*methods: str):
     return decorate
 
 
-async def _caller(request) -> tokens.Caller:
-    presented = tokens.presented_token(request.headers)
+def _authenticate_and_admit(presented: str, address: str | None) -> tokens.Caller:
+    """The caller, once their token is checked and this request fits its rate limit."""
     try:
-        return await sync_to_async(tokens.token_authenticate)(
-            presented=presented, address=client_address(request)
-        )
+        caller = tokens.token_authenticate(presented=presented, address=address)
     except tokens.TokenRefused as refused:
         status = 429 if refused.rate_limited else 401
         raise ApiError(
             status, refused.message, code=refused.code, retry_after=refused.retry_after or None
         ) from None
+    try:
+        rate_limit.request_admit(token=caller.token)
+    except rate_limit.RateLimited as refused:
+        raise ApiError(
+            429, refused.message, code="rate_limit_exceeded", retry_after=refused.retry_after
+        ) from None
+    return caller
+
+
+async def _caller(request) -> tokens.Caller:
+    presented = tokens.presented_token(request.headers)
+    return await sync_to_async(_authenticate_and_admit)(presented, client_address(request))
 
 
 def _content_length(request, *, limit: int) -> None:
@@ -261,6 +271,16 @@ def image_file(request, signed: str):
         image = _stored_image(image_id)
     except Http404:
         return error_response(ApiError(404, "No such image.", code="not_found"))
-    response = FileResponse(image.file.open("rb"), content_type=media.mime_type(image.format))
+    try:
+        opened = files.open_stream(image.file.name)
+    except files.FileMissing as missing:
+        return error_response(ApiError(404, missing.message, code="file_missing"))
+    except files.StorageError as failed:
+        return error_response(
+            ApiError(503, failed.message, code="storage_unavailable", retry_after=5)
+        )
+    response = FileResponse(opened, content_type=media.mime_type(image.format))
+    if opened.size is not None:
+        response["Content-Length"] = str(opened.size)
     response["Cache-Control"] = "private, max-age=300"
     return response

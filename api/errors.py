@@ -17,6 +17,7 @@ TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_error",
     502: "upstream_error",
+    503: "service_unavailable",
     504: "timeout_error",
 }
 

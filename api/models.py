@@ -53,3 +53,23 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.is_expired
+
+
+class ApiRequest(models.Model):
+    """One /v1 request a token made, kept for the rate limit's window (api/rate_limit.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "at"], name="api_request_user_at"),
+            models.Index(fields=["token", "at"], name="api_request_token_at"),
+            models.Index(fields=["at"], name="api_request_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"token {self.token_id} at {self.at:%H:%M:%S}"

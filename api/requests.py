@@ -19,7 +19,7 @@ from studio import params
 
 RESPONSE_FORMATS = ("b64_json", "url")
 STYLES = ("vivid", "natural")
-MODERATION = ("auto", "low")
+MODERATION = catalog.MODERATION_LEVELS
 SERVICE_TIERS = ("auto", "default", "flex", "priority")
 # The form's field for each request parameter whose name differs.
 FORM_FIELD_PARAMS = {"count": "n", "resolution": "image_size"}
@@ -134,6 +134,8 @@ def read_images_request(
         "style": _text(body, "style", STYLES),
         "service_tier": _text(body, "service_tier", SERVICE_TIERS),
     }
+    # "auto" and "default" are OpenAI's words for the standard tier: none is sent.
+    service_tier = extras["service_tier"] if extras["service_tier"] in ("flex", "priority") else ""
     response_format = _text(body, "response_format", RESPONSE_FORMATS) or "b64_json"
     stream = _flag(body, "stream")
     data = {
@@ -144,6 +146,8 @@ def read_images_request(
         "size": [size if size != "auto" else ""],
         "quality": [_text(body, "quality")],
         "resolution": [_text(body, "image_size")],
+        "moderation": [extras["moderation"]],
+        "service_tier": [service_tier],
     }
     if edit:
         data.update(
@@ -158,13 +162,14 @@ def read_images_request(
         param = FORM_FIELD_PARAMS.get(field, field)
         raise bad_param("model" if param == "__all__" else param, str(errors[0]))
     cleaned = form.cleaned_data
-    tier = extras["service_tier"] if extras["service_tier"] in ("flex", "priority") else ""
     for spec in cleaned["specs"]:
-        if tier and tier not in spec.service_tiers:
+        # The box ignores a tier for a model with none; a script asked for it, so say so.
+        if service_tier and service_tier not in spec.service_tiers:
             offered = ", ".join(spec.service_tiers) or "none"
             raise bad_param(
                 "service_tier",
-                f"{spec.label} has no {tier} tier (its tiers: {offered}); leave service_tier out.",
+                f"{spec.label} has no {service_tier} tier (its tiers: {offered}); leave "
+                "service_tier out.",
             )
     choice = form.choice()
     # What the box ignores for a model (a control it does not show) the API still maps: a size
@@ -173,9 +178,7 @@ def read_images_request(
         choice,
         aspect_ratio=choice.aspect_ratio or ("" if ratio == "auto" else ratio),
         size=choice.size or ("" if size == "auto" else size),
-        moderation=extras["moderation"],
         style=extras["style"],
-        service_tier=tier,
     )
     if not edit:
         choice = dataclasses.replace(

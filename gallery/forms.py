@@ -23,8 +23,8 @@ MAX_COMPARE_MODELS = 3
 MAX_IMAGES = 4
 # The controls the box keeps as sent while it is redrawn (compression is read as a number).
 CONTROL_VALUES = (
-    "aspect_ratio", "resolution", "size", "quality", "background", "input_fidelity",
-    "output_format",
+    "aspect_ratio", "resolution", "size", "quality", "moderation", "service_tier", "background",
+    "input_fidelity", "output_format",
 )  # fmt: skip
 CHECKED = ("on", "true", "1")
 
@@ -118,6 +118,9 @@ class GenerateForm(forms.Form):
     resolution = forms.CharField(required=False)
     size = forms.CharField(required=False)
     quality = forms.CharField(required=False)
+    # Where a selected model takes them (catalog.toml): "" sends none (the standard tier).
+    moderation = forms.CharField(required=False)
+    service_tier = forms.CharField(required=False)
     count = forms.IntegerField(
         initial=1,
         required=False,
@@ -319,6 +322,12 @@ class GenerateForm(forms.Form):
             ("resolution", "Resolution", controls.resolutions),
             ("size", "Size", controls.sizes),
             ("quality", "Quality", controls.qualities),
+            (
+                "moderation",
+                "Moderation",
+                catalog.MODERATION_LEVELS if controls.moderation_models else (),
+            ),
+            ("service_tier", "Service tier", controls.service_tiers),
             ("background", "Background", controls.edit_options.get("background", ())),
             ("input_fidelity", "Input fidelity", controls.edit_options.get("input_fidelity", ())),
             ("output_format", "Output format", controls.edit_options.get("output_format", ())),
@@ -356,6 +365,8 @@ class GenerateForm(forms.Form):
             input_fidelity=c.get("input_fidelity", ""),
             output_format=c.get("output_format", ""),
             output_compression=c.get("output_compression"),
+            moderation=c.get("moderation", ""),
+            service_tier=c.get("service_tier", ""),
             source_size=(first.width, first.height) if first else None,
         )
 

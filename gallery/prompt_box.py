@@ -16,6 +16,13 @@ from team import selectors as team_selectors
 from team import services as team_services
 
 DEFAULT_COMPRESSION = 90
+# How each choice reads in the prompt box: what it does, not only its name.
+MODERATION_LABELS = {"auto": "Auto (standard filtering)", "low": "Low (less strict filtering)"}
+SERVICE_TIER_LABELS = {
+    "": "Standard",
+    "flex": "Flex: cheaper, slower",
+    "priority": "Priority: faster, costs more",
+}
 EDIT_LABELS = {
     "background": "Background",
     "input_fidelity": "Input fidelity",
@@ -95,6 +102,47 @@ class PromptBox:
         return self._value("quality", c.qualities, c.default_quality) if c else ""
 
     @property
+    def moderation(self) -> str:
+        """The moderation level to draw ("auto" unless "low" was picked); "" when no selected
+        model takes it."""
+        c = self.controls
+        if not c or not c.moderation_models:
+            return ""
+        return self._value("moderation", catalog.MODERATION_LEVELS, "auto")
+
+    @property
+    def moderation_choices(self) -> list[tuple[str, str]]:
+        return [(level, MODERATION_LABELS[level]) for level in catalog.MODERATION_LEVELS]
+
+    @property
+    def service_tier(self) -> str:
+        """The service tier to draw: "" is the standard one."""
+        c = self.controls
+        return self._value("service_tier", c.service_tiers, "") if c else ""
+
+    @property
+    def service_tier_choices(self) -> list[tuple[str, str]]:
+        """Standard, then the tiers the selected models have ("" when none has any)."""
+        c = self.controls
+        if not c or not c.service_tiers:
+            return []
+        return [(tier, SERVICE_TIER_LABELS.get(tier, tier)) for tier in ("", *c.service_tiers)]
+
+    def only_for(self, labels: tuple[str, ...]) -> str:
+        """In compare mode, the note for a control only some of the models take ("" if all)."""
+        if self.draft.compare and len(labels) < len(self.specs):
+            return ", ".join(labels) + " only"
+        return ""
+
+    @property
+    def moderation_note(self) -> str:
+        return self.only_for(self.controls.moderation_models) if self.controls else ""
+
+    @property
+    def service_tier_note(self) -> str:
+        return self.only_for(self.controls.service_tier_models) if self.controls else ""
+
+    @property
     def edit_fields(self) -> list[dict]:
         """The edit-only selects to draw (background, input fidelity, output format)."""
         c = self.controls
@@ -169,6 +217,7 @@ class PromptBox:
             resolution=self.resolution,
             size=self.size,
             quality=self.quality,
+            service_tier=self.service_tier,
         )
         sent = [
             (spec, catalog.request_for(spec, choice, edit=self.is_edit).params)

@@ -88,6 +88,10 @@ def _settings_of(choice: Choice, *, edit: bool) -> dict:
         "size": choice.size,
         "quality": choice.quality,
     }
+    # Only when chosen, so a run's settings read as before for models without them.
+    for name in ("moderation", "service_tier"):
+        if value := getattr(choice, name):
+            settings_[name] = value
     if edit:
         settings_.update(
             background=choice.background,

@@ -381,3 +381,7 @@ PUSH_EVENTS_KEEP_HOURS = env_float("PUSH_EVENTS_KEEP_HOURS", 24.0, minimum=0.01)
 API_WAIT_SECONDS = env_float("API_WAIT_SECONDS", 630.0, minimum=1.0)
 # How long a `response_format=url` link to an image's original works.
 API_URL_SECONDS = env_int("API_URL_SECONDS", 3600, minimum=1)
+# Requests a minute (a sliding 60 s) one token may make, and one member's tokens together; over
+# either, a 429 with Retry-After (api/rate_limit.py). 0: no limit.
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 60, minimum=0)
+API_RATE_PER_MINUTE_PER_MEMBER = env_int("API_RATE_PER_MINUTE_PER_MEMBER", 120, minimum=0)

@@ -82,11 +82,11 @@ class MemberActiveForm(forms.Form):
 
 
 def catalog_groups() -> list[tuple[str, list[catalog.ModelSpec]]]:
-    """The catalog's gateway models (not the offline renderer), grouped by provider."""
+    """The catalog's gateway models that may be offered (not the offline renderer, not a
+    deactivated one), grouped by provider."""
     groups: dict[str, list[catalog.ModelSpec]] = {}
-    for spec in catalog.known_models().values():
-        if not spec.offline:
-            groups.setdefault(spec.provider or "Other", []).append(spec)
+    for spec in catalog.catalog_models().values():
+        groups.setdefault(spec.provider or "Other", []).append(spec)
     return list(groups.items())
 
 

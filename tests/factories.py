@@ -144,3 +144,21 @@ def make_succeeded_image(image: Image, *, width: int = 64, height: int = 36) -> 
     image.finished_at = timezone.now()
     image.save()
     return image
+
+
+def listed_models(*model_ids: str) -> list[dict]:
+    """`GET /v1/models` entries for the loopback gateway (`fake_gateway.models = ...`): a gateway
+    that still lists a model offers it, past catalog.toml's `deactivated` date too (the only way
+    to offer an edit-only model now that the gateway has deactivated every one)."""
+    entries = []
+    for model_id in model_ids:
+        spec = catalog.known_models().get(model_id)
+        inputs = ["text", "image"] if spec is None or spec.accepts_images else ["text"]
+        entries.append(
+            {
+                "id": model_id,
+                "name": spec.label if spec else model_id,
+                "architecture": {"input_modalities": inputs, "output_modalities": ["image"]},
+            }
+        )
+    return entries

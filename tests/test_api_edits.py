@@ -13,7 +13,7 @@ from PIL import Image as PillowImage
 from api import tokens
 from gallery.models import EditSource, Run, Upload
 from tests.browser import start_worker, stop_worker
-from tests.factories import png_bytes
+from tests.factories import listed_models, png_bytes
 from tests.test_api_generations import body_of, error_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +158,8 @@ def test_a_multipart_file_that_is_not_an_image_is_a_400_naming_image(secret):
 
 
 def test_an_edit_only_model_needs_an_image_and_a_generator_cannot_edit(fake_gateway, secret):
-    fake_gateway.models = []
+    # Every edit-only model is deactivated now: one the gateway still lists is offered.
+    fake_gateway.models = listed_models("alibaba/qwen-image-edit-plus", "meta/muse-image-1.0")
     response = Client().post(
         "/v1/images/generations",
         json.dumps({"model": "alibaba/qwen-image-edit-plus", "prompt": "x"}),
@@ -168,7 +169,7 @@ def test_an_edit_only_model_needs_an_image_and_a_generator_cannot_edit(fake_gate
     assert response.status_code == 400 and "attach an image" in error_of(response)["message"]
     response = post_json(
         secret,
-        {"model": "alibaba/qwen-image-plus", "prompt": "x",
+        {"model": "meta/muse-image-1.0", "prompt": "x",
          "images": [{"image_url": data_url(png_bytes(20, 20))}]},
     )  # fmt: skip
     assert response.status_code == 400 and error_of(response)["param"] == "model"

@@ -122,6 +122,28 @@ def test_over_the_daily_limit_is_a_rate_limit_error_with_retry_after(studio, sec
     assert not Run.objects.exists()
 
 
+def test_a_burst_over_the_rate_limit_is_a_rate_limit_error_with_retry_after(
+    settings, transactional_db, fake_gateway, secret
+):
+    """The web process as deployed, told API_RATE_PER_MINUTE=3: the fourth call within a minute
+    is the SDK's RateLimitError, with Retry-After, and nothing is read past the limit."""
+    web = LiveStudio(settings, API_RATE_PER_MINUTE=3)
+    web.start()
+    try:
+        client = sdk(web, secret)
+        for _ in range(3):
+            assert "gpt-image-2" in [model.id for model in client.models.list()]
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.images.generate(model="gpt-image-2", prompt="a fox")
+        assert caught.value.status_code == 429 and caught.value.code == "rate_limit_exceeded"
+        assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
+        assert "3 requests a minute" in caught.value.message
+        assert not Run.objects.exists()
+    finally:
+        output = stop_worker(web.process)
+    assert "Traceback" not in output, output
+
+
 def png_file(width: int, height: int, name: str) -> tuple[str, bytes, str]:
     return (name, png_bytes(width, height), "image/png")
 

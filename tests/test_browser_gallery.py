@@ -8,6 +8,7 @@ import pytest
 from PIL import Image as PILImage
 from playwright.sync_api import Error as PlaywrightError
 
+from gallery import catalog
 from gallery.models import EditSource, Image, Run, Upload
 from tests.browser import (  # noqa: F401  (fixtures)
     browser,
@@ -18,7 +19,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     stop_worker,
     worker,
 )
-from tests.factories import make_run, make_succeeded_image, png_bytes
+from tests.factories import listed_models, make_run, make_succeeded_image, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -272,7 +273,8 @@ def test_a_link_shows_fetching_then_its_thumbnail_and_a_bad_one_says_why(
 ):
     settings.GATEWAY_URL_FETCH_ALLOW_PRIVATE = True  # the test's HTTPS host is on loopback
     settings.GATEWAY_URL_FETCH_CA_FILE = fake_gateway.write_ca_pem(tmp_path / "ca.pem")
-    fake_gateway.models = []
+    # The catalog's models, and an edit-only one the gateway still lists (all are deactivated).
+    fake_gateway.models = listed_models(*catalog.catalog_models(), "alibaba/qwen-image-edit-plus")
     fetcher = start_worker(settings)  # after the settings above: it fetches the link
     try:
         sign_in(page)

@@ -41,15 +41,16 @@ class LiveStudio:
     """The web server (uvicorn) on the test database; `restart()` kills it and starts it again
     on the same port, as a crash and a restart would."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, **env):
         self.settings = settings
+        self.env = env  # more environment for the process (settings the test's can't reach)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.output = ""
         self.process = None
 
     def start(self) -> None:
-        self.process = start_web(self.settings, self.port)
+        self.process = start_web(self.settings, self.port, **self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -1,6 +1,7 @@
 """The catalog: the data file, the merge with the gateway's model list, and per-model mapping."""
 
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -64,6 +65,29 @@ def test_a_gateway_without_a_model_list_falls_back_to_the_catalog(fake_gateway, 
     models = catalog.available_models()
     assert "gpt-image-2" in models and "bytedance/seedream-4-5" in models
     assert not any(m.offline for m in models.values())
+    # The catalog alone offers no model deactivated by now (older images keep their names).
+    assert "alibaba/qwen-image-edit-plus" not in models and "reve/reve-create" not in models
+    assert not [m.id for m in models.values() if m.is_deactivated()]
+    assert catalog.label_for("alibaba/qwen-image-edit-plus") == "Qwen Image Edit Plus"
+
+
+def test_a_model_is_offered_until_its_deactivation_day(fake_gateway, settings, monkeypatch):
+    fake_gateway.add_rule(path="models", status=404)
+    spec = catalog.known_models()["reve/reve-create"]
+    assert spec.deactivated is not None
+    assert not spec.is_deactivated(today=spec.deactivated - timedelta(days=1))
+    assert spec.is_deactivated(today=spec.deactivated)
+    assert "reve/reve-create" not in catalog.available_models()
+
+
+def test_a_model_the_gateway_still_lists_is_offered_past_its_date(fake_gateway):
+    """The gateway's live list is the word on what exists now (another OpenAI-compatible API,
+    or a deactivation that moved): what it lists is offered."""
+    fake_gateway.models = [
+        {"id": "alibaba/qwen-image-edit-plus", "name": "Qwen Image Edit Plus",
+         "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["image"]}},
+    ]  # fmt: skip
+    assert list(catalog.available_models()) == ["alibaba/qwen-image-edit-plus"]
 
 
 def test_the_model_list_is_cached_so_a_slow_gateway_costs_one_call(fake_gateway):

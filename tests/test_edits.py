@@ -18,6 +18,7 @@ from gallery.tasks import fetch_upload
 from tests.conftest import htmx_headers
 from tests.factories import (
     jpeg_bytes,
+    listed_models,
     make_run,
     make_succeeded_image,
     png_bytes,
@@ -238,25 +239,29 @@ def attach(client):
 
 
 def test_with_images_attached_only_models_that_take_images_are_offered(signed_in, fake_gateway):
-    fake_gateway.models = []  # the whole catalog
+    # No edit-only model is active any more: the gateway still lists this one, so it is offered.
+    fake_gateway.models = listed_models(
+        "gpt-image-2", "alibaba/qwen-image-edit-plus", "meta/muse-image-1.0"
+    )
     token = attach(signed_in)
     html = signed_in.get("/controls/", {"model": "gpt-image-2", "source": token}).content.decode()
     assert 'value="alibaba/qwen-image-edit-plus"' in html  # edit-only: offered now
-    assert 'value="alibaba/qwen-image"' not in html  # cannot take images
+    assert 'value="meta/muse-image-1.0"' not in html  # cannot take images
     assert ">Background</label>" in html and ">Input fidelity</label>" in html
     assert ">Output format</label>" in html and ">Compression</label>" in html
     plain = signed_in.get("/controls/", {"model": "gpt-image-2"}).content.decode()
     assert (
         'value="alibaba/qwen-image-edit-plus"' not in plain and ">Background</label>" not in plain
     )
+    assert 'value="meta/muse-image-1.0"' in plain
 
 
 @pytest.mark.parametrize(
     ("models", "sources", "message"),
     [
-        (["alibaba/qwen-image"], 1, "cannot edit images"),
-        (["alibaba/qwen-image-edit-plus"], 4, "takes at most 3 images; 4 are attached"),
-        (["gemini-2.5-flash-image"], 4, "takes at most 3 images"),
+        (["meta/muse-image-1.0"], 1, "cannot edit images"),
+        (["xai/grok-imagine-image"], 2, "takes at most 1 image; 2 are attached"),
+        (["gemini-2.5-flash-image"], 4, "takes at most 3 images; 4 are attached"),
     ],
 )
 def test_bad_edits_are_refused_before_anything_goes_upstream(
@@ -274,7 +279,7 @@ def test_bad_edits_are_refused_before_anything_goes_upstream(
 
 
 def test_the_edit_only_model_can_only_edit(signed_in, fake_gateway):
-    fake_gateway.models = []
+    fake_gateway.models = listed_models("alibaba/qwen-image-edit-plus")
     response = signed_in.post(
         "/generate/",
         {"prompt": "x", "model": ["alibaba/qwen-image-edit-plus"], "size": "1024x1024"},

@@ -58,6 +58,10 @@ def test_the_team_page_lists_members_with_their_images_this_month(admin_client, 
     assert 'value="gpt-image-2"' in html and "<legend>OpenAI</legend>" in html
     assert 'value="offline/aurora"' not in html
     assert 'href="/static/css/team.css"' in html or "team.css" in html
+    # A model the gateway deactivated is not offered for the allowlist (nor its name listed).
+    assert 'value="alibaba/qwen-image-3.0"' in html
+    assert 'value="alibaba/qwen-image-edit-plus"' not in html and "Qwen Image Edit Plus" not in html
+    assert 'value="reve/reve-create"' not in html
 
 
 def test_the_nav_shows_team_to_admins_only(admin_client, user):
@@ -89,7 +93,10 @@ def test_saving_the_policy(admin_client, admin_user):
     page = admin_client.get("/team/").content.decode()
     assert "Team settings saved." in page
     assert (
-        'value="gpt-image-2" checked' in page and 'value="alibaba/qwen-image" checked' not in page
+        'value="gpt-image-2" checked' in page
+        and 'value="zai/cogview-4" checked' in page
+        and 'value="meta/muse-image-1.0" checked' not in page
+        and 'value="meta/muse-image-1.0"' in page
     )
 
     # "All models" empties the allowlist; empty limits mean unlimited.

@@ -18,7 +18,7 @@ from gallery.models import Image, PromptHistory, Run
 from gallery.presenters import RunView
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
-from tests.factories import make_run, make_succeeded_image
+from tests.factories import listed_models, make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
 
@@ -272,7 +272,8 @@ def test_a_missing_csrf_token_gives_a_clear_message_and_writes_nothing(user):
 
 
 def test_an_edit_only_model_cannot_generate(signed_in, fake_gateway):
-    fake_gateway.models = []  # the gateway cannot list: the whole catalog is offered
+    # Every edit-only model is deactivated now: one the gateway still lists is offered.
+    fake_gateway.models = listed_models("alibaba/qwen-image-edit-plus", "gpt-image-2")
     response = signed_in.post(
         GENERATE,
         generate_data(model=["alibaba/qwen-image-edit-plus"], aspect_ratio="", resolution=""),

@@ -14,11 +14,12 @@ offered. Callers import from `gallery.catalog`; its parts, read top-down:
 
 from gallery.catalog.available import (
     available_models,
+    catalog_models,
     default_model_ids,
     offline_mode,
     usable,
 )
-from gallery.catalog.controls import EDIT_PARAMS, Controls
+from gallery.catalog.controls import EDIT_PARAMS, MODERATION_LEVELS, SERVICE_TIER_ORDER, Controls
 from gallery.catalog.mapping import (
     COMPRESSION_FORMATS,
     QUALITY_RANK,
@@ -52,15 +53,18 @@ __all__ = [
     "COMPRESSION_FORMATS",
     "EDIT_MODES",
     "EDIT_PARAMS",
+    "MODERATION_LEVELS",
     "QUALITY_RANK",
     "RATIO_ORDER",
     "RESOLUTION_ORDER",
     "RESOLUTION_SIDE",
+    "SERVICE_TIER_ORDER",
     "Choice",
     "Controls",
     "ModelRequest",
     "ModelSpec",
     "available_models",
+    "catalog_models",
     "default_model_ids",
     "dimensions_for",
     "estimated_price",

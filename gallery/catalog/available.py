@@ -2,8 +2,9 @@
 
 The gateway's `GET /v1/models` says which models exist right now; an image model it lists that the
 data file does not know still appears, with generic controls. A gateway that is down or lacks
-`/v1/models` does not break anything: the data file alone is used. The list is cached, a failure
-for a shorter while. With no gateway key, only the offline renderer is offered.
+`/v1/models` does not break anything: the data file alone is used, less the models deactivated
+by now. The list is cached, a failure for a shorter while. With no gateway key, only the offline
+renderer is offered.
 """
 
 import logging
@@ -21,14 +22,25 @@ def offline_mode() -> bool:
     return not settings.LLM_GATEWAY_API_KEY
 
 
+def catalog_models() -> dict[str, ModelSpec]:
+    """The catalog's gateway models that may be offered, by id, in file order: not the offline
+    renderer, and not a model deactivated by now (catalog.toml keeps those only so that older
+    images keep their names). What the gallery offers when the gateway cannot list its models,
+    and what the Team page's allowlist lists."""
+    return {m.id: m for m in known_models().values() if not m.offline and not m.is_deactivated()}
+
+
 def available_models() -> dict[str, ModelSpec]:
     """The models people can pick now, by id, in display order."""
     if offline_mode():
         return {m.id: m for m in known_models().values() if m.offline}
-    online = [m for m in known_models().values() if not m.offline]
     listed = _gateway_image_models()
     if listed is None:
-        return {m.id: m for m in online}
+        return catalog_models()
+    # The gateway's live list is the word on what exists now: a model it still lists is offered
+    # even past catalog.toml's `deactivated` date (another OpenAI-compatible API, or a date that
+    # moved); one it no longer lists is not.
+    online = [m for m in known_models().values() if not m.offline]
     by_name: dict[str, ModelSpec] = {}
     for spec in online:
         for name in (spec.id, *spec.aliases):
@@ -46,8 +58,7 @@ def available_models() -> dict[str, ModelSpec]:
                 entry.get("name", ""),
                 accepts_images="image" in entry.get("input_modalities", ()),
             )
-    # Keep the catalog's order for known models, then the unknown ones by name. A model the
-    # gateway deactivated (catalog.toml's `deactivated`) is hidden by this: it is not listed.
+    # Keep the catalog's order for known models, then the unknown ones by name.
     ordered = {m.id: m for m in online if m.id in chosen}
     ordered.update(dict(sorted(unknown.items(), key=lambda kv: kv[1].label.lower())))
     return ordered

@@ -5,6 +5,11 @@ from dataclasses import dataclass, field
 from gallery.catalog.mapping import nearest_ratio, parse_size
 from gallery.catalog.specs import RATIO_ORDER, RESOLUTION_ORDER, ModelSpec
 
+# `moderation` levels, for the models that take it (catalog.toml `moderation = true`).
+MODERATION_LEVELS = ("auto", "low")
+# `service_tier` values in the order they are offered; the standard tier is sending none.
+SERVICE_TIER_ORDER = ("flex", "priority")
+
 # Settings only edits take, and the choices the gateway accepts for each.
 EDIT_PARAMS = {
     "background": ("auto", "transparent", "opaque"),
@@ -29,6 +34,11 @@ class Controls:
     # Edits only: background, input_fidelity, output_format -> choices; plus compression.
     edit_options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     compression: bool = False
+    # Labels of the models that take `moderation` (MODERATION_LEVELS); none: no control.
+    moderation_models: tuple[str, ...] = ()
+    # The `service_tier` values any of the models has, and the labels of those with any.
+    service_tiers: tuple[str, ...] = ()
+    service_tier_models: tuple[str, ...] = ()
 
     @classmethod
     def for_models(cls, specs: list[ModelSpec], *, edit: bool = False) -> "Controls":
@@ -78,6 +88,9 @@ class Controls:
                 else {}
             ),
             compression=edit and any("output_compression" in s.edit_params for s in specs),
+            moderation_models=tuple(s.label for s in specs if s.moderation),
+            service_tiers=_ordered({t for s in specs for t in s.service_tiers}, SERVICE_TIER_ORDER),
+            service_tier_models=tuple(s.label for s in specs if s.service_tiers),
         )
 
 

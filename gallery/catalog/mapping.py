@@ -30,10 +30,10 @@ class Choice:
     input_fidelity: str = ""
     output_format: str = ""
     output_compression: int | None = None
-    # Sent where the model takes them (the API passes them on; the prompt box has no control):
+    # Sent where the model takes them (the prompt box shows them only for such models):
     moderation: str = ""  # auto / low
     service_tier: str = ""  # flex / priority, where the model has them (priced accordingly)
-    style: str = ""  # vivid / natural: the gateway adds words to the prompt
+    style: str = ""  # vivid / natural: the gateway adds words to the prompt (API only)
     # The first input image's shape, for "auto" when editing (the result keeps its proportions).
     source_size: tuple[int, int] | None = None
 
