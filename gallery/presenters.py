@@ -94,7 +94,11 @@ class RunView:
 
     @property
     def failed_count(self) -> int:
-        return sum(1 for image in self.images if image.can_retry)
+        return sum(1 for image in self.images if image.can_retry and not image.is_cancelled)
+
+    @property
+    def cancelled_count(self) -> int:
+        return sum(1 for image in self.images if image.is_cancelled)
 
     @property
     def total(self) -> int:

@@ -1,7 +1,8 @@
 """Writes: starting a run, retrying an image, remembering prompts, deleting and sharing.
 
 An image's status changes only through Image.objects (claim, succeed, fail, interrupt,
-reap_stale, requeue, hand_back): see gallery/models.py."""
+An image's status changes only through Image.objects (claim, succeed, fail, interrupt,
+cancel, reap_stale, requeue, hand_back): see gallery/models.py."""
 
 from datetime import timedelta
 
@@ -141,6 +142,15 @@ def images_hand_back(*, image_ids: list[int]) -> dict[int, list[int]]:
                 lambda run_id=run_id, ids=ids: make_run_images.enqueue(run_id, sorted(ids))
             )
     return by_run
+
+
+def run_cancel(*, run: Run) -> list[int]:
+    """Cancel the run's images still queued or being made (see Image.objects.cancel)."""
+    return Image.objects.filter(run_id=run.pk).cancel()
+
+
+def image_cancel(*, image: Image) -> list[int]:
+    return Image.objects.filter(pk=image.pk).cancel()
 
 
 def prompt_remember(*, user, prompt: str) -> None:
