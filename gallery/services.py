@@ -207,11 +207,31 @@ def prompt_forget(*, user, prompt_id: int) -> None:
 
 
 def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
-    """Remove runs and images deleted longer ago than `older_than`, with their files. An image
-    whose files the storage would not delete keeps its row (and its run), for the next purge
-    to try again: a row is never removed while its files may still be there."""
+    """Remove runs and images deleted longer ago than `older_than`, with their files."""
     cutoff = timezone.now() - older_than
-    images = Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(run__deleted_at__lt=cutoff))
+    return _purge(
+        images=Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(run__deleted_at__lt=cutoff)),
+        runs=Run.objects.filter(deleted_at__lt=cutoff),
+    )
+
+
+def run_purge(*, run: Run) -> None:
+    """ "Delete forever" from the Trash: a deleted run, its images and their files, now."""
+    _purge(
+        images=Image.objects.filter(run_id=run.pk),
+        runs=Run.objects.filter(pk=run.pk, deleted_at__isnull=False),
+    )
+
+
+def image_purge(*, image: Image) -> None:
+    """ "Delete forever" from the Trash: a deleted image and its files, now."""
+    _purge(images=Image.objects.filter(pk=image.pk, deleted_at__isnull=False), runs=None)
+
+
+def _purge(*, images, runs) -> dict[str, int]:
+    """Delete the files of `images`, then the rows of `images` and `runs`. An image whose files
+    the storage would not delete keeps its row (and its run), for the next purge to try again:
+    a row is never removed while its files may still be there."""
     deleted_files = 0
     kept: list[int] = []
     for pk, file_name, thumb_name in images.values_list("pk", "file", "thumbnail").iterator():
@@ -223,11 +243,11 @@ def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
         except files.StorageError:
             kept.append(pk)
     _, deleted_images = images.exclude(pk__in=kept).delete()
-    runs = Run.objects.filter(deleted_at__lt=cutoff).exclude(images__pk__in=kept)
-    _, deleted_runs = runs.delete()
+    deleted_runs = {}
+    if runs is not None:
+        _, deleted_runs = runs.exclude(images__pk__in=kept).delete()
     return {
         "runs": deleted_runs.get("gallery.Run", 0),
         "images": deleted_images.get("gallery.Image", 0),
         "files": deleted_files,
-        "kept": len(kept),
     }

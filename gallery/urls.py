@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import image_views, views
+from gallery import image_views, trash_views, views
 
 urlpatterns = [
     path("", views.studio, name="studio"),
@@ -29,4 +29,10 @@ urlpatterns = [
     path("images/<id:pk>/thumbnail.webp", image_views.image_thumbnail, name="image_thumbnail"),
     path("images/<id:pk>/original", image_views.image_original, name="image_original"),
     path("images/<id:pk>/download/", image_views.image_download, name="image_download"),
+    path("trash/", trash_views.trash_page, name="trash"),
+    path("trash/runs/<id:pk>/restore/", trash_views.run_restore, name="trash_run_restore"),
+    path("trash/runs/<id:pk>/purge/", trash_views.run_purge, name="trash_run_purge"),
+    path("trash/images/<id:pk>/restore/", trash_views.image_restore, name="trash_image_restore"),
+    path("trash/images/<id:pk>/purge/", trash_views.image_purge, name="trash_image_purge"),
+    path("trash/images/<id:pk>/thumbnail.webp", trash_views.thumbnail, name="trash_thumbnail"),
 ]
