@@ -190,16 +190,29 @@ def _run_update(run: Run, kind: str, **fields) -> None:
 
 
 def image_delete(*, image: Image) -> None:
-    Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    images_delete(images=Image.objects.filter(pk=image.pk))
 
 
 def image_restore(*, image: Image) -> None:
-    Image.objects.filter(pk=image.pk).update(deleted_at=None)
+    images_restore(images=Image.objects.filter(pk=image.pk))
 
 
 def image_set_starred(*, image: Image, starred: bool) -> None:
-    Image.objects.filter(pk=image.pk).update(starred=starred)
+    images_set_starred(images=Image.objects.filter(pk=image.pk), starred=starred)
     image.starred = starred
+
+
+def images_delete(*, images) -> int:
+    """Hide the images at once (one UPDATE however many); Undo and the Trash restore them."""
+    return images.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+
+def images_restore(*, images) -> int:
+    return images.filter(deleted_at__isnull=False).update(deleted_at=None)
+
+
+def images_set_starred(*, images, starred: bool) -> int:
+    return images.update(starred=starred)
 
 
 def prompt_forget(*, user, prompt_id: int) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import image_views, trash_views, views
+from gallery import image_views, selection_views, trash_views, views
 
 urlpatterns = [
     path("", views.studio, name="studio"),
@@ -29,6 +29,8 @@ urlpatterns = [
     path("images/<id:pk>/thumbnail.webp", image_views.image_thumbnail, name="image_thumbnail"),
     path("images/<id:pk>/original", image_views.image_original, name="image_original"),
     path("images/<id:pk>/download/", image_views.image_download, name="image_download"),
+    path("selection/", selection_views.selection_act, name="selection_act"),
+    path("selection/count/", selection_views.selection_count, name="selection_count"),
     path("trash/", trash_views.trash_page, name="trash"),
     path("trash/runs/<id:pk>/restore/", trash_views.run_restore, name="trash_run_restore"),
     path("trash/runs/<id:pk>/purge/", trash_views.run_purge, name="trash_run_purge"),

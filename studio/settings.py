@@ -360,6 +360,8 @@ LINK_FETCH_DEADLINE_SECONDS = env_float("LINK_FETCH_DEADLINE_SECONDS", 20.0, min
 CSRF_FAILURE_VIEW = "team.account_views.csrf_failure"
 # Deleted runs and images can be restored (Undo) until `manage.py purge_deleted` removes them.
 DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)
+# Select many: one action (star, delete, download) takes at most this many images.
+SELECTION_MAX_IMAGES = env_int("SELECTION_MAX_IMAGES", 5000, minimum=1)
 
 # --- Live pages (gallery/push) ----------------------------------------------------------------
 # How a change wakes the pages showing it: "local" (Unix datagram sockets in DATA_DIR/push: one

@@ -2,6 +2,7 @@
 
 import re
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,67 @@ def test_trash_restore_and_delete_forever(page, user, worker):  # noqa: F811
     assert_accessible(page)
     page.goto("/")
     page.get_by_role("article", name="a harbour at dawn").wait_for()
+
+
+def test_select_a_range_across_runs_download_star_and_delete_with_undo(
+    page,  # noqa: F811
+    user,
+    worker,  # noqa: F811
+    tmp_path,
+):
+    runs = []
+    for n in range(3):
+        run = make_run(user, prompt=f"select run {n}", count=2)
+        runs.append([make_succeeded_image(image) for image in run.images.all()])
+    # Gallery order: newest run first, then its images in order.
+    order = [image for run in reversed(runs) for image in run]
+    sign_in(page)
+
+    select = page.get_by_role("button", name="Select", exact=True)
+    select.click()
+    assert select.get_attribute("aria-pressed") == "true"
+    bar = page.get_by_role("region", name="Selection")
+    tiles = [page.locator(f"#image-{image.pk} a.tile-link") for image in order]
+    tiles[1].click()
+    tiles[4].click(modifiers=["Shift"])  # a range across runs
+    bar.get_by_text("4 selected").wait_for()
+    assert not page.locator("#lightbox").is_visible()  # a click selects, not opens
+    assert [t.get_attribute("aria-checked") for t in tiles] == [
+        "false", "true", "true", "true", "true", "false",
+    ]  # fmt: skip
+    # Space toggles the focused tile.
+    tiles[0].focus()
+    page.keyboard.press("Space")
+    bar.get_by_text("5 selected").wait_for()
+    assert_accessible(page)
+
+    with page.expect_download() as info:
+        bar.get_by_role("button", name="Download").click()
+    path = tmp_path / "selection.zip"
+    info.value.save_as(path)
+    assert len(zipfile.ZipFile(path).namelist()) == 5
+
+    bar.get_by_role("button", name="Star", exact=True).click()
+    page.get_by_role("status").filter(has_text="Starred 5 images.").wait_for()
+    assert Image.objects.filter(starred=True).count() == 5
+
+    bar.get_by_role("button", name="Delete").click()
+    page.get_by_role("status").filter(has_text="5 images deleted").wait_for()
+    assert page.locator("figure.tile").count() == 1
+    assert select.get_attribute("aria-pressed") == "false"  # the mode ends with the action
+    page.get_by_role("button", name="Undo").click()
+    page.locator("figure.tile").nth(5).wait_for()  # the page reloads with them back
+    assert not Image.objects.filter(deleted_at__isnull=False).exists()
+
+    # Select all takes what the filters show, beyond the tiles on the page; Esc leaves.
+    page.goto("/?q=select+run+1")
+    page.get_by_role("button", name="Select", exact=True).click()
+    page.get_by_role("button", name="Select all").click()
+    bar = page.get_by_role("region", name="Selection")
+    bar.get_by_text("2 selected (everything the filters show)").wait_for()
+    bar.get_by_role("button", name="Unstar").click()
+    page.get_by_role("status").filter(has_text="Unstarred 2 images.").wait_for()
+    assert Image.objects.filter(starred=True).count() == 3
+    page.keyboard.press("Escape")
+    bar.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.id") == "select-toggle"
