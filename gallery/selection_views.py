@@ -60,7 +60,11 @@ def selection_act(request):
         return bad_request(request, exc.message)
 
     if action == "download":
-        return _zip(selection.finished(images))
+        try:
+            to = downloads.target_format(request.POST.get("as", ""), original="")
+        except downloads.UnknownFormat as exc:
+            return bad_request(request, str(exc))
+        return _zip(selection.finished(images), to=to)
     if action in ("star", "unstar"):
         ids = list(selection.finished(images).values_list("pk", flat=True))
         starred = action == "star"
@@ -105,12 +109,12 @@ def _done(request, message: str, event: str, ids: list[int], **detail):
     return trigger_client_event(response, event, {"ids": ids, **detail})
 
 
-def _zip(images):
-    """The finished images as one zip, streamed as it is made (downloads.zip_stream), read from
-    the database a batch at a time."""
+def _zip(images, *, to: str | None):
+    """The finished images as one zip (each converted to `to`, if given), streamed as it is made
+    (downloads.zip_stream), read from the database a batch at a time."""
     rows = images.select_related("run").order_by("-run_id", "column", "position")
     response = StreamingHttpResponse(
-        downloads.zip_stream(rows.iterator(chunk_size=200)), content_type="application/zip"
+        downloads.zip_stream(rows.iterator(chunk_size=200), to=to), content_type="application/zip"
     )
     response["Content-Disposition"] = 'attachment; filename="selected-images.zip"'
     response["Cache-Control"] = "private, no-cache"

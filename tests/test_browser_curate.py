@@ -172,3 +172,22 @@ def test_select_a_range_across_runs_download_star_and_delete_with_undo(
     page.keyboard.press("Escape")
     bar.wait_for(state="hidden")
     assert page.evaluate("document.activeElement.id") == "select-toggle"
+
+
+def test_download_as_jpeg_from_the_lightbox(page, user, worker, tmp_path):  # noqa: F811
+    run = make_run(user, prompt="a paper boat")
+    image = make_succeeded_image(run.images.get(), width=96, height=54)
+    sign_in(page)
+    page.locator(f"#image-{image.pk} a.tile-link").click()
+    dialog = page.get_by_role("dialog", name="a paper boat")
+    dialog.wait_for()
+    with page.expect_download() as info:
+        dialog.get_by_role("link", name="Download as JPEG").click()
+    download = info.value
+    assert re.fullmatch(
+        r"a-paper-boat-offline-aurora-\d{8}-\d{6}-1\.jpg", download.suggested_filename
+    )
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    assert path.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert_accessible(page, context="#lightbox")
