@@ -182,7 +182,7 @@ def test_download_as_jpeg_from_the_lightbox(page, user, worker, tmp_path):  # no
     dialog = page.get_by_role("dialog", name="a paper boat")
     dialog.wait_for()
     with page.expect_download() as info:
-        dialog.get_by_role("link", name="Download as JPEG").click()
+        dialog.get_by_role("group", name="Download as").get_by_role("link", name="JPEG").click()
     download = info.value
     assert re.fullmatch(
         r"a-paper-boat-offline-aurora-\d{8}-\d{6}-1\.jpg", download.suggested_filename

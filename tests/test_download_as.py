@@ -68,8 +68,10 @@ def test_an_unknown_format_is_a_clear_message(signed_in, user, htmx):
 def test_the_lightbox_offers_the_other_formats(signed_in, user):
     (image,) = finished(user)
     html = signed_in.get(f"/images/{image.pk}/").content.decode()
-    assert 'aria-label="Download as JPEG"' in html and 'aria-label="Download as WebP"' in html
-    assert 'aria-label="Download as PNG"' not in html  # it is a PNG already
+    assert 'role="group" aria-label="Download as"' in html
+    assert f'href="/images/{image.pk}/download/?as=jpeg" download>JPEG</a>' in html
+    assert f'href="/images/{image.pk}/download/?as=webp" download>WebP</a>' in html
+    assert "?as=png" not in html  # it is a PNG already
 
 
 def test_the_selection_zip_converted(signed_in, user):
