@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 # How long a write waits for a database that went away (a restart) before giving up.
 RECONNECT_SECONDS = 30.0
-# How soon a Cancel reaches an image being made: one indexed read per run this often.
-CANCEL_CHECK_SECONDS = 0.5
+# The least time between two looks for cancelled images in one run.
+CANCEL_LOOK_GAP = 0.2
 FAILED_TO_STORE = "The image arrived but could not be stored. Retry to try again."
 STORAGE_FAILED = (
     "The image arrived but could not be stored: the file storage did not take it. "
@@ -152,7 +152,7 @@ async def _in_image_pool(func, *args):
 class _Cancels:
     """A run's images being made in this process, so that a person's Cancel (written by
     Image.objects.cancel) reaches them: the heartbeat loop looks for cancelled ones every
-    CANCEL_CHECK_SECONDS, and an upstream call in flight is abandoned (its asyncio task
+    WORKER_CANCEL_CHECK_SECONDS, and an upstream call in flight is abandoned (its asyncio task
     cancelled, which closes its connection), a queued step skipped."""
 
     def __init__(self, image_ids: list[int]):
@@ -214,8 +214,38 @@ def _cancelled_among(image_ids: list[int]) -> list[int]:
     )
 
 
+# The runs in flight in this process, each as its loop and the event that makes it look for
+# cancelled images now (wake_runs).
+_awake: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_awake_lock = threading.Lock()
+
+
+def wake_runs() -> None:
+    """Something changed (a push wake-up, gallery/push/work_wakeups.py: Image.objects.cancel's
+    events announce themselves like every other change), so an image may have been cancelled:
+    every run in flight here looks soon rather than at its next WORKER_CANCEL_CHECK_SECONDS."""
+    with _awake_lock:
+        runs = list(_awake)
+    for loop, event in runs:
+        with contextlib.suppress(RuntimeError):  # that run just ended and closed its loop
+            loop.call_soon_threadsafe(event.set)
+
+
 async def _beat(run_id: int, cancels: _Cancels) -> None:
-    """Beat every HEARTBEAT_SECONDS; in between, look for images cancelled meanwhile."""
+    """Beat every HEARTBEAT_SECONDS; in between, look for images cancelled meanwhile, when
+    woken (wake_runs) or every WORKER_CANCEL_CHECK_SECONDS."""
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+    with _awake_lock:
+        _awake.add((loop, woken))
+    try:
+        await _beat_and_look(run_id, cancels, woken)
+    finally:
+        with _awake_lock:
+            _awake.discard((loop, woken))
+
+
+async def _beat_and_look(run_id: int, cancels: _Cancels, woken: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     next_beat = 0.0
     while True:
@@ -230,7 +260,12 @@ async def _beat(run_id: int, cancels: _Cancels) -> None:
                 cancels.mark(await _in_db_thread(_cancelled_among, watched))
             except DatabaseError as exc:
                 logger.warning("Could not look for cancelled images: %s", exc)
-        await asyncio.sleep(CANCEL_CHECK_SECONDS)
+        # Every change in the studio wakes the worker: look at most every CANCEL_LOOK_GAP, so a
+        # burst of them costs each run a few reads, not one each.
+        await asyncio.sleep(CANCEL_LOOK_GAP)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), settings.WORKER_CANCEL_CHECK_SECONDS)
+        woken.clear()
 
 
 async def _make_one(
