@@ -5,12 +5,13 @@ if it were not there) and calls the service that owns it. An htmx request gets t
 redrawn with a toast; a plain one a redirect back to the page. "Delete forever" asks first: the
 browser's confirm with JavaScript, a page of its own without."""
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery import media, permissions, services, trash
+from gallery.image_views import _file_response
 from gallery.models import Image
 
 TRASH = "gallery/trash.html"
@@ -61,9 +62,9 @@ def thumbnail(request, pk: int):
         image = trash.thumbnail_in_trash(viewer=request.user, image_id=pk)
     except Image.DoesNotExist:
         raise Http404("No such image.") from None
-    response = FileResponse(image.thumbnail.open("rb"), content_type=media.THUMBNAIL_MIME)
-    response["Cache-Control"] = "private, no-cache"
-    return response
+    return _file_response(
+        request, image.thumbnail.name, content_type=media.THUMBNAIL_MIME, cache="private, no-cache"
+    )
 
 
 def _confirmed(request) -> bool:
