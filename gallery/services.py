@@ -228,17 +228,19 @@ def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
     )
 
 
-def run_purge(*, run: Run) -> None:
-    """ "Delete forever" from the Trash: a deleted run, its images and their files, now."""
-    _purge(
+def run_purge(*, run: Run) -> bool:
+    """ "Delete forever" from the Trash: a deleted run, its images and their files, now. False
+    when the storage would not delete some files (the rows stay, for another try)."""
+    return not _purge(
         images=Image.objects.filter(run_id=run.pk),
         runs=Run.objects.filter(pk=run.pk, deleted_at__isnull=False),
-    )
+    )["kept"]
 
 
-def image_purge(*, image: Image) -> None:
-    """ "Delete forever" from the Trash: a deleted image and its files, now."""
-    _purge(images=Image.objects.filter(pk=image.pk, deleted_at__isnull=False), runs=None)
+def image_purge(*, image: Image) -> bool:
+    """ "Delete forever" from the Trash: a deleted image and its files, now (see run_purge)."""
+    images = Image.objects.filter(pk=image.pk, deleted_at__isnull=False)
+    return not _purge(images=images, runs=None)["kept"]
 
 
 def _purge(*, images, runs) -> dict[str, int]:
@@ -263,4 +265,5 @@ def _purge(*, images, runs) -> dict[str, int]:
         "runs": deleted_runs.get("gallery.Run", 0),
         "images": deleted_images.get("gallery.Image", 0),
         "files": deleted_files,
+        "kept": len(kept),
     }

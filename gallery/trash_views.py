@@ -15,6 +15,10 @@ from gallery.image_views import _file_response
 from gallery.models import Image
 
 TRASH = "gallery/trash.html"
+STORAGE_REFUSED = (
+    "The file storage would not delete the files just now, so it stays in the Trash. Try again "
+    "in a moment."
+)
 
 
 @require_GET
@@ -42,7 +46,8 @@ def run_purge(request, pk: int):
     run = permissions.run_for_change(request, pk, deleted=True)
     if not _confirmed(request):
         return _confirm(request, what=f"the run “{run.prompt}” and its images", url=request.path)
-    services.run_purge(run=run)
+    if not services.run_purge(run=run):
+        return _done(request, STORAGE_REFUSED)
     return _done(request, "Run deleted forever.")
 
 
@@ -51,7 +56,8 @@ def image_purge(request, pk: int):
     image = permissions.image_for_change(request, pk, deleted=True)
     if not _confirmed(request):
         return _confirm(request, what=f"this image of “{image.run.prompt}”", url=request.path)
-    services.image_purge(image=image)
+    if not services.image_purge(image=image):
+        return _done(request, STORAGE_REFUSED)
     return _done(request, "Image deleted forever.")
 
 
