@@ -2,6 +2,7 @@
 
 import itertools
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -9,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from gallery import downloads, edits, files, media, permissions, selectors, services
+from gallery import downloads, edits, files, imaging, media, permissions, selectors, services
 from gallery.forms import GalleryFilterForm
 from gallery.models import Image, Upload
 from gallery.presenters import ImageView, RunView
@@ -98,15 +99,36 @@ def image_original(request, pk: int):
 
 @require_GET
 def image_download(request, pk: int):
+    """The original, or with `?as=png|jpeg|webp` converted to that format on the fly."""
     image = _visible_image(request, pk)
-    return _file_response(
-        request,
-        image.file.name,
-        content_type=media.mime_type(image.format),
-        cache="private, no-cache",
+    try:
+        to = downloads.target_format(request.GET.get("as", ""), original=image.format)
+    except downloads.UnknownFormat as exc:
+        return bad_request(request, str(exc))
+    if to is None:
+        return _file_response(
+            request,
+            image.file.name,
+            content_type=media.mime_type(image.format),
+            cache="private, no-cache",
+            as_attachment=True,
+            filename=downloads.filename_for(image),
+        )
+    try:
+        converted = downloads.converted(image, to, wait=settings.IMAGE_DECODE_WAIT_SECONDS)
+    except files.StorageError as exc:
+        return _storage_failed(request, exc)
+    except imaging.ImageRejected as exc:
+        return message_response(request, title="Could not convert", message=exc.message, status=503)
+    response = FileResponse(
+        converted,
+        content_type=media.mime_type(to),
         as_attachment=True,
-        filename=downloads.filename_for(image),
+        filename=downloads.filename_for(image, image_format=to),
     )
+    response.block_size = downloads.CHUNK
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @require_GET

@@ -330,3 +330,33 @@ def _thumbnail(im: Image.Image, max_side: int) -> Image.Image:
         thumb = thumb.convert("RGBA" if "A" in thumb.mode else "RGB")
     thumb.info = {}
     return thumb
+
+
+# "Download as": the formats an original may be converted to, each with its encoder options.
+CONVERSIONS = {
+    "png": {"compress_level": 6},
+    "jpeg": {"quality": 92},
+    "webp": {"quality": 90, "method": 4},
+}
+
+
+def convert(source: BinaryIO, out: BinaryIO, *, to: str, wait: float | None = None) -> None:
+    """Write the stored image `source` to `out` in the format `to` (one of CONVERSIONS), inside
+    the decode budget (`wait`: seconds before ImageBusy). Its colour profile goes with it; JPEG
+    has no transparency, so transparent parts turn white."""
+    header = file_header(source)
+    with _decoding(header, wait), _open(source, header) as im:
+        _load(im)
+        profile = im.info.get("icc_profile")
+        if to == "jpeg" and im.mode not in ("RGB", "L", "CMYK"):
+            rgba = im.convert("RGBA")
+            picture = Image.new("RGB", im.size, (255, 255, 255))
+            picture.paste(rgba, mask=rgba.getchannel("A"))
+        elif to == "webp" and im.mode not in ("RGB", "RGBA"):
+            picture = im.convert("RGBA" if im.has_transparency_data else "RGB")
+        else:
+            picture = im
+        options = dict(CONVERSIONS[to])
+        if profile:
+            options["icc_profile"] = profile
+        picture.save(out, _PILLOW_FORMATS[to], **options)

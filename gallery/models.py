@@ -83,6 +83,9 @@ class Interruption(enum.Enum):
         return Image.Status.QUEUED if self is Interruption.NEVER_PICKED_UP else Image.Status.RUNNING
 
 
+CANCELLED_MESSAGE = "Cancelled. Retry to make it after all."
+
+
 class ImageQuerySet(models.QuerySet):
     """An image's life, written here and nowhere else:
 
@@ -91,6 +94,7 @@ class ImageQuerySet(models.QuerySet):
         queued, running --interrupt--> interrupted        --requeue--> queued
                                        interrupted --succeed--> succeeded (a late, paid answer)
                 running --hand_back--> queued (a worker stopping: another worker takes it)
+        queued, running --cancel-----> cancelled          --requeue--> queued
 
     Each method moves only the images still in a state it may move them from, so two writers (the
     run and the reaper, or a double-clicked Retry, or two workers) never both win."""
@@ -159,6 +163,31 @@ class ImageQuerySet(models.QuerySet):
             started_at=None,
         )
 
+    def cancel(self, *, now=None) -> list[int]:
+        """Stop these images (a person pressed Cancel or ×): a queued one is never sent; the
+        worker abandons a running one's upstream call when it sees the change (gallery.runner).
+        Returns the ids cancelled."""
+        return self._transition(
+            Image.Status.CANCELLED,
+            from_=list(Image.PENDING),
+            error=CANCELLED_MESSAGE,
+            finished_at=now or timezone.now(),
+        )
+
+    def keep_charge(self, image_id: int, *, cost: Decimal | None, from_gateway: bool) -> bool:
+        """A cancelled image whose answer arrived anyway was paid for: keep (and show) its cost.
+        Not a change of status, but the tile changes, so it is announced the same way."""
+        with transaction.atomic(using=self.db):
+            kept = self.filter(pk=image_id, status=Image.Status.CANCELLED).update(
+                cost=cost, cost_from_gateway=from_gateway
+            )
+            if kept:
+                run_id = self.model._base_manager.filter(pk=image_id).values_list(
+                    "run_id", flat=True
+                )[0]
+                Event.objects.record_images([(image_id, run_id)], using=self.db)
+        return bool(kept)
+
     def reap_stale(self, *, now=None) -> dict[Interruption, list[int]]:
         """Interrupt the images no worker is looking after, so none stays pending forever.
 
@@ -182,11 +211,12 @@ class ImageQuerySet(models.QuerySet):
         }
 
     def requeue(self, image_id: int, *, estimated_cost: Decimal | None) -> bool:
-        """Queue a failed or interrupted image again (Retry), at the catalog's price now."""
+        """Queue a failed, interrupted or cancelled image again (Retry), at the catalog's price
+        now."""
         return bool(
             self._transition(
                 Image.Status.QUEUED,
-                from_=[Image.Status.FAILED, Image.Status.INTERRUPTED],
+                from_=list(Image.RETRYABLE),
                 image_id=image_id,
                 error="",
                 estimated_cost=estimated_cost,
@@ -246,8 +276,10 @@ class Image(models.Model):
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
         INTERRUPTED = "interrupted", "Interrupted"
+        CANCELLED = "cancelled", "Cancelled"
 
     PENDING = (Status.QUEUED, Status.RUNNING)
+    RETRYABLE = (Status.FAILED, Status.INTERRUPTED, Status.CANCELLED)
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="images")
     model = models.CharField(max_length=gateway.MAX_MODEL_ID_CHARS)
@@ -285,7 +317,7 @@ class Image(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     # Every change of `status` goes through these methods (claim, succeed, fail, interrupt,
-    # reap_stale, requeue): see ImageQuerySet.
+    # cancel, reap_stale, requeue): see ImageQuerySet.
     objects = ImageQuerySet.as_manager()
 
     class Meta:
@@ -314,7 +346,15 @@ class Image(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status in (self.Status.FAILED, self.Status.INTERRUPTED)
+        return self.status in self.RETRYABLE
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
+
+    @property
+    def cancel_url(self) -> str:
+        return links.url_for("image_cancel", self.pk)
 
     @property
     def model_label(self) -> str:

@@ -15,6 +15,11 @@ def can_change(user, run: Run) -> bool:
     return user.is_staff or run.created_by_id == user.pk
 
 
+def changeable_images(user, images):
+    """can_change's rule for many images at once (a selection): those of runs `user` may change."""
+    return images if user.is_staff else images.filter(run__created_by=user)
+
+
 def _runs(user, *, deleted: bool):
     if not deleted:
         return selectors.runs_visible_to(user)

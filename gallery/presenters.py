@@ -94,7 +94,11 @@ class RunView:
 
     @property
     def failed_count(self) -> int:
-        return sum(1 for image in self.images if image.can_retry)
+        return sum(1 for image in self.images if image.can_retry and not image.is_cancelled)
+
+    @property
+    def cancelled_count(self) -> int:
+        return sum(1 for image in self.images if image.is_cancelled)
 
     @property
     def total(self) -> int:
@@ -189,6 +193,8 @@ def _neighbour(row: tuple[int, str] | None) -> tuple[int | None, str]:
 class ImageView:
     """One image in the lightbox or on its permalink page."""
 
+    FORMAT_LABELS = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
+
     def __init__(
         self,
         image: Image,
@@ -211,6 +217,11 @@ class ImageView:
     @property
     def query_suffix(self) -> str:
         return f"?{self.filters}" if self.filters else ""
+
+    @property
+    def download_formats(self) -> list[tuple[str, str]]:
+        """ "Download as" choices: the formats the original is not already in."""
+        return [(f, label) for f, label in self.FORMAT_LABELS.items() if f != self.image.format]
 
     @property
     def details(self) -> list[tuple[str, str]]:

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 # How long a write waits for a database that went away (a restart) before giving up.
 RECONNECT_SECONDS = 30.0
+# The least time between two looks for cancelled images in one run.
+CANCEL_LOOK_GAP = 0.2
 FAILED_TO_STORE = "The image arrived but could not be stored. Retry to try again."
 STORAGE_FAILED = (
     "The image arrived but could not be stored: the file storage did not take it. "
@@ -147,16 +149,56 @@ async def _in_image_pool(func, *args):
     return await asyncio.get_running_loop().run_in_executor(_image_pool, func, *args)
 
 
+class _Cancels:
+    """A run's images being made in this process, so that a person's Cancel (written by
+    Image.objects.cancel) reaches them: the heartbeat loop looks for cancelled ones every
+    WORKER_CANCEL_CHECK_SECONDS, and an upstream call in flight is abandoned (its asyncio task
+    cancelled, which closes its connection), a queued step skipped."""
+
+    def __init__(self, image_ids: list[int]):
+        self.open = set(image_ids)  # not yet finished here
+        self.cancelled: set[int] = set()
+        self.calls: dict[int, asyncio.Task] = {}
+
+    def mark(self, image_ids) -> None:
+        for pk in image_ids:
+            self.cancelled.add(pk)
+            if call := self.calls.get(pk):
+                call.cancel()
+
+    async def call(self, image_id: int, upstream):
+        """Await the upstream call, or raise _Abandoned once the image is cancelled."""
+        if image_id in self.cancelled:
+            upstream.close()  # a coroutine never started: nothing was sent
+            raise _Abandoned
+        task = asyncio.create_task(upstream)
+        self.calls[image_id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if image_id in self.cancelled and not (current and current.cancelling()):
+                raise _Abandoned from None
+            raise
+        finally:
+            self.calls.pop(image_id, None)
+
+
+class _Abandoned(Exception):
+    """The image was cancelled: its tile already says so (Image.objects.cancel)."""
+
+
 async def _make_all(run: Run, images: list[Image], inputs: list[gateway.InputImage]) -> None:
     config = gateway.GatewayConfig.from_settings()
-    heartbeat = asyncio.create_task(_beat(run.pk))
+    cancels = _Cancels([image.pk for image in images])
+    heartbeat = asyncio.create_task(_beat(run.pk, cancels))
     try:
         async with contextlib.AsyncExitStack() as stack:
             client = None
             if any(not catalog.is_offline(image.model) for image in images):
                 client = await stack.enter_async_context(gateway.async_client(config))
             await asyncio.gather(
-                *(_make_one(client, config, run, image, inputs) for image in images)
+                *(_make_one(client, config, run, image, inputs, cancels) for image in images)
             )
     finally:
         heartbeat.cancel()
@@ -164,71 +206,182 @@ async def _make_all(run: Run, images: list[Image], inputs: list[gateway.InputIma
             await heartbeat
 
 
-async def _beat(run_id: int) -> None:
+def _cancelled_among(image_ids: list[int]) -> list[int]:
+    return list(
+        Image.objects.filter(pk__in=image_ids, status=Image.Status.CANCELLED).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+# The runs in flight in this process, each as its loop and the event that makes it look for
+# cancelled images now (wake_runs).
+_awake: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_awake_lock = threading.Lock()
+
+
+def wake_runs() -> None:
+    """Something changed (a push wake-up, gallery/push/work_wakeups.py: Image.objects.cancel's
+    events announce themselves like every other change), so an image may have been cancelled:
+    every run in flight here looks soon rather than at its next WORKER_CANCEL_CHECK_SECONDS."""
+    with _awake_lock:
+        runs = list(_awake)
+    for loop, event in runs:
+        with contextlib.suppress(RuntimeError):  # that run just ended and closed its loop
+            loop.call_soon_threadsafe(event.set)
+
+
+async def _beat(run_id: int, cancels: _Cancels) -> None:
+    """Beat every HEARTBEAT_SECONDS; in between, look for images cancelled meanwhile, when
+    woken (wake_runs) or every WORKER_CANCEL_CHECK_SECONDS."""
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+    with _awake_lock:
+        _awake.add((loop, woken))
+    try:
+        await _beat_and_look(run_id, cancels, woken)
+    finally:
+        with _awake_lock:
+            _awake.discard((loop, woken))
+
+
+async def _beat_and_look(run_id: int, cancels: _Cancels, woken: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    next_beat = 0.0
     while True:
-        try:
-            await _in_db_thread(Run.objects.beat, run_id)
-        except DatabaseError as exc:  # the database is away for long: beat again later
-            logger.warning("Could not beat the run's heartbeat: %s", exc)
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        if loop.time() >= next_beat:
+            try:
+                await _in_db_thread(Run.objects.beat, run_id)
+            except DatabaseError as exc:  # the database is away for long: beat again later
+                logger.warning("Could not beat the run's heartbeat: %s", exc)
+            next_beat = loop.time() + HEARTBEAT_SECONDS
+        if watched := sorted(cancels.open - cancels.cancelled):
+            try:
+                cancels.mark(await _in_db_thread(_cancelled_among, watched))
+            except DatabaseError as exc:
+                logger.warning("Could not look for cancelled images: %s", exc)
+        # Every change in the studio wakes the worker: look at most every CANCEL_LOOK_GAP, so a
+        # burst of them costs each run a few reads, not one each.
+        await asyncio.sleep(CANCEL_LOOK_GAP)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), settings.WORKER_CANCEL_CHECK_SECONDS)
+        woken.clear()
 
 
 async def _make_one(
-    client, config, run: Run, image: Image, inputs: list[gateway.InputImage]
+    client,
+    config,
+    run: Run,
+    image: Image,
+    inputs: list[gateway.InputImage],
+    cancels: _Cancels,
 ) -> None:
     try:
-        if catalog.is_offline(image.model):
-            result = await offline.generate(
-                model=image.model,
-                prompt=run.prompt,
-                params=image.request,
-                inputs=inputs,
-                width=image.expected_width,
-                height=image.expected_height,
-                variant=image.position,
-                executor=_image_pool,
-            )
-        elif inputs:
-            result = await gateway.edit_image(
-                client,
-                config,
-                model=image.model,
-                prompt=run.prompt,
-                images=inputs,
-                params=image.request,
-            )
-        else:
-            result = await gateway.generate_image(
-                client, config, model=image.model, prompt=run.prompt, params=image.request
-            )
+        await _make_one_image(client, config, run, image, inputs, cancels)
+    except _Abandoned:
+        pass
+    finally:
+        cancels.open.discard(image.pk)
+
+
+def _upstream_call(client, config, run: Run, image: Image, inputs: list[gateway.InputImage]):
+    """The coroutine that makes the image: the gateway's call, or the offline renderer."""
+    if catalog.is_offline(image.model):
+        return offline.generate(
+            model=image.model,
+            prompt=run.prompt,
+            params=image.request,
+            inputs=inputs,
+            width=image.expected_width,
+            height=image.expected_height,
+            variant=image.position,
+            executor=_image_pool,
+        )
+    if inputs:
+        return gateway.edit_image(
+            client,
+            config,
+            model=image.model,
+            prompt=run.prompt,
+            images=inputs,
+            params=image.request,
+        )
+    return gateway.generate_image(
+        client, config, model=image.model, prompt=run.prompt, params=image.request
+    )
+
+
+async def _make_one_image(
+    client,
+    config,
+    run: Run,
+    image: Image,
+    inputs: list[gateway.InputImage],
+    cancels: _Cancels,
+) -> None:
+    try:
+        result = await cancels.call(image.pk, _upstream_call(client, config, run, image, inputs))
     except gateway.GatewayError as exc:
         # The message is the gateway's, with the key redacted (gateway/errors.py).
         logger.info("Image %s failed: %s", image.pk, exc.message)
         await _in_db_thread(Image.objects.fail, image.pk, exc.message)
         return
+    except _Abandoned:
+        raise
     except Exception:
         logger.exception("Image %s of run %s failed unexpectedly", image.pk, run.pk)
         await _in_db_thread(Image.objects.fail, image.pk, FAILED_UNEXPECTEDLY)
         return
 
     try:
-        stored = await _in_image_pool(_store_files, image, result)
-    except imaging.ImageRejected as exc:
-        message = f"The model sent back something that is not a usable image: {exc.message}"
-        await _in_db_thread(Image.objects.fail, image.pk, message)
-        return
-    except files.StorageError:
-        # Nothing was kept (files.save_pair), so the failed tile points at no file.
-        await _in_db_thread(Image.objects.fail, image.pk, STORAGE_FAILED)
-        return
-    except Exception:
-        logger.exception("Could not store image %s of run %s", image.pk, run.pk)
-        await _in_db_thread(Image.objects.fail, image.pk, FAILED_TO_STORE)
-        return
+        if image.pk in cancels.cancelled:
+            # Too late to abandon: the answer is here, and was paid for.
+            await _in_db_thread(_keep_charge, image, result)
+            return
+        try:
+            stored = await _in_image_pool(_store_files, image, result)
+        except imaging.ImageRejected as exc:
+            message = f"The model sent back something that is not a usable image: {exc.message}"
+            await _in_db_thread(Image.objects.fail, image.pk, message)
+            return
+        except files.StorageError:
+            # Nothing was kept (files.save_pair), so the failed tile points at no file.
+            await _in_db_thread(Image.objects.fail, image.pk, STORAGE_FAILED)
+            return
+        except Exception:
+            logger.exception("Could not store image %s of run %s", image.pk, run.pk)
+            await _in_db_thread(Image.objects.fail, image.pk, FAILED_TO_STORE)
+            return
     finally:
         result.close()  # the answer's temporary files, whatever happened (stored ones moved away)
-    await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored))
+    if not await _in_db_thread(functools.partial(Image.objects.succeed, image.pk, **stored)):
+        # Cancelled while it was being stored: keep the cost, not the files.
+        await _in_db_thread(_discard_stored, image.pk, stored)
+        return
     logger.info("Image %s stored (%.2fs upstream)", image.pk, result.latency)
+
+
+def _charge_of(image: Image, cost) -> tuple:
+    """What an image costs: the gateway's usage.cost, else the catalog's price of its request."""
+    if cost is not None:
+        return cost, True
+    spec = catalog.known_models().get(image.model)
+    return (pricing.estimate(sent=[(spec, image.request)]).total if spec else None), False
+
+
+def _keep_charge(image: Image, result: gateway.GatewayResult) -> None:
+    if catalog.is_offline(image.model):
+        return  # nothing was charged
+    cost, from_gateway = _charge_of(image, result.cost)
+    Image.objects.keep_charge(image.pk, cost=cost, from_gateway=from_gateway)
+
+
+def _discard_stored(image_id: int, stored: dict) -> None:
+    for name in (stored["file"], stored["thumbnail"]):
+        files.discard(name)
+    Image.objects.keep_charge(
+        image_id, cost=stored["cost"], from_gateway=stored["cost_from_gateway"]
+    )
 
 
 def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
@@ -245,13 +398,8 @@ def _store_files(image: Image, result: gateway.GatewayResult) -> dict:
         max_pixels=settings.IMAGE_MAX_PIXELS,
         thumb_max_side=settings.THUMBNAIL_MAX_SIDE,
     )
-    spec = catalog.known_models().get(image.model)
-    if result.cost is not None:
-        cost, from_gateway = result.cost, True
-    else:
-        # No usage.cost from the gateway: the catalog's price of what the image asked for.
-        cost = pricing.estimate(sent=[(spec, image.request)]).total if spec else None
-        from_gateway = False
+    # No usage.cost from the gateway: the catalog's price of what the image asked for.
+    cost, from_gateway = _charge_of(image, result.cost)
 
     names = media.image_names(run_id=image.run_id, image_id=image.pk, image_format=processed.format)
     size = returned.size

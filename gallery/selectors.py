@@ -92,6 +92,11 @@ def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
     return runs
 
 
+def runs_matching(*, viewer, query: GalleryQuery) -> QuerySet:
+    """Every run the gallery shows the viewer for these filters (all pages)."""
+    return _filtered(runs_visible_to(viewer), query)
+
+
 def _with_images(runs: QuerySet) -> QuerySet:
     return runs.select_related("created_by").prefetch_related(
         Prefetch(
@@ -111,7 +116,7 @@ def runs_for_gallery(
 ) -> list[Run]:
     """One page of runs, newest first, keyed on id (no OFFSET): the same three queries however
     deep the page. Returns up to `limit + 1` runs; the extra one says another page exists."""
-    runs = _filtered(runs_visible_to(viewer), query)
+    runs = runs_matching(viewer=viewer, query=query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
     return list(_with_images(runs.order_by("-id"))[: limit + 1])

@@ -1,7 +1,8 @@
 """Writes: starting a run, retrying an image, remembering prompts, deleting and sharing.
 
 An image's status changes only through Image.objects (claim, succeed, fail, interrupt,
-reap_stale, requeue, hand_back): see gallery/models.py."""
+An image's status changes only through Image.objects (claim, succeed, fail, interrupt,
+cancel, reap_stale, requeue, hand_back): see gallery/models.py."""
 
 from datetime import timedelta
 
@@ -143,6 +144,15 @@ def images_hand_back(*, image_ids: list[int]) -> dict[int, list[int]]:
     return by_run
 
 
+def run_cancel(*, run: Run) -> list[int]:
+    """Cancel the run's images still queued or being made (see Image.objects.cancel)."""
+    return Image.objects.filter(run_id=run.pk).cancel()
+
+
+def image_cancel(*, image: Image) -> list[int]:
+    return Image.objects.filter(pk=image.pk).cancel()
+
+
 def prompt_remember(*, user, prompt: str) -> None:
     """Put the prompt at the top of the person's recent prompts, keeping the newest 20."""
     now = timezone.now()
@@ -180,16 +190,29 @@ def _run_update(run: Run, kind: str, **fields) -> None:
 
 
 def image_delete(*, image: Image) -> None:
-    Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    images_delete(images=Image.objects.filter(pk=image.pk))
 
 
 def image_restore(*, image: Image) -> None:
-    Image.objects.filter(pk=image.pk).update(deleted_at=None)
+    images_restore(images=Image.objects.filter(pk=image.pk))
 
 
 def image_set_starred(*, image: Image, starred: bool) -> None:
-    Image.objects.filter(pk=image.pk).update(starred=starred)
+    images_set_starred(images=Image.objects.filter(pk=image.pk), starred=starred)
     image.starred = starred
+
+
+def images_delete(*, images) -> int:
+    """Hide the images at once (one UPDATE however many); Undo and the Trash restore them."""
+    return images.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+
+def images_restore(*, images) -> int:
+    return images.filter(deleted_at__isnull=False).update(deleted_at=None)
+
+
+def images_set_starred(*, images, starred: bool) -> int:
+    return images.update(starred=starred)
 
 
 def prompt_forget(*, user, prompt_id: int) -> None:
@@ -197,11 +220,33 @@ def prompt_forget(*, user, prompt_id: int) -> None:
 
 
 def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
-    """Remove runs and images deleted longer ago than `older_than`, with their files. An image
-    whose files the storage would not delete keeps its row (and its run), for the next purge
-    to try again: a row is never removed while its files may still be there."""
+    """Remove runs and images deleted longer ago than `older_than`, with their files."""
     cutoff = timezone.now() - older_than
-    images = Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(run__deleted_at__lt=cutoff))
+    return _purge(
+        images=Image.objects.filter(Q(deleted_at__lt=cutoff) | Q(run__deleted_at__lt=cutoff)),
+        runs=Run.objects.filter(deleted_at__lt=cutoff),
+    )
+
+
+def run_purge(*, run: Run) -> bool:
+    """ "Delete forever" from the Trash: a deleted run, its images and their files, now. False
+    when the storage would not delete some files (the rows stay, for another try)."""
+    return not _purge(
+        images=Image.objects.filter(run_id=run.pk),
+        runs=Run.objects.filter(pk=run.pk, deleted_at__isnull=False),
+    )["kept"]
+
+
+def image_purge(*, image: Image) -> bool:
+    """ "Delete forever" from the Trash: a deleted image and its files, now (see run_purge)."""
+    images = Image.objects.filter(pk=image.pk, deleted_at__isnull=False)
+    return not _purge(images=images, runs=None)["kept"]
+
+
+def _purge(*, images, runs) -> dict[str, int]:
+    """Delete the files of `images`, then the rows of `images` and `runs`. An image whose files
+    the storage would not delete keeps its row (and its run), for the next purge to try again:
+    a row is never removed while its files may still be there."""
     deleted_files = 0
     kept: list[int] = []
     for pk, file_name, thumb_name in images.values_list("pk", "file", "thumbnail").iterator():
@@ -213,8 +258,9 @@ def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
         except files.StorageError:
             kept.append(pk)
     _, deleted_images = images.exclude(pk__in=kept).delete()
-    runs = Run.objects.filter(deleted_at__lt=cutoff).exclude(images__pk__in=kept)
-    _, deleted_runs = runs.delete()
+    deleted_runs = {}
+    if runs is not None:
+        _, deleted_runs = runs.exclude(images__pk__in=kept).delete()
     return {
         "runs": deleted_runs.get("gallery.Run", 0),
         "images": deleted_images.get("gallery.Image", 0),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import image_views, views
+from gallery import image_views, selection_views, trash_views, views
 
 urlpatterns = [
     path("", views.studio, name="studio"),
@@ -17,14 +17,24 @@ urlpatterns = [
     path("runs/<id:pk>/progress/", views.run_progress, name="run_progress"),
     path("runs/<id:pk>/delete/", views.run_delete, name="run_delete"),
     path("runs/<id:pk>/restore/", views.run_restore, name="run_restore"),
+    path("runs/<id:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<id:pk>/share/", views.run_share, name="run_share"),
     path("runs/<id:pk>/download/", image_views.run_download, name="run_download"),
     path("images/<id:pk>/", image_views.image_detail, name="image_detail"),
     path("images/<id:pk>/retry/", views.image_retry, name="image_retry"),
+    path("images/<id:pk>/cancel/", views.image_cancel, name="image_cancel"),
     path("images/<id:pk>/star/", image_views.image_star, name="image_star"),
     path("images/<id:pk>/delete/", image_views.image_delete, name="image_delete"),
     path("images/<id:pk>/restore/", image_views.image_restore, name="image_restore"),
     path("images/<id:pk>/thumbnail.webp", image_views.image_thumbnail, name="image_thumbnail"),
     path("images/<id:pk>/original", image_views.image_original, name="image_original"),
     path("images/<id:pk>/download/", image_views.image_download, name="image_download"),
+    path("selection/", selection_views.selection_act, name="selection_act"),
+    path("selection/count/", selection_views.selection_count, name="selection_count"),
+    path("trash/", trash_views.trash_page, name="trash"),
+    path("trash/runs/<id:pk>/restore/", trash_views.run_restore, name="trash_run_restore"),
+    path("trash/runs/<id:pk>/purge/", trash_views.run_purge, name="trash_run_purge"),
+    path("trash/images/<id:pk>/restore/", trash_views.image_restore, name="trash_image_restore"),
+    path("trash/images/<id:pk>/purge/", trash_views.image_purge, name="trash_image_purge"),
+    path("trash/images/<id:pk>/thumbnail.webp", trash_views.thumbnail, name="trash_thumbnail"),
 ]

@@ -342,6 +342,28 @@ def image_retry(request, pk: int):
 
 
 @require_POST
+def run_cancel(request, pk: int):
+    """Stop the run: its queued images are never sent, those being made are abandoned."""
+    run = permissions.run_for_change(request, pk)
+    services.run_cancel(run=run)
+    return _run_redrawn(request, run.pk)
+
+
+@require_POST
+def image_cancel(request, pk: int):
+    image = permissions.image_for_change(request, pk)
+    services.image_cancel(image=image)  # one already finished stays as it is: just redraw
+    return _run_redrawn(request, image.run_id)
+
+
+def _run_redrawn(request, run_id: int):
+    if not request.htmx:
+        return redirect(f"{reverse('studio')}#run-{run_id}")
+    run = RunView(_visible_run(request, run_id), viewer=request.user)
+    return render(request, RUN, {"run": run})
+
+
+@require_POST
 def run_delete(request, pk: int):
     run = permissions.run_for_change(request, pk)
     services.run_delete(run=run)

@@ -77,7 +77,9 @@ class ConcurrentWorker(Worker):
         )
         self._beat()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="studio-task")
-        wakeups = WorkWakeups().start()  # a queued task is claimed at once, not at the next poll
+        # A queued task is claimed at once, not at the next poll; a run in flight looks for
+        # cancelled images at once (runner.wake_runs).
+        wakeups = WorkWakeups(on_wake=runner.wake_runs).start()
         try:
             while self.running:
                 self._reap_if_due()

@@ -351,6 +351,9 @@ WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=0)
 WORKER_STOP_GRACE_SECONDS = env_float("WORKER_STOP_GRACE_SECONDS", 30.0)
 # A running run whose worker has not reported for this long is marked interrupted. It is also
 # how old the newest worker heartbeat may be before /healthz says no worker is running.
+# A run being made looks for cancelled images when a push wake-up says so, and at least this
+# often (a lost wake-up): one indexed read per run.
+WORKER_CANCEL_CHECK_SECONDS = env_float("WORKER_CANCEL_CHECK_SECONDS", 1.0, minimum=0.05)
 WORKER_STALE_SECONDS = env_int("WORKER_STALE_SECONDS", 45, minimum=5)
 # A queued image no worker has picked up for this long is marked interrupted.
 QUEUE_TIMEOUT_SECONDS = env_int("QUEUE_TIMEOUT_SECONDS", 900, minimum=10)
@@ -360,6 +363,8 @@ LINK_FETCH_DEADLINE_SECONDS = env_float("LINK_FETCH_DEADLINE_SECONDS", 20.0, min
 CSRF_FAILURE_VIEW = "team.account_views.csrf_failure"
 # Deleted runs and images can be restored (Undo) until `manage.py purge_deleted` removes them.
 DELETED_RETENTION_DAYS = env_float("DELETED_RETENTION_DAYS", 7.0)
+# Select many: one action (star, delete, download) takes at most this many images.
+SELECTION_MAX_IMAGES = env_int("SELECTION_MAX_IMAGES", 5000, minimum=1)
 
 # --- Live pages (gallery/push) ----------------------------------------------------------------
 # How a change wakes the pages showing it: "local" (Unix datagram sockets in DATA_DIR/push: one

@@ -2,11 +2,13 @@
 
 What counts. An image counts towards the daily limit, the budget and the usage page from the
 moment its run is queued, whatever happens to it later, except when it fails or is interrupted
-(the gateway charges nothing for a call that failed). Deleting an image does not give its quota or
-money back: it was made and paid for, and a limit that deleting resets would be no limit. Its cost
-is the gateway's `usage.cost` once known, else the catalog price recorded when it was queued (an
-estimate; a model the catalog has no price for counts as $0 until the gateway reports a cost,
-which is why `run_permit` lets it start only while some of the budget is left).
+(the gateway charges nothing for a call that failed), or is cancelled before the gateway charged
+for it (a cancelled image whose answer arrived anyway keeps its cost, and counts). Deleting an
+image does not give its quota or money back: it was made and paid for, and a limit that deleting
+resets would be no limit. Its cost is the gateway's `usage.cost` once known, else the catalog
+price recorded when it was queued (an estimate; a model the catalog has no price for counts as $0
+until the gateway reports a cost, which is why `run_permit` lets it start only while some of the
+budget is left).
 Days and months are local (settings.TIME_ZONE) and follow the run's `created_at`.
 """
 
@@ -24,8 +26,18 @@ from gallery import catalog
 from gallery.models import Image
 from team.models import Invite, TeamPolicy
 
-NOT_CHARGED = (Image.Status.FAILED, Image.Status.INTERRUPTED)
+NOT_CHARGED = (Image.Status.FAILED, Image.Status.INTERRUPTED, Image.Status.CANCELLED)
 CHARGED = tuple(status for status in Image.Status.values if status not in NOT_CHARGED)
+
+
+def counts_as_charged(prefix: str = "") -> Q:
+    """The images that count (see the module's docstring); `prefix` reaches them from another
+    model (e.g. "runs__images__")."""
+    return Q(**{f"{prefix}status__in": CHARGED}) | Q(
+        **{f"{prefix}status": Image.Status.CANCELLED, f"{prefix}cost__isnull": False}
+    )
+
+
 MONEY = DecimalField(max_digits=16, decimal_places=6)
 ZERO = Decimal("0")
 
@@ -46,7 +58,7 @@ IMAGE_ESTIMATE = Case(
 
 def charged_images():
     """Images that count towards quotas and the budget (see the module's docstring)."""
-    return Image.objects.filter(status__in=CHARGED)
+    return Image.objects.filter(counts_as_charged())
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -220,7 +232,7 @@ def members_with_usage(*, now: datetime | None = None):
     this_month = (
         Q(runs__created_at__gte=start)
         & Q(runs__created_at__lt=end)
-        & Q(runs__images__status__in=CHARGED)
+        & counts_as_charged("runs__images__")
     )
     return (
         get_user_model()

@@ -65,6 +65,8 @@ def busy_gallery(user, other_user) -> dict:
 
     theirs = make_run(other_user, prompt="a red bicycle", models=["gpt-image-2"])
     theirs.images.update(status=Image.Status.INTERRUPTED, error=LONG_ERROR)
+    cancelled = make_run(user, prompt="a stopped train", count=2)
+    Image.objects.filter(run=cancelled).cancel()
     private = make_run(user, prompt="a secret garden", count=2)
     Run.objects.filter(pk=private.pk).update(is_private=True)
     for image in private.images.all():
@@ -187,6 +189,19 @@ def test_the_team_and_usage_pages(page, admin_user, user, other_user):
 
     page.goto("/usage/")
     page.get_by_role("heading", name="Cost per day").wait_for()
+    assert_accessible(page)
+
+
+def test_the_trash(page, user, other_user):
+    made = busy_gallery(user, other_user)
+    services.run_delete(run=made["compare"])
+    services.image_delete(image=made["edited"])
+    sign_in(page)
+    page.get_by_role("link", name="Trash").click()
+    page.get_by_role("heading", name="Trash", level=1).wait_for()
+    assert_accessible(page)
+    page.get_by_role("button", name="Restore").first.click()
+    page.get_by_role("status").filter(has_text="restored").wait_for()
     assert_accessible(page)
 
 

@@ -187,10 +187,17 @@ def world(client, user, admin_user):
     invite, token = team_services.invite_create(created_by=admin_user, email="new@example.com")
     api_token, _ = api_tokens.token_create(user=user, name="script")
     TeamPolicy.objects.update_or_create(pk=1, defaults={"signup_domain": "example.com"})
+    in_trash = make_run(user, prompt="deleted", models=["offline/aurora"])
+    make_succeeded_image(in_trash.images.get())
+    services.run_delete(run=in_trash)
+    alone = make_succeeded_image(make_run(user, prompt="one deleted").images.get())
+    services.image_delete(image=alone)
     member, admin = client, Client()
     member.force_login(user)
     admin.force_login(admin_user)
     real = {
+        "trash/runs/": [in_trash.pk],
+        "trash/images/": [alone.pk, in_trash.images.get().pk],
         "uploads/": [upload.pk],
         "prompts/": [prompt.pk],
         "runs/": [run.pk],

@@ -57,6 +57,8 @@ def writes(run, image, failed):
         f"/images/{image.pk}/star/",
         f"/images/{image.pk}/delete/",
         f"/images/{failed.pk}/retry/",
+        f"/runs/{run.pk}/cancel/",
+        f"/images/{failed.pk}/cancel/",
     ]
 
 
@@ -99,6 +101,8 @@ def test_public_runs_are_seen_by_all_but_changed_only_by_author_or_admin(clients
     assert clients["member"].post(f"/images/{image.pk}/delete/").status_code == 403
     assert clients["member"].post(f"/images/{failed.pk}/retry/").status_code == 403
     assert clients["member"].post(f"/runs/{run.pk}/share/").status_code == 403
+    assert clients["member"].post(f"/runs/{run.pk}/cancel/").status_code == 403
+    assert clients["member"].post(f"/images/{image.pk}/cancel/").status_code == 403
     # Stars are the team's: anyone who sees an image may star it.
     assert clients["member"].post(f"/images/{image.pk}/star/", {"starred": "1"}).status_code == 302
     assert Image.objects.get(pk=image.pk).starred

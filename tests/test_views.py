@@ -506,7 +506,9 @@ def test_each_partial_of_the_run_renders_alone_with_the_id_it_is_swapped_by(rf, 
     assert (
         f'id="run-{pk}-status" class="run-status" aria-live="polite" hx-swap-oob="true"' in progress
     )
-    assert progress.count("hx-swap-oob") == 2
+    # And the run's Cancel, gone once nothing is pending.
+    assert f'<span id="run-{pk}-cancel" class="run-cancel" hx-swap-oob="true">' in progress
+    assert progress.count("hx-swap-oob") == 3
     # The whole run out of band marks the article alone: htmx would swap marked parts on their own.
     whole = draw("#run_oob")
     assert (

@@ -18,7 +18,10 @@ RESTART_PAUSE_SECONDS = (0.5, 1, 2, 5, 10)
 
 
 class WorkWakeups:
-    def __init__(self):
+    def __init__(self, *, on_wake=None):
+        """`on_wake`: also called (in the listener's thread) on every wake-up, for work in
+        progress that wants to look at what changed (gallery.runner.wake_runs)."""
+        self._on_wake = on_wake
         self._woken = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="studio-wakeups", daemon=True)
@@ -49,11 +52,16 @@ class WorkWakeups:
         finally:
             self._loop.close()
 
+    def _wake(self, newest: int) -> None:
+        self._woken.set()
+        if self._on_wake is not None:
+            self._on_wake()
+
     async def _listen(self) -> None:
         failures = 0
         while True:
             try:
-                await push.backend().listen(lambda _newest: self._woken.set())
+                await push.backend().listen(self._wake)
                 failures = 0
             except asyncio.CancelledError:
                 raise

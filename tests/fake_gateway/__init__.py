@@ -53,7 +53,9 @@ Scripting faults: `fake.add_rule(...)`
         url          200 with data[].url: body str is the URL, else an https URL on the
                      built-in HTTPS image host (started on demand) serving the usual PNG
         no_usage     200 success without "usage"
-        hang         never answers (until reset() or stop(); then the connection drops)
+        hang         never answers (until reset() or stop(); then the connection drops); a
+                     client that closes the connection meanwhile is recorded in
+                     `fake.abandoned()` as (request, perf_counter time the close was seen)
         close        drops the connection without answering
 
 HTTPS image host (for data[].url): `start_https()` serves registered bytes over TLS on

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -52,6 +53,7 @@ class FakeGateway(HttpsImageHost):
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._abandoned: list[tuple[RecordedRequest, float]] = []
 
     # --- Life cycle ---------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class FakeGateway(HttpsImageHost):
         with self._lock:
             self.rules.clear()
             self._requests.clear()
+            self._abandoned.clear()
             self._https_requests.clear()
             released, self._release_hangs = self._release_hangs, threading.Event()
         released.set()
@@ -142,6 +145,12 @@ class FakeGateway(HttpsImageHost):
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    def abandoned(self) -> list[tuple[RecordedRequest, float]]:
+        """The hanging requests whose client closed the connection while waiting, each with
+        when the close was seen (time.perf_counter())."""
+        with self._lock:
+            return list(self._abandoned)
 
     def calls(self, path: str | None = None, model: str | None = None) -> list[RecordedRequest]:
         return [
@@ -232,8 +241,27 @@ class _GatewayHandler(Handler):
         release = fake._release_hangs  # the one current when the request came in
         reply = fake._answer(request)
         if reply == "hang":
-            release.wait(HANG_SECONDS)
+            self.hang(request, release)
         if isinstance(reply, str):  # hang (now over) or close: drop the connection unanswered
             self.close_connection = True
             return
         self.send(reply, release)
+
+    def hang(self, request: RecordedRequest, release: threading.Event) -> None:
+        """Answer nothing until released, watching the socket: a client that gives up and
+        closes its connection is noted in `fake.abandoned()`."""
+        fake = self.server.fake
+        deadline = time.monotonic() + HANG_SECONDS
+        while not release.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.02)
+            if not readable:
+                continue
+            try:
+                peeked = self.connection.recv(1, socket.MSG_PEEK)
+            except OSError:
+                peeked = b""
+            if not peeked:  # end of stream: the client closed the connection
+                with fake._lock:
+                    fake._abandoned.append((request, time.perf_counter()))
+                return
+            release.wait(0.02)  # bytes of a next request (not expected while waiting)
