@@ -397,6 +397,7 @@ class GalleryFilterForm(forms.Form):
     date_from = ParsedField(parse=partial(params.parse_date, label="“From”"))
     date_to = ParsedField(parse=partial(params.parse_date, label="“To”"))
     who = forms.CharField(required=False, max_length=150)
+    board = ParsedField(parse=partial(params.parse_id, what="board"))
     before = ParsedField(parse=params.parse_cursor)
 
     def clean(self):

@@ -22,12 +22,14 @@ class GalleryQuery:
     date_from: date | None = None
     date_to: date | None = None
     author_id: int | None = None
+    # A board the viewer may see (checked by the view): runs with an image on it.
+    board_id: int | None = None
 
     @property
     def is_filtered(self) -> bool:
         return bool(
             self.q or self.model or self.starred or self.date_from or self.date_to
-            or self.author_id
+            or self.author_id or self.board_id
         )  # fmt: skip
 
 
@@ -89,6 +91,13 @@ def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
         runs = runs.filter(
             Exists(Image.objects.filter(run=OuterRef("pk"), starred=True, deleted_at__isnull=True))
         )
+    if query.board_id:
+        from boards.models import BoardImage  # boards depends on the gallery, not the reverse
+
+        on_board = BoardImage.objects.filter(
+            board_id=query.board_id, image__run=OuterRef("pk"), image__deleted_at__isnull=True
+        )
+        runs = runs.filter(Exists(on_board))
     return runs
 
 
@@ -143,7 +152,12 @@ def image_neighbours(
     column then position), across runs and pages, within the same filters: (id, file name).
 
     Three small queries that walk indexes: the run's own images, then, only if needed, the
-    first image of the nearest newer and older runs that match and have one."""
+    first image of the nearest newer and older runs that match and have one. Filtered by a
+    board, the walk is the board's own order (newest image first), as its page shows it."""
+    if query.board_id:
+        from boards.selectors import board_neighbours
+
+        return board_neighbours(board_id=query.board_id, image=image, viewer=viewer)
     shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
     siblings = list(
         shown.filter(run_id=image.run_id).order_by("column", "position").values_list("pk", "file")

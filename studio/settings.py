@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "gallery",
     "team",
     "api",
+    "boards",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ from django.urls import URLResolver, get_resolver
 
 from api import answers
 from api import tokens as api_tokens
+from boards import services as board_services
 from gallery import catalog, edits, services
 from gallery.models import Image, PromptHistory, WorkerBeat
 from team import services as team_services
@@ -69,7 +70,8 @@ HOSTILE_PATH = (
 )
 # The parameters the issue named: the recorded ones must include them (or the walk is blind).
 NAMED = {"edit", "reuse", "prompt", "source", "pending", "month", "date_from", "date_to",
-         "before", "q", "model", "who", "starred", "next"}  # fmt: skip
+         "before", "q", "model", "who", "starred", "next", "board", "image", "name",
+         "direction", "new_board"}  # fmt: skip
 PYTHON_WORDS = ("Traceback", "invalid literal", "OverflowError", "ValueError", "out of range",
                 "Python int")  # fmt: skip
 HTMX_TARGETS = ("", "gallery-results", "gallery-more", "generate-form")
@@ -192,6 +194,8 @@ def world(client, user, admin_user):
     services.run_delete(run=in_trash)
     alone = make_succeeded_image(make_run(user, prompt="one deleted").images.get())
     services.image_delete(image=alone)
+    board = board_services.board_create(owner=user, name="Foxes")
+    board_services.board_add_images(board=board, viewer=user, image_ids=[done.pk])
     member, admin = client, Client()
     member.force_login(user)
     admin.force_login(admin_user)
@@ -201,6 +205,7 @@ def world(client, user, admin_user):
         "uploads/": [upload.pk],
         "prompts/": [prompt.pk],
         "runs/": [run.pk],
+        "boards/": [board.pk],
         "images/": [done.pk, failed.pk],
         "team/invites/": [invite.pk],
         "team/members/": [user.pk],
