@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "team",
     "api",
     "boards",
+    "shares",
 ]
 
 MIDDLEWARE = [

@@ -316,7 +316,7 @@ def test_tiles_and_lightbox_offer_add_to_board(clients, user):
     lightbox = (
         clients["member"].get(f"/images/{image.pk}/", headers=htmx_headers()).content.decode()
     )
-    assert 'hx-target="#lightbox-boards"' in lightbox
+    assert 'hx-target="#lightbox-extra"' in lightbox
 
 
 def test_too_many_ids_at_once_are_refused_with_a_message(clients, user, monkeypatch):

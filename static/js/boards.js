@@ -3,37 +3,46 @@
 (function () {
   "use strict";
 
-  function pickerDialog() { return document.getElementById("board-picker"); }
-
+  // A dialog filled by htmx (Add to board, Share link): it opens when its body is swapped in.
   document.addEventListener("htmx:afterSwap", function (event) {
     const target = event.detail.target;
-    if (!target || target.id !== "board-picker-body") return;
-    const dialog = pickerDialog();
-    if (dialog && !dialog.open) dialog.showModal();
-    const first = target.querySelector("input[type=checkbox], input[type=text]");
+    const dialog = target && target.parentElement;
+    if (!dialog || !dialog.matches("dialog[data-fragment-dialog]")) return;
+    if (!dialog.open) dialog.showModal();
+    const first = target.querySelector("input[type=checkbox], input[type=text], select");
     if (first) first.focus();
   });
 
   document.addEventListener("click", function (event) {
-    const button = event.target.closest && event.target.closest("[data-close-picker]");
+    if (!event.target.closest) return;
+    const copy = event.target.closest(".copy-link");
+    if (copy) {
+      event.preventDefault();
+      const done = function () { if (window.studioToast) window.studioToast("Link copied."); };
+      if (navigator.clipboard) navigator.clipboard.writeText(copy.dataset.copy).then(done, function () {});
+      return;
+    }
+    const button = event.target.closest("[data-close-picker]");
     if (!button) return;
-    const dialog = button.closest("dialog#board-picker");
+    const dialog = button.closest("dialog[data-fragment-dialog]");
     if (dialog) dialog.close();
-    else if (button.closest("form")) button.closest("form").remove();
+    else if (button.closest(".share-box, form")) button.closest(".share-box, form").remove();
   });
 
   // Saved from the tile's dialog: close it (the toast says what happened).
   document.body && document.body.addEventListener("boardsSaved", function () {
-    const dialog = pickerDialog();
+    const dialog = document.getElementById("board-picker");
     if (dialog && dialog.open) dialog.close();
   });
 
   // Focus the Move up / Move down button that was pressed, after the list is redrawn.
   document.addEventListener("htmx:afterSettle", function (event) {
-    const target = event.detail.target;
-    if (!target || target.id !== "boards") return;
-    const again = target.querySelector("[data-autofocus]");
-    if (again) (again.disabled ? target.querySelector(".board-link") : again).focus();
+    if (!event.detail.target || event.detail.target.id !== "boards") return;
+    const list = document.getElementById("boards"); // swapped outerHTML: the new element
+    const again = list && list.querySelector("[data-autofocus]");
+    if (!again) return;
+    // At the top (or bottom) the button is disabled: focus the board's own link instead.
+    (again.disabled ? again.closest(".board-item").querySelector(".board-link") : again).focus();
   });
 
   // Drag a board to a new place in the list; the new order is posted as a whole.
