@@ -3,7 +3,17 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from gallery.models import EditSource, Event, Image, PromptHistory, Run
@@ -24,13 +34,48 @@ class GalleryQuery:
     author_id: int | None = None
     # A board the viewer may see (checked by the view): runs with an image on it.
     board_id: int | None = None
+    # Facets: runs with an image of this shape (a key of ASPECTS), with an image someone edited
+    # (an edit the viewer can see), with an image that failed (or was interrupted).
+    aspect: str = ""
+    has_edits: bool = False
+    failed: bool = False
 
     @property
     def is_filtered(self) -> bool:
         return bool(
             self.q or self.model or self.starred or self.date_from or self.date_to
-            or self.author_id or self.board_id
+            or self.author_id or self.board_id or self.aspect or self.has_edits or self.failed
         )  # fmt: skip
+
+
+# The aspect-ratio facet: an image's shape as it was asked for (expected_width × height, set for
+# every image, finished or not), within 3% of the ratio; or just its orientation.
+ASPECT_TOLERANCE = 0.03
+ASPECTS = {
+    "landscape": "Landscape",
+    "portrait": "Portrait",
+    "1:1": "1:1 (square)",
+    "4:3": "4:3",
+    "3:4": "3:4",
+    "3:2": "3:2",
+    "2:3": "2:3",
+    "16:9": "16:9",
+    "9:16": "9:16",
+    "21:9": "21:9",
+}
+
+
+def _shape(aspect: str) -> Q:
+    if aspect == "landscape":
+        return Q(expected_width__gt=F("expected_height"))
+    if aspect == "portrait":
+        return Q(expected_width__lt=F("expected_height"))
+    wide, high = (int(part) for part in aspect.split(":"))
+    ratio = F("expected_height") * wide / high  # in float: the width this ratio would have
+    return Q(
+        expected_width__gte=ExpressionWrapper(ratio * (1 - ASPECT_TOLERANCE), FloatField()),
+        expected_width__lte=ExpressionWrapper(ratio * (1 + ASPECT_TOLERANCE), FloatField()),
+    )
 
 
 def runs_visible_to(viewer) -> QuerySet:
@@ -76,7 +121,7 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
+def _filtered(runs: QuerySet, query: GalleryQuery, viewer) -> QuerySet:
     if query.q:
         runs = runs.filter(prompt__icontains=query.q)
     if query.author_id:
@@ -91,6 +136,17 @@ def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
         runs = runs.filter(
             Exists(Image.objects.filter(run=OuterRef("pk"), starred=True, deleted_at__isnull=True))
         )
+    shown = Image.objects.filter(run=OuterRef("pk"), deleted_at__isnull=True)
+    if query.aspect:
+        runs = runs.filter(Exists(shown.filter(_shape(query.aspect))))
+    if query.failed:
+        failed = [Image.Status.FAILED, Image.Status.INTERRUPTED]
+        runs = runs.filter(Exists(shown.filter(status__in=failed)))
+    if query.has_edits:
+        edits = EditSource.objects.filter(
+            in_visible_run(viewer), image__run=OuterRef("pk"), image__deleted_at__isnull=True
+        )
+        runs = runs.filter(Exists(edits))
     if query.board_id:
         from boards.models import BoardImage  # boards depends on the gallery, not the reverse
 
@@ -103,7 +159,7 @@ def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
 
 def runs_matching(*, viewer, query: GalleryQuery) -> QuerySet:
     """Every run the gallery shows the viewer for these filters (all pages)."""
-    return _filtered(runs_visible_to(viewer), query)
+    return _filtered(runs_visible_to(viewer), query, viewer)
 
 
 def _with_images(runs: QuerySet) -> QuerySet:
@@ -165,7 +221,7 @@ def image_neighbours(
     index = next((i for i, (pk, _) in enumerate(siblings) if pk == image.pk), None)
     preceding = siblings[index - 1] if index else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
-    runs = _filtered(runs_visible_to(viewer), query).filter(
+    runs = _filtered(runs_visible_to(viewer), query, viewer).filter(
         Exists(shown.filter(run=OuterRef("pk")))
     )
     if following is None:

@@ -58,6 +58,9 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
         date_to=data["date_to"],
         author_id=author_id,
         board_id=board_id,
+        aspect=data["aspect"],
+        has_edits=data["edited"],
+        failed=data["failed"],
     )
 
 
@@ -71,6 +74,7 @@ def _studio_context(request, box: PromptBox, gallery: GalleryView) -> dict:
         # Lazy: only queried when the whole page (with its filter form) is drawn.
         "members": get_user_model().objects.filter(is_active=True).order_by("username"),
         "filter_models": list(catalog.known_models().values()),
+        "filter_aspects": selectors.ASPECTS,
         "filter_boards": boards_selectors.boards_visible_to(request.user).only("pk", "name"),
     }
 
