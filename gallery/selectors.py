@@ -14,6 +14,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from gallery.models import EditSource, Event, Image, PromptHistory, Run
@@ -71,7 +72,8 @@ def _shape(aspect: str) -> Q:
     if aspect == "portrait":
         return Q(expected_width__lt=F("expected_height"))
     wide, high = (int(part) for part in aspect.split(":"))
-    ratio = F("expected_height") * wide / high  # in float: the width this ratio would have
+    # The width this ratio would give, in floating point (integers divide whole on PostgreSQL).
+    ratio = Cast("expected_height", FloatField()) * wide / high
     return Q(
         expected_width__gte=ExpressionWrapper(ratio * (1 - ASPECT_TOLERANCE), FloatField()),
         expected_width__lte=ExpressionWrapper(ratio * (1 + ASPECT_TOLERANCE), FloatField()),
