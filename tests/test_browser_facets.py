@@ -32,12 +32,12 @@ def test_facets_narrow_the_gallery(page, user):  # noqa: F811
     heading = page.get_by_role("heading", name=re.compile("^a |^an "))
     assert heading.count() == 4
 
-    page.get_by_role("combobox", name="Aspect ratio filter").select_option(label="Portrait")
+    page.get_by_role("combobox", name="Shape").select_option(label="Portrait")
     page.wait_for_url(re.compile(r"aspect=portrait"))
     page.get_by_role("heading", name="a wide valley").wait_for(state="detached")
     assert heading.all_inner_texts() == ["a tall tower"]
 
-    page.get_by_role("combobox", name="Aspect ratio filter").select_option(label="Any shape")
+    page.get_by_role("combobox", name="Shape").select_option(label="Any shape")
     page.get_by_role("checkbox", name="Failed").check()
     page.wait_for_url(re.compile(r"failed=on"))
     page.get_by_role("heading", name="a tall tower").wait_for(state="detached")
