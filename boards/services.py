@@ -27,6 +27,8 @@ def _clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
         raise BoardRefused("Give the board a name.")
+    if not name.isprintable():
+        raise BoardRefused("A board's name can only have letters, digits, spaces and signs.")
     if len(name) > MAX_NAME:
         raise BoardRefused(f"A board's name can be at most {MAX_NAME} characters.")
     return name

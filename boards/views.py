@@ -2,6 +2,8 @@
 plain request with a page or a redirect and an htmx request with the fragment it targets (or a
 toast); who may do what is boards/permissions.py."""
 
+import itertools
+
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from boards import permissions, selectors, services
-from gallery import downloads
-from gallery.image_views import _visible_image
+from gallery import downloads, files
+from gallery.image_views import _storage_failed, _visible_image
 from studio import params
 from studio.responses import bad_request, message_response
 
@@ -195,7 +197,16 @@ def board_download(request, pk: int):
     if not images:
         message = "This board has no images yet, so there is nothing to download."
         return message_response(request, title="Nothing to download", message=message, status=404)
-    response = StreamingHttpResponse(downloads.zip_stream(images), content_type="application/zip")
+    stream = downloads.zip_stream(images)
+    try:
+        # The first piece before answering, as a run's zip does: a failing storage gets a clear
+        # answer, not a broken zip.
+        first = next(stream)
+    except files.StorageError as exc:
+        return _storage_failed(request, exc)
+    response = StreamingHttpResponse(
+        itertools.chain([first], stream), content_type="application/zip"
+    )
     filename = downloads.zip_name_for_board(board)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-cache"

@@ -4,11 +4,12 @@ unknown is a 404 for its page and for every file at once: each request asks
 shares.selectors.link_for_token and link_images, never anything cached."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from gallery import downloads, media
+from gallery.image_views import _file_response
 from shares import selectors
 from shares.models import ShareLink
 
@@ -59,7 +60,10 @@ def _shared_image(token: str, pk: int):
 @require_GET
 def shared_thumbnail(request, token: str, pk: int):
     image = _shared_image(token, pk)
-    return _private(FileResponse(image.thumbnail.open("rb"), content_type=media.THUMBNAIL_MIME))
+    response = _file_response(
+        request, image.thumbnail.name, content_type=media.THUMBNAIL_MIME, cache="no-store"
+    )
+    return _private(response)
 
 
 @login_not_required
@@ -73,9 +77,11 @@ def shared_original(request, token: str, pk: int):
         if link.include_prompt
         else f"shared-image-{image.pk}.{media.extension(image.format)}"
     )
-    response = FileResponse(
-        image.file.open("rb"),
+    response = _file_response(
+        request,
+        image.file.name,
         content_type=media.mime_type(image.format),
+        cache="no-store",
         as_attachment="download" in request.GET,
         filename=name,
     )

@@ -237,6 +237,8 @@ def test_rename_and_delete_are_the_owners_or_an_admins(clients, user):
     board.refresh_from_db()
     assert board.name == "Red foxes" and not board.is_shared  # the box was unticked
     assert clients["owner"].post(f"/boards/{board.pk}/rename/", {"name": "  "}).status_code == 400
+    refused = clients["owner"].post(f"/boards/{board.pk}/rename/", {"name": "a\x00b"})
+    assert refused.status_code == 400 and "only have letters" in refused.content.decode()
 
     services.board_add_images(board=board, viewer=user, image_ids=[image.pk])
     assert clients["admin"].post(f"/boards/{board.pk}/delete/").status_code == 302
