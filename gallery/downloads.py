@@ -146,3 +146,8 @@ def zip_name_for(run) -> str:
     created = timezone.localtime(run.created_at).strftime("%Y%m%d-%H%M%S")
     prompt = _slug(run.prompt, limit=_PROMPT_SLUG_LENGTH) or "images"
     return f"{prompt}-{created}.zip"
+
+
+def zip_name_for_board(board) -> str:
+    name = _slug(board.name, limit=_PROMPT_SLUG_LENGTH) or "board"
+    return f"{name}-{timezone.localtime().strftime('%Y%m%d-%H%M%S')}.zip"

@@ -16,6 +16,7 @@ from django.utils.datastructures import MultiValueDict
 
 from gallery import catalog, edits
 from gallery.catalog import Choice, Controls, ModelSpec
+from gallery.selectors import ASPECTS
 from studio import params
 
 MAX_PROMPT_LENGTH = 4000
@@ -397,6 +398,14 @@ class GalleryFilterForm(forms.Form):
     date_from = ParsedField(parse=partial(params.parse_date, label="“From”"))
     date_to = ParsedField(parse=partial(params.parse_date, label="“To”"))
     who = forms.CharField(required=False, max_length=150)
+    board = ParsedField(parse=partial(params.parse_id, what="board"))
+    aspect = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), *ASPECTS.items()],
+        error_messages={"invalid_choice": "“%(value)s” is not an aspect ratio the filter knows."},
+    )
+    edited = forms.BooleanField(required=False)
+    failed = forms.BooleanField(required=False)
     before = ParsedField(parse=params.parse_cursor)
 
     def clean(self):

@@ -3,7 +3,18 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from gallery.models import EditSource, Event, Image, PromptHistory, Run
@@ -22,13 +33,51 @@ class GalleryQuery:
     date_from: date | None = None
     date_to: date | None = None
     author_id: int | None = None
+    # A board the viewer may see (checked by the view): runs with an image on it.
+    board_id: int | None = None
+    # Facets: runs with an image of this shape (a key of ASPECTS), with an image someone edited
+    # (an edit the viewer can see), with an image that failed (or was interrupted).
+    aspect: str = ""
+    has_edits: bool = False
+    failed: bool = False
 
     @property
     def is_filtered(self) -> bool:
         return bool(
             self.q or self.model or self.starred or self.date_from or self.date_to
-            or self.author_id
+            or self.author_id or self.board_id or self.aspect or self.has_edits or self.failed
         )  # fmt: skip
+
+
+# The aspect-ratio facet: an image's shape as it was asked for (expected_width × height, set for
+# every image, finished or not), within 3% of the ratio; or just its orientation.
+ASPECT_TOLERANCE = 0.03
+ASPECTS = {
+    "landscape": "Landscape",
+    "portrait": "Portrait",
+    "1:1": "1:1 (square)",
+    "4:3": "4:3",
+    "3:4": "3:4",
+    "3:2": "3:2",
+    "2:3": "2:3",
+    "16:9": "16:9",
+    "9:16": "9:16",
+    "21:9": "21:9",
+}
+
+
+def _shape(aspect: str) -> Q:
+    if aspect == "landscape":
+        return Q(expected_width__gt=F("expected_height"))
+    if aspect == "portrait":
+        return Q(expected_width__lt=F("expected_height"))
+    wide, high = (int(part) for part in aspect.split(":"))
+    # The width this ratio would give, in floating point (integers divide whole on PostgreSQL).
+    ratio = Cast("expected_height", FloatField()) * wide / high
+    return Q(
+        expected_width__gte=ExpressionWrapper(ratio * (1 - ASPECT_TOLERANCE), FloatField()),
+        expected_width__lte=ExpressionWrapper(ratio * (1 + ASPECT_TOLERANCE), FloatField()),
+    )
 
 
 def runs_visible_to(viewer) -> QuerySet:
@@ -74,7 +123,7 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
+def _filtered(runs: QuerySet, query: GalleryQuery, viewer) -> QuerySet:
     if query.q:
         runs = runs.filter(prompt__icontains=query.q)
     if query.author_id:
@@ -89,12 +138,30 @@ def _filtered(runs: QuerySet, query: GalleryQuery) -> QuerySet:
         runs = runs.filter(
             Exists(Image.objects.filter(run=OuterRef("pk"), starred=True, deleted_at__isnull=True))
         )
+    shown = Image.objects.filter(run=OuterRef("pk"), deleted_at__isnull=True)
+    if query.aspect:
+        runs = runs.filter(Exists(shown.filter(_shape(query.aspect))))
+    if query.failed:
+        failed = [Image.Status.FAILED, Image.Status.INTERRUPTED]
+        runs = runs.filter(Exists(shown.filter(status__in=failed)))
+    if query.has_edits:
+        edits = EditSource.objects.filter(
+            in_visible_run(viewer), image__run=OuterRef("pk"), image__deleted_at__isnull=True
+        )
+        runs = runs.filter(Exists(edits))
+    if query.board_id:
+        from boards.models import BoardImage  # boards depends on the gallery, not the reverse
+
+        on_board = BoardImage.objects.filter(
+            board_id=query.board_id, image__run=OuterRef("pk"), image__deleted_at__isnull=True
+        )
+        runs = runs.filter(Exists(on_board))
     return runs
 
 
 def runs_matching(*, viewer, query: GalleryQuery) -> QuerySet:
     """Every run the gallery shows the viewer for these filters (all pages)."""
-    return _filtered(runs_visible_to(viewer), query)
+    return _filtered(runs_visible_to(viewer), query, viewer)
 
 
 def _with_images(runs: QuerySet) -> QuerySet:
@@ -143,7 +210,12 @@ def image_neighbours(
     column then position), across runs and pages, within the same filters: (id, file name).
 
     Three small queries that walk indexes: the run's own images, then, only if needed, the
-    first image of the nearest newer and older runs that match and have one."""
+    first image of the nearest newer and older runs that match and have one. Filtered by a
+    board, the walk is the board's own order (newest image first), as its page shows it."""
+    if query.board_id:
+        from boards.selectors import board_neighbours
+
+        return board_neighbours(board_id=query.board_id, image=image, viewer=viewer)
     shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
     siblings = list(
         shown.filter(run_id=image.run_id).order_by("column", "position").values_list("pk", "file")
@@ -151,7 +223,7 @@ def image_neighbours(
     index = next((i for i, (pk, _) in enumerate(siblings) if pk == image.pk), None)
     preceding = siblings[index - 1] if index else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
-    runs = _filtered(runs_visible_to(viewer), query).filter(
+    runs = _filtered(runs_visible_to(viewer), query, viewer).filter(
         Exists(shown.filter(run=OuterRef("pk")))
     )
     if following is None:

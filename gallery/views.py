@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
+from boards import selectors as boards_selectors
 from gallery import catalog, edits, files, imaging, permissions, selectors, services
 from gallery.forms import Attachments, GalleryFilterForm, GenerateForm
 from gallery.models import Event, Image, Run
@@ -43,6 +44,12 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
         if author is None:
             raise ValueError(f"No member is called “{who}”.")
         author_id = author.pk
+    board_id = data["board"]
+    if (
+        board_id is not None
+        and not boards_selectors.boards_visible_to(request.user).filter(pk=board_id).exists()
+    ):
+        raise ValueError(f"There is no board number {board_id} that you can see.")
     return selectors.GalleryQuery(
         q=data["q"],
         model=data["model"],
@@ -50,6 +57,10 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
         date_from=data["date_from"],
         date_to=data["date_to"],
         author_id=author_id,
+        board_id=board_id,
+        aspect=data["aspect"],
+        has_edits=data["edited"],
+        failed=data["failed"],
     )
 
 
@@ -63,6 +74,8 @@ def _studio_context(request, box: PromptBox, gallery: GalleryView) -> dict:
         # Lazy: only queried when the whole page (with its filter form) is drawn.
         "members": get_user_model().objects.filter(is_active=True).order_by("username"),
         "filter_models": list(catalog.known_models().values()),
+        "filter_aspects": selectors.ASPECTS,
+        "filter_boards": boards_selectors.boards_visible_to(request.user).only("pk", "name"),
     }
 
 

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "gallery",
     "team",
     "api",
+    "boards",
+    "shares",
 ]
 
 MIDDLEWARE = [

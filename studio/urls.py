@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("gallery.urls")),
     path("", include("team.urls")),
     path("", include("api.urls")),
+    path("", include("boards.urls")),
+    path("", include("shares.urls")),
     path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Before the admin's own URLs: its sign-in page sends people to the studio's.

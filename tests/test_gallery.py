@@ -130,8 +130,8 @@ def test_gallery_pages_and_the_lightbox_run_a_fixed_number_of_queries(
     assert filtered == first
     assert more <= first
     # session, user, runs, their images, their edit sources, recent prompts, members (filter),
-    # the team's policy twice (the model allowlist; are there quotas to show?)
-    assert first == 9
+    # boards (filter), the team's policy twice (the model allowlist; are there quotas to show?)
+    assert first == 10
     # session, user, the image, its neighbours (2), its lineage (2)
     assert count(f"/images/{first_image.pk}/", headers=htmx_headers()) == 7
     assert count(f"/images/{first_image.pk}/") == 7

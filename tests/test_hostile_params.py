@@ -22,8 +22,10 @@ from django.urls import URLResolver, get_resolver
 
 from api import answers
 from api import tokens as api_tokens
+from boards import services as board_services
 from gallery import catalog, edits, services
 from gallery.models import Image, PromptHistory, WorkerBeat
+from shares import services as share_services
 from team import services as team_services
 from team.models import TeamPolicy
 from tests.conftest import htmx_headers
@@ -69,7 +71,8 @@ HOSTILE_PATH = (
 )
 # The parameters the issue named: the recorded ones must include them (or the walk is blind).
 NAMED = {"edit", "reuse", "prompt", "source", "pending", "month", "date_from", "date_to",
-         "before", "q", "model", "who", "starred", "next"}  # fmt: skip
+         "before", "q", "model", "who", "starred", "next", "board", "image", "name",
+         "direction", "new_board", "run", "expires", "download"}  # fmt: skip
 PYTHON_WORDS = ("Traceback", "invalid literal", "OverflowError", "ValueError", "out of range",
                 "Python int")  # fmt: skip
 HTMX_TARGETS = ("", "gallery-results", "gallery-more", "generate-form")
@@ -90,8 +93,13 @@ def routes() -> list[str]:
     return list(walk(get_resolver().url_patterns, ""))
 
 
-def fill(route: str, value: str) -> str:
-    return "/" + PLACEHOLDER.sub(lambda _: quote(value, safe="%"), route)
+def fill(route: str, value: str | tuple) -> str:
+    """The route with `value` in its placeholders; a tuple gives one value to each in turn (a
+    share link's file: its token, then the image's id)."""
+    values = iter(value) if isinstance(value, tuple) else None
+    return "/" + PLACEHOLDER.sub(
+        lambda _: quote(str(next(values)) if values else value, safe="%"), route
+    )
 
 
 @contextmanager
@@ -192,6 +200,11 @@ def world(client, user, admin_user):
     services.run_delete(run=in_trash)
     alone = make_succeeded_image(make_run(user, prompt="one deleted").images.get())
     services.image_delete(image=alone)
+    board = board_services.board_create(owner=user, name="Foxes")
+    board_services.board_add_images(board=board, viewer=user, image_ids=[done.pk])
+    share, share_token = share_services.link_create(
+        user=user, image=done, expires="7", include_prompt=True
+    )
     member, admin = client, Client()
     member.force_login(user)
     admin.force_login(admin_user)
@@ -201,6 +214,9 @@ def world(client, user, admin_user):
         "uploads/": [upload.pk],
         "prompts/": [prompt.pk],
         "runs/": [run.pk],
+        "boards/": [board.pk],
+        "shares/": [share.pk],
+        "s/": [(share_token, done.pk)],
         "images/": [done.pk, failed.pk],
         "team/invites/": [invite.pk],
         "team/members/": [user.pk],
@@ -217,7 +233,7 @@ def real_values(route: str, real: dict) -> list[str]:
     prefix = route[: route.index("<")]
     if prefix not in real:
         pytest.fail(f"Give the walk a real value for {route} (a row its view can find).")
-    return [str(value) for value in real[prefix]]
+    return [value if isinstance(value, tuple) else str(value) for value in real[prefix]]
 
 
 # An ordinary request to build each hostile one on: a compare run, so the prompt box's compare
