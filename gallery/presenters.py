@@ -71,6 +71,19 @@ class RunView:
         ]
 
     @property
+    def compare_query(self) -> str:
+        """For a compare run, "images=4,9" for the compare viewer: each model's first finished
+        image, when two or more models have one; else ""."""
+        if not self.run.compare:
+            return ""
+        firsts = [
+            next((image.pk for image in column.images if image.is_done), None)
+            for column in self.columns
+        ]
+        ids = [str(pk) for pk in firsts if pk is not None][:4]
+        return f"images={','.join(ids)}" if len(ids) >= 2 else ""
+
+    @property
     def pending_ids(self) -> list[int]:
         return [image.pk for image in self.images if image.is_pending]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import image_views, selection_views, trash_views, views
+from gallery import compare_views, image_views, selection_views, trash_views, views
 
 urlpatterns = [
     path("", views.studio, name="studio"),
@@ -28,6 +28,7 @@ urlpatterns = [
     path("images/<id:pk>/restore/", image_views.image_restore, name="image_restore"),
     path("images/<id:pk>/thumbnail.webp", image_views.image_thumbnail, name="image_thumbnail"),
     path("images/<id:pk>/original", image_views.image_original, name="image_original"),
+    path("compare/", compare_views.compare, name="compare"),
     path("images/<id:pk>/download/", image_views.image_download, name="image_download"),
     path("selection/", selection_views.selection_act, name="selection_act"),
     path("selection/count/", selection_views.selection_count, name="selection_count"),

@@ -72,7 +72,7 @@ HOSTILE_PATH = (
 # The parameters the issue named: the recorded ones must include them (or the walk is blind).
 NAMED = {"edit", "reuse", "prompt", "source", "pending", "month", "date_from", "date_to",
          "before", "q", "model", "who", "starred", "next", "board", "image", "name",
-         "direction", "new_board", "run", "expires", "download"}  # fmt: skip
+         "direction", "new_board", "run", "expires", "download", "images"}  # fmt: skip
 PYTHON_WORDS = ("Traceback", "invalid literal", "OverflowError", "ValueError", "out of range",
                 "Python int")  # fmt: skip
 HTMX_TARGETS = ("", "gallery-results", "gallery-more", "generate-form")

@@ -7,7 +7,10 @@
 
   // Where focus was before a swap, found again in the new fragment (its nodes are all new).
   const FOCUS_KEYS = [".lightbox-prev", ".lightbox-next", ".zoom-in", ".zoom-out", ".zoom-reset",
-    ".copy-prompt", ".lightbox-close"];
+    ".copy-prompt", ".copy-image", ".lightbox-close"];
+  // Images on the clipboard need ClipboardItem and clipboard.write (not every browser has them).
+  const canCopyImage = typeof window.ClipboardItem === "function" &&
+    Boolean(navigator.clipboard && typeof navigator.clipboard.write === "function");
 
   const dialog = document.getElementById("lightbox");
   const body = document.getElementById("lightbox-body");
@@ -190,6 +193,8 @@
 
   function enhance(view) {
     zoomerFor(view);
+    const copyImageButton = view.querySelector(".copy-image");
+    if (copyImageButton) copyImageButton.hidden = !canCopyImage;
     view.querySelectorAll("a[data-lightbox-nav][data-preload]").forEach(function (link) {
       const src = link.dataset.preload;
       if (!src || preloaded.has(src)) return;
@@ -234,6 +239,50 @@
     }
   }
 
+  // --- copying the image (as PNG: what every program pastes) -------------------------------
+
+  // The original as a PNG blob: a PNG as it is, a WebP or JPEG redrawn in a canvas.
+  function pngOf(src) {
+    return fetch(src, { credentials: "same-origin" }).then(function (response) {
+      if (!response.ok) throw new Error("the studio answered " + response.status);
+      return response.blob();
+    }).then(function (blob) {
+      if (blob.type === "image/png") return blob;
+      return createImageBitmap(blob).then(function (bitmap) {
+        const canvas = document.createElement("canvas");
+        canvas.width = bitmap.width;
+        canvas.height = bitmap.height;
+        canvas.getContext("2d").drawImage(bitmap, 0, 0);
+        bitmap.close();
+        return new Promise(function (resolve, reject) {
+          canvas.toBlob(function (png) {
+            if (png) resolve(png); else reject(new Error("the picture could not be converted"));
+          }, "image/png");
+        });
+      });
+    });
+  }
+
+  function copyImage(button) {
+    let item;
+    try {
+      // Made now, inside the click, with the blob still to come: browsers allow the write only
+      // while the click is recent.
+      item = new ClipboardItem({ "image/png": pngOf(button.dataset.src) });
+    } catch (_) {
+      feedback(button, "Copy failed", "This browser cannot copy images.");
+      return;
+    }
+    navigator.clipboard.write([item]).then(
+      function () { feedback(button, "Copied", "Image copied."); },
+      function (error) {
+        const why = error && error.name === "NotAllowedError"
+          ? "the browser did not allow it" : (error && error.message) || "it could not be read";
+        feedback(button, "Copy failed", "The image could not be copied: " + why + ".");
+      },
+    );
+  }
+
   function legacyCopy(text, button) {
     const area = document.createElement("textarea");
     area.value = text;
@@ -256,10 +305,11 @@
     return ok;
   }
 
-  function feedback(button, message) {
+  // The button says `message` for a moment; `spoken` (or `message`) is read out.
+  function feedback(button, message, spoken) {
     if (!labels.has(button)) labels.set(button, Array.from(button.childNodes));
     button.textContent = message;
-    announce(button, message);
+    announce(button, spoken || message);
     clearTimeout(labelTimers.get(button));
     labelTimers.set(button, setTimeout(function () {
       button.replaceChildren.apply(button, labels.get(button));
@@ -330,6 +380,12 @@
       if (zoomButton.classList.contains("zoom-reset")) zoomer.reset();
       else if (zoomButton.classList.contains("zoom-in")) zoomer.zoomIn();
       else zoomer.zoomOut();
+      return;
+    }
+    const copyImageButton = target.closest(".copy-image");
+    if (copyImageButton) {
+      event.preventDefault();
+      copyImage(copyImageButton);
       return;
     }
     const copy = target.closest(".copy-prompt");

@@ -2,6 +2,7 @@
 // wheel, trackpad and two-finger pinch, double-click or double-tap, drag to pan, and a swipe on a
 // touch screen reported to whoever walks between images. lightbox.js makes one zoomer per view
 // with Studio.createZoomer(view, { onSwipe }); its zoom buttons and keys call the zoomer's methods.
+// compare.js makes one per pane with { onChange } and copies state() into the others with apply().
 (function () {
   "use strict";
 
@@ -29,6 +30,7 @@
     let lastTap = null;
     let pointerType = "mouse";
     const pointers = new Map();
+    let applying = false;      // taking another zoomer's state: not reported back (compare.js)
 
     // Layout sizes only (offset*, client*): the transform never changes them, so reading them
     // between transform writes forces no layout.
@@ -73,6 +75,7 @@
       setDisabled(view.querySelector(".zoom-out"), atMin);
       setDisabled(view.querySelector(".zoom-reset"), atMin);
       setDisabled(view.querySelector(".zoom-in"), scale >= MAX_SCALE - 0.001);
+      if (options && options.onChange && !applying) options.onChange(smooth);
     }
     function schedule() {
       if (!frame) frame = requestAnimationFrame(function () { frame = 0; render(false); });
@@ -250,6 +253,22 @@
       zoomed: zoomed,
       reset: function () { scale = 1; x = 0; y = 0; render(true); },
       zoomIn: function () { step(STEP); },
+      // The zoom and pan as fractions of the image's laid-out size, so a view of another size
+      // shows the same part of its image: { scale, fx, fy }.
+      state: function () {
+        const g = measure();
+        return { scale: scale, fx: g.w ? x / g.w : 0, fy: g.h ? y / g.h : 0 };
+      },
+      // Take a state from state() (another view's), without telling options.onChange.
+      apply: function (next, smooth) {
+        const g = measure();
+        scale = limit(next.scale);
+        x = next.fx * g.w;
+        y = next.fy * g.h;
+        clamp(g);
+        applying = true;
+        try { render(Boolean(smooth)); } finally { applying = false; }
+      },
       zoomOut: function () { step(1 / STEP); },
       destroy: function () {
         if (resize) resize.disconnect();
