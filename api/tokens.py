@@ -7,6 +7,7 @@ through team/backends.py: guessing tokens is guessing passwords.
 """
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -95,6 +96,9 @@ class Caller:
     token: ApiToken
 
 
+PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]{1,512}")
+
+
 def token_authenticate(*, presented: str, address: str | None) -> Caller:
     """The caller a presented token stands for, or TokenRefused. Call it outside a transaction
     (the rate limit commits its count before the token is checked)."""
@@ -104,6 +108,10 @@ def token_authenticate(*, presented: str, address: str | None) -> Caller:
             "on the studio's API page.",
             code="missing_api_key",
         )
+    if not PRINTABLE_ASCII.fullmatch(presented):
+        # No token has such characters (a NUL, a space, non-ASCII): it can never match, and it
+        # must not reach the database (PostgreSQL refuses NUL in text) as a rate-limit key.
+        raise TokenRefused("Incorrect API token provided.", code="invalid_api_key")
     prefix = presented[:PREFIX_LENGTH]
     limit_key = f"token:{prefix}"
     try:

@@ -3,7 +3,6 @@
 import re
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     worker,
 )
 from tests.factories import make_run, make_succeeded_image
+from tests.storage import is_stored
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -104,7 +104,7 @@ def test_trash_restore_and_delete_forever(page, user, worker):  # noqa: F811
     page.get_by_role("status").filter(has_text="Run deleted forever.").wait_for()
     page.get_by_text("The Trash is empty.").wait_for()
     assert not Run.objects.filter(pk=lose.pk).exists()
-    assert not Path(lost.file.path).exists()
+    assert not is_stored(lost.file.name)
     assert_accessible(page)
     page.goto("/")
     page.get_by_role("article", name="a harbour at dawn").wait_for()

@@ -5,6 +5,8 @@ import io
 import zipfile
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from gallery import downloads
@@ -48,8 +50,8 @@ def test_transparency_turns_white_in_jpeg(signed_in, user):
     (image,) = finished(user)
     buffer = io.BytesIO()
     PILImage.new("RGBA", (8, 8), (255, 0, 0, 0)).save(buffer, "PNG")
-    with open(image.file.path, "wb") as file:
-        file.write(buffer.getvalue())
+    default_storage.delete(image.file.name)  # the original becomes a transparent PNG
+    default_storage.save(image.file.name, ContentFile(buffer.getvalue()))
     response = signed_in.get(f"/images/{image.pk}/download/", {"as": "jpeg"})
     with PILImage.open(io.BytesIO(b"".join(response.streaming_content))) as picture:
         assert picture.mode == "RGB"

@@ -2,7 +2,6 @@
 
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -12,6 +11,7 @@ from django.utils import timezone
 from gallery.models import Image, Run
 from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
+from tests.storage import is_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +38,13 @@ def trashed(user, *, prompt="a lost lighthouse"):
     return gone, kept, first
 
 
-def files_of(*images) -> list[Path]:
-    paths = []
+def files_of(*images) -> list[str]:
+    """The stored names of these images' files (a folder or a bucket: tests/storage.py)."""
+    names = []
     for image in images:
         image.refresh_from_db()
-        paths += [Path(image.file.path), Path(image.thumbnail.path)]
-    return paths
+        names += [image.file.name, image.thumbnail.name]
+    return names
 
 
 def test_the_trash_lists_a_members_own_deleted_runs_and_images(clients, user, other_user):
@@ -105,7 +106,7 @@ def test_restore_a_run_and_an_image(clients, user, htmx):
 def test_delete_forever_asks_first_then_removes_rows_and_files(clients, user, htmx):
     gone, kept, lone = trashed(user)
     files = files_of(*gone.images.all(), lone)
-    assert all(path.exists() for path in files)
+    assert all(is_stored(name) for name in files)
 
     unconfirmed = clients["owner"].post(f"/trash/runs/{gone.pk}/purge/")
     assert unconfirmed.status_code == 200
@@ -121,7 +122,7 @@ def test_delete_forever_asks_first_then_removes_rows_and_files(clients, user, ht
     assert not Run.objects.filter(pk=gone.pk).exists()
     assert not Image.objects.filter(run_id=gone.pk).exists()
     assert not Image.objects.filter(pk=lone.pk).exists()
-    assert not any(path.exists() for path in files)
+    assert not any(is_stored(name) for name in files)
     assert Image.objects.filter(run=kept).count() == 1  # the rest of that run stays
 
 
@@ -169,7 +170,7 @@ def test_purge_deleted_empties_the_trash_after_the_retention(clients, user, sett
     Image.objects.filter(pk=lone.pk).update(deleted_at=later)
     call_command("purge_deleted", stdout=io.StringIO())
     assert "The Trash is empty." in clients["owner"].get("/trash/").content.decode()
-    assert not any(path.exists() for path in files)
+    assert not any(is_stored(name) for name in files)
 
 
 def test_the_trash_page_takes_a_fixed_number_of_queries(
