@@ -40,12 +40,14 @@ class GalleryQuery:
     aspect: str = ""
     has_edits: bool = False
     failed: bool = False
+    via_api: bool = False  # made through the API (with a token), not the studio's pages
 
     @property
     def is_filtered(self) -> bool:
         return bool(
             self.q or self.model or self.starred or self.date_from or self.date_to
             or self.author_id or self.board_id or self.aspect or self.has_edits or self.failed
+            or self.via_api
         )  # fmt: skip
 
 
@@ -128,6 +130,8 @@ def _filtered(runs: QuerySet, query: GalleryQuery, viewer) -> QuerySet:
         runs = runs.filter(prompt__icontains=query.q)
     if query.author_id:
         runs = runs.filter(created_by_id=query.author_id)
+    if query.via_api:
+        runs = runs.exclude(api_token_name="")
     if query.date_from:
         runs = runs.filter(created_at__gte=_local_midnight(query.date_from))
     if query.date_to:
