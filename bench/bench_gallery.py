@@ -146,6 +146,40 @@ def verdict(times: list[float], target_ms: float) -> str:
     return "ok" if statistics.median(times) * 1000 <= target_ms else "MISSED"
 
 
+def measure_search(client, args: argparse.Namespace, middle: int) -> bool:
+    """Full-text search (ranked, keyset-paged): a word from a seeded prompt, first page and a
+    deep page; median <= PAGE_TARGET_MS and the same number of queries for both."""
+    import re
+
+    from gallery.models import Run
+
+    prompt = Run.objects.order_by("-id").values_list("prompt", flat=True).first() or ""
+    words = [w for w in re.findall(r"[A-Za-z]{5,}", prompt)][:2] or ["image"]
+    q = "+".join(words)
+    counts, ok = {}, True
+    for label, url in (
+        (f"full-text search q={q}", f"/?q={q}"),
+        (f"full-text search q={q}, deep page", f"/?q={q}&before={middle}"),
+    ):
+        try:
+            times, queries = timed(client, url, args.requests)
+        except Unavailable as exc:
+            print(f"  {label}: not measured. {exc}")
+            ok = False
+            continue
+        counts[label] = queries
+        ok &= report(f"{label} median", statistics.median(times) * 1000, PAGE_TARGET_MS)
+        print(f"    {summary_ms(times)}; {queries} SQL queries")
+    if len(counts) == 2:
+        same = len(set(counts.values())) == 1
+        print(
+            "  search queries, first vs deep page: "
+            + ("the same" if same else f"DIFFERENT {counts}")
+        )
+        ok &= same
+    return ok
+
+
 def measure(args: argparse.Namespace, description: str) -> bool:
     import django
 
@@ -191,6 +225,8 @@ def measure(args: argparse.Namespace, description: str) -> bool:
             "  queries, first page vs deep page: "
             + ("the same" if same else f"DIFFERENT {page_queries}")
         )
+
+    ok &= measure_search(client, args, middle)
 
     image = (
         Image.objects.filter(run_id__lte=middle, status=Image.Status.SUCCEEDED)

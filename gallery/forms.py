@@ -395,6 +395,7 @@ class GalleryFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, strip=True)
     model = forms.CharField(required=False, max_length=200)
     starred = forms.BooleanField(required=False)
+    via_api = forms.BooleanField(required=False)
     date_from = ParsedField(parse=partial(params.parse_date, label="“From”"))
     date_to = ParsedField(parse=partial(params.parse_date, label="“To”"))
     who = forms.CharField(required=False, max_length=150)

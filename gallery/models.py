@@ -505,3 +505,19 @@ class EditSource(models.Model):
 
     def __str__(self) -> str:
         return f"source {self.position} of run {self.run_id}"
+
+
+class SearchRow(models.Model):
+    """A row of SQLite's full-text table (migration 0011 makes it and its triggers; nothing
+    writes it but them): a run's prompt (id -run.id) or an image's revised prompt (its id)."""
+
+    id = models.BigIntegerField(primary_key=True, db_column="rowid")
+    body = models.TextField()
+    run_id = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "gallery_search"
+
+    def __str__(self) -> str:
+        return f"search row {self.pk} of run {self.run_id}"

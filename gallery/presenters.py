@@ -187,7 +187,8 @@ class GalleryView:
         params = self._params.copy()
         for key in ("reuse", "prompt"):
             params.pop(key, None)
-        params["before"] = str(self.runs[-1].pk)
+        # The lowest id shown: a search ranks runs within the page, so it need not be the last.
+        params["before"] = str(min(run.pk for run in self.runs))
         return f"?{params.urlencode()}"
 
     def value(self, name: str) -> str:

@@ -1,25 +1,32 @@
 """Reads: the gallery (filtered, keyset pages), one run, one image and its neighbours, prompts."""
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import NotSupportedError, connection
 from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
     FloatField,
+    Lookup,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    TextField,
 )
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from gallery.models import EditSource, Event, Image, PromptHistory, Run
+from gallery.models import EditSource, Event, Image, PromptHistory, Run, SearchRow
 
 GALLERY_PAGE_SIZE = 20
+# A search reads at most this many words of what was typed (the form holds it to 200 characters).
+SEARCH_MAX_WORDS = 16
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,14 @@ class GalleryQuery:
     aspect: str = ""
     has_edits: bool = False
     failed: bool = False
+    via_api: bool = False  # made through the API (with a token), not the studio's pages
 
     @property
     def is_filtered(self) -> bool:
         return bool(
             self.q or self.model or self.starred or self.date_from or self.date_to
             or self.author_id or self.board_id or self.aspect or self.has_edits or self.failed
+            or self.via_api
         )  # fmt: skip
 
 
@@ -123,11 +132,92 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+# --- full-text search: the one place that picks the database's own (migration 0011) -----------
+
+
+def _search_words(text: str) -> list[str]:
+    """The words of a search, as letters and digits only: quotes, operators (NEAR, AND, *, :,
+    &, !) and anything else either database's query syntax reads are never passed on."""
+    return re.findall(r"\w+", text)[:SEARCH_MAX_WORDS]
+
+
+@TextField.register_lookup
+class FullTextMatch(Lookup):
+    """`field__fts=<query>`: SQLite FTS5's MATCH on its table's column; PostgreSQL's
+    to_tsvector('english', field) @@ to_tsquery(...), the expression its GIN indexes hold."""
+
+    lookup_name = "fts"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        params = (*lhs_params, *rhs_params)
+        if connection.vendor == "sqlite":
+            return f"{lhs} MATCH {rhs}", params
+        if connection.vendor == "postgresql":
+            return f"to_tsvector('english', {lhs}) @@ to_tsquery('english', {rhs})", params
+        raise NotSupportedError(f"No full-text search on {connection.vendor}.")
+
+
+def _search_query(words: list[str]) -> str:
+    """Every word must match, as a prefix, stemmed (English) by the database."""
+    if connection.vendor == "postgresql":
+        return " & ".join(f"'{word}':*" for word in words)
+    return " ".join(f'"{word}"*' for word in words)
+
+
+# (run id, score) rows for a list of run ids, a higher score a better match.
+SQLITE_SCORES = (
+    "SELECT run_id, -bm25(gallery_search) FROM gallery_search WHERE gallery_search MATCH %s"
+    " AND run_id IN (SELECT value FROM json_each(%s))"
+)
+POSTGRESQL_SCORES = (
+    "SELECT id, ts_rank(to_tsvector('english', prompt), to_tsquery('english', %s))"
+    " FROM gallery_run WHERE id = ANY(%s) UNION ALL SELECT run_id,"
+    " ts_rank(to_tsvector('english', revised_prompt), to_tsquery('english', %s))"
+    " FROM gallery_image WHERE run_id = ANY(%s)"
+)
+
+
+def _matching(runs: QuerySet, text: str) -> QuerySet:
+    words = _search_words(text)
+    if not words:
+        return runs.none()
+    match = _search_query(words)
+    if connection.vendor == "sqlite":
+        return runs.filter(pk__in=SearchRow.objects.filter(body__fts=match).values("run_id"))
+    in_revised = Image.objects.filter(revised_prompt__fts=match).values("run_id")
+    return runs.filter(Q(prompt__fts=match) | Q(pk__in=in_revised))
+
+
+def _best_match_first(page: list[Run], text: str) -> list[Run]:
+    """A page of matching runs, best match first (ties newest first): one query. Paging stays
+    keyed on id alone (newest first across pages), so ranking reorders within a page only and
+    the next page starts below the page's lowest id: no run is shown twice or skipped."""
+    words = _search_words(text)
+    if not page or not words:
+        return page
+    match = _search_query(words)
+    ids = [run.pk for run in page]
+    if connection.vendor == "postgresql":
+        sql, params = POSTGRESQL_SCORES, [match, ids, match, ids]
+    else:
+        sql, params = SQLITE_SCORES, [match, json.dumps(ids)]
+    best: dict[int, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for run_id, score in cursor.fetchall():
+            best[run_id] = max(best.get(run_id, float("-inf")), score or 0.0)
+    return sorted(page, key=lambda run: (-best.get(run.pk, 0.0), -run.pk))
+
+
 def _filtered(runs: QuerySet, query: GalleryQuery, viewer) -> QuerySet:
     if query.q:
-        runs = runs.filter(prompt__icontains=query.q)
+        runs = _matching(runs, query.q)
     if query.author_id:
         runs = runs.filter(created_by_id=query.author_id)
+    if query.via_api:
+        runs = runs.exclude(api_token_name="")
     if query.date_from:
         runs = runs.filter(created_at__gte=_local_midnight(query.date_from))
     if query.date_to:
@@ -182,11 +272,16 @@ def runs_for_gallery(
     limit: int = GALLERY_PAGE_SIZE,
 ) -> list[Run]:
     """One page of runs, newest first, keyed on id (no OFFSET): the same three queries however
-    deep the page. Returns up to `limit + 1` runs; the extra one says another page exists."""
+    deep the page (four with a search: its ranking, best match first within the page). Returns
+    up to `limit + 1` runs; the extra one (last) says another page exists. The next page's
+    cursor is the lowest id among the first `limit`."""
     runs = runs_matching(viewer=viewer, query=query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
-    return list(_with_images(runs.order_by("-id"))[: limit + 1])
+    page = list(_with_images(runs.order_by("-id"))[: limit + 1])
+    if query.q:
+        page = _best_match_first(page[:limit], query.q) + page[limit:]
+    return page
 
 
 def run_for_display(*, run_id: int, viewer) -> Run:

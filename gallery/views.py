@@ -54,6 +54,7 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
         q=data["q"],
         model=data["model"],
         starred=data["starred"],
+        via_api=data["via_api"],
         date_from=data["date_from"],
         date_to=data["date_to"],
         author_id=author_id,

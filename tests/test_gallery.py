@@ -104,6 +104,23 @@ def test_search_and_filters_narrow_the_gallery_and_live_in_the_url(signed_in, us
     assert 'value="zebra"' in empty
 
 
+def test_made_via_api_narrows_the_gallery_to_runs_made_with_a_token(signed_in, user):
+    by_hand = finished_run(user, prompt="A fox drawn in the studio")
+    by_api = finished_run(user, prompt="A fox made by a script")
+    Run.objects.filter(pk=by_api.pk).update(api_token_name="ci-bot")
+    headers = {**htmx_headers(), "HX-Target": "gallery-results"}
+
+    def shown(**params):
+        html = signed_in.get("/", params, headers=headers).content.decode()
+        return {r.pk for r in (by_hand, by_api) if f'id="run-{r.pk}"' in html}
+
+    assert shown() == {by_hand.pk, by_api.pk}
+    assert shown(via_api="on") == {by_api.pk}
+    page = signed_in.get("/", {"via_api": "on"}).content.decode()
+    assert 'id="filter-via-api" name="via_api" value="on" checked' in page
+    assert "Made via API" in page
+
+
 def test_gallery_pages_and_the_lightbox_run_a_fixed_number_of_queries(
     signed_in, user, django_assert_num_queries
 ):
@@ -127,7 +144,7 @@ def test_gallery_pages_and_the_lightbox_run_a_fixed_number_of_queries(
     filtered = count("/", {"q": "run", "model": "offline/mosaic", "starred": "", "who": "mine"})
     more = count("/", {"before": middle.pk}, {**htmx_headers(), "HX-Target": "gallery-more"})
     assert first == deep  # no OFFSET: a deep page costs the same
-    assert filtered == first
+    assert filtered == first + 1  # a search adds one: ranking the page, best match first
     assert more <= first
     # session, user, runs, their images, their edit sources, recent prompts, members (filter),
     # boards (filter), the team's policy twice (the model allowlist; are there quotas to show?)
