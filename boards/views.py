@@ -2,9 +2,7 @@
 plain request with a page or a redirect and an htmx request with the fragment it targets (or a
 toast); who may do what is boards/permissions.py."""
 
-import itertools
-
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from boards import permissions, selectors, services
-from gallery import downloads, files
-from gallery.image_views import _storage_failed, _visible_image
+from gallery import downloads
+from gallery.image_views import _visible_image, zip_response
 from studio import params
 from studio.responses import bad_request, message_response
 
@@ -197,20 +195,7 @@ def board_download(request, pk: int):
     if not images:
         message = "This board has no images yet, so there is nothing to download."
         return message_response(request, title="Nothing to download", message=message, status=404)
-    stream = downloads.zip_stream(images)
-    try:
-        # The first piece before answering, as a run's zip does: a failing storage gets a clear
-        # answer, not a broken zip.
-        first = next(stream)
-    except files.StorageError as exc:
-        return _storage_failed(request, exc)
-    response = StreamingHttpResponse(
-        itertools.chain([first], stream), content_type="application/zip"
-    )
-    filename = downloads.zip_name_for_board(board)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-cache"
-    return response
+    return zip_response(request, images, filename=downloads.zip_name_for_board(board))
 
 
 def _picker_context(request, image, **extra) -> dict:

@@ -141,6 +141,11 @@ def run_download(request, pk: int):
         return message_response(request, title="Nothing to download", message=message, status=404)
     for image in images:
         image.run = run  # the file names need the run; no query per image
+    return zip_response(request, images, filename=downloads.zip_name_for(run))
+
+
+def zip_response(request, images, *, filename: str):
+    """These images' originals as one streamed zip download (a run's, a board's)."""
     stream = downloads.zip_stream(images)
     try:
         # The first piece (the first file opened and read) before answering: a storage that
@@ -151,7 +156,6 @@ def run_download(request, pk: int):
     response = StreamingHttpResponse(
         itertools.chain([first], stream), content_type="application/zip"
     )
-    filename = downloads.zip_name_for(run)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-cache"
     return response
