@@ -228,6 +228,12 @@ def test_the_studio_and_lightbox_at_phone_width(phone, user, other_user):
     # Reflow (WCAG 1.4.10): nothing squeezed to a sliver. The brand stays on one line, and a
     # run's prompt gets the run's width, its actions going under it rather than beside it.
     assert phone.locator(".brand").bounding_box()["height"] < 30
+    # Every account link is on the screen (they wrap), none cut off at the right edge.
+    width = phone.viewport_size["width"]
+    account = phone.get_by_role("navigation", name="Account")
+    for control in account.get_by_role("link").all() + account.get_by_role("button").all():
+        box = control.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, control.inner_text()
     run = phone.locator("article").first
     prompt_width = run.get_by_role("heading").first.bounding_box()["width"]
     assert prompt_width > 0.8 * run.bounding_box()["width"]
