@@ -4,6 +4,7 @@ loopback gateway and the loopback S3 server."""
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.test import Client
 
 from gallery import catalog
 from team.middleware import forget_users_exist
@@ -109,6 +110,18 @@ def admin_user(django_user_model):
     return django_user_model.objects.create_superuser(
         "root", "root@example.com", "a-long-passphrase-3"
     )
+
+
+@pytest.fixture
+def clients(user, other_user, admin_user) -> dict[str, Client]:
+    """A signed-in test client each for the owner (`user`), a second member and an admin: the
+    three people every permission test asks."""
+    made = {}
+    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
+        client = Client()
+        client.force_login(person)
+        made[name] = client
+    return made
 
 
 @pytest.fixture

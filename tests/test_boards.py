@@ -8,7 +8,6 @@ import zipfile
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from boards import services
@@ -18,16 +17,6 @@ from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clients(user, other_user, admin_user):
-    made = {}
-    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
-        client = Client()
-        client.force_login(person)
-        made[name] = client
-    return made
 
 
 def toast(response) -> str:

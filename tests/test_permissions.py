@@ -16,16 +16,6 @@ from tests.factories import make_run, make_succeeded_image, png_bytes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clients(user, other_user, admin_user):
-    made = {}
-    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
-        client = Client()
-        client.force_login(person)
-        made[name] = client
-    return made
-
-
 def run_of(user, *, private: bool):
     run = make_run(user, prompt="private plans" if private else "team picture", count=2)
     first, second = run.images.all()

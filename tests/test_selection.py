@@ -5,7 +5,6 @@ import io
 import zipfile
 
 import pytest
-from django.test import Client
 
 from gallery import downloads
 from gallery.models import Image, Run
@@ -13,16 +12,6 @@ from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clients(user, other_user, admin_user):
-    made = {}
-    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
-        client = Client()
-        client.force_login(person)
-        made[name] = client
-    return made
 
 
 def finished_run(user, prompt: str, count: int = 2) -> list[Image]:

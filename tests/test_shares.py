@@ -23,16 +23,6 @@ pytestmark = pytest.mark.django_db
 LINK = re.compile(r"http://testserver(/s/[A-Za-z0-9_-]{20,}/)")
 
 
-@pytest.fixture
-def clients(user, other_user, admin_user):
-    made = {}
-    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
-        client = Client()
-        client.force_login(person)
-        made[name] = client
-    return made
-
-
 def finished(user, prompt="a red fox", *, private=False, count=1) -> list[Image]:
     run = make_run(user, prompt=prompt, count=count)
     Run.objects.filter(pk=run.pk).update(is_private=private)

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 from django.utils import timezone
 
 from gallery.models import Image, Run
@@ -14,16 +13,6 @@ from tests.factories import make_run, make_succeeded_image
 from tests.storage import is_stored
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clients(user, other_user, admin_user):
-    made = {}
-    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
-        client = Client()
-        client.force_login(person)
-        made[name] = client
-    return made
 
 
 def trashed(user, *, prompt="a lost lighthouse"):
