@@ -1,6 +1,7 @@
 """The Trash: deleted runs and images per member (admins see all), Restore and Delete forever."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -50,6 +51,11 @@ def test_the_trash_lists_a_members_own_deleted_runs_and_images(clients, user, ot
     assert "removed for good" in html and "7 days" in html
     for image in gone.images.all():
         assert f"/trash/images/{image.pk}/thumbnail.webp" in html
+    # Each Restore / Delete forever is described by its item's text, which is on the page.
+    described = re.findall(r'<button[^>]*aria-describedby="([^"]+)"', html)
+    assert len(described) == 4
+    assert all(f'id="{ref}"' in html for ref in described), described
+    assert f"trash-image-{lone.pk}-prompt" in described
 
     admin = clients["admin"].get("/trash/").content.decode()
     assert f'id="trash-run-{gone.pk}"' in admin and f'id="trash-run-{theirs.pk}"' in admin
