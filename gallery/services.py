@@ -13,7 +13,7 @@ from django.utils import timezone
 from gallery import catalog, edits, files, pricing
 from gallery.catalog import Choice, ModelSpec
 from gallery.edits import Source
-from gallery.models import Event, Image, PromptHistory, Run
+from gallery.models import Event, Image, PromptHistory, Run, Upload
 from team import services as team_services
 
 RECENT_PROMPTS_KEPT = 20
@@ -228,6 +228,17 @@ def deleted_purge(*, older_than: timedelta) -> dict[str, int]:
     )
 
 
+def uploads_purge(*, older_than: timedelta) -> dict[str, int]:
+    """Remove the images attached for edits longer ago than `older_than` that no run used (an
+    attachment removed from the prompt box, or never sent), with their files. An upload whose
+    files the storage would not delete keeps its row, for the next purge."""
+    cutoff = timezone.now() - older_than
+    unused = Upload.objects.filter(created_at__lt=cutoff, edits__isnull=True)
+    deleted_files, kept = _delete_files(unused)
+    _, deleted = Upload.objects.filter(pk__in=unused.values("pk")).exclude(pk__in=kept).delete()
+    return {"uploads": deleted.get("gallery.Upload", 0), "files": deleted_files, "kept": len(kept)}
+
+
 def run_purge(*, run: Run) -> bool:
     """ "Delete forever" from the Trash: a deleted run, its images and their files, now. False
     when the storage would not delete some files (the rows stay, for another try)."""
@@ -247,16 +258,7 @@ def _purge(*, images, runs) -> dict[str, int]:
     """Delete the files of `images`, then the rows of `images` and `runs`. An image whose files
     the storage would not delete keeps its row (and its run), for the next purge to try again:
     a row is never removed while its files may still be there."""
-    deleted_files = 0
-    kept: list[int] = []
-    for pk, file_name, thumb_name in images.values_list("pk", "file", "thumbnail").iterator():
-        try:
-            for name in (file_name, thumb_name):
-                if name:
-                    files.delete(name)
-                    deleted_files += 1
-        except files.StorageError:
-            kept.append(pk)
+    deleted_files, kept = _delete_files(images)
     _, deleted_images = images.exclude(pk__in=kept).delete()
     deleted_runs = {}
     if runs is not None:
@@ -267,3 +269,19 @@ def _purge(*, images, runs) -> dict[str, int]:
         "files": deleted_files,
         "kept": len(kept),
     }
+
+
+def _delete_files(rows) -> tuple[int, list[int]]:
+    """Delete the stored file and thumbnail of each of `rows` (images or uploads); returns how
+    many files went and the ids of the rows whose files the storage would not delete."""
+    deleted_files = 0
+    kept: list[int] = []
+    for pk, file_name, thumb_name in rows.values_list("pk", "file", "thumbnail").iterator():
+        try:
+            for name in (file_name, thumb_name):
+                if name:
+                    files.delete(name)
+                    deleted_files += 1
+        except files.StorageError:
+            kept.append(pk)
+    return deleted_files, kept

@@ -6,9 +6,12 @@ import io
 import random
 import struct
 import zlib
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image as PILImage
 
@@ -213,6 +216,27 @@ def run_queued_fetches() -> None:
     """What the worker does with the queued link fetches."""
     for task in DBTaskResult.objects.filter(task_path="gallery.tasks.fetch_upload"):
         fetch_upload.call(*task.args_kwargs["args"])
+
+
+def test_purge_deleted_removes_old_uploads_no_run_used(signed_in, user, settings):
+    for name in ("used.png", "dropped.png", "recent.png"):
+        assert upload(signed_in, png_bytes(32, 32), name).status_code == 200
+    used, dropped, recent = (
+        Upload.objects.get(original_name=n) for n in ("used.png", "dropped.png", "recent.png")
+    )
+    EditSource.objects.create(run=make_run(user, prompt="an edit"), position=0, upload=used)
+    long_ago = timezone.now() - timedelta(days=settings.DELETED_RETENTION_DAYS + 1)
+    Upload.objects.filter(pk__in=[used.pk, dropped.pk]).update(created_at=long_ago)
+    dropped_files = {dropped.file.name, dropped.thumbnail.name}
+    assert dropped_files <= set(stored_names())
+
+    out = io.StringIO()
+    call_command("purge_deleted", stdout=out)
+
+    assert "Purged 1 unused upload(s); deleted 2 file(s)." in out.getvalue()
+    assert set(Upload.objects.values_list("pk", flat=True)) == {used.pk, recent.pk}
+    assert not dropped_files & set(stored_names())
+    assert {used.file.name, recent.file.name} <= set(stored_names())
 
 
 def test_someone_elses_upload_cannot_be_attached_or_seen(client, user, other_user):
