@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, connections
+from django.tasks import TaskResultStatus
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
@@ -47,6 +49,7 @@ class ConcurrentWorker(Worker):
         self.concurrency = concurrency
         self._slots = threading.Semaphore(concurrency)
         self._tasks_running = 0
+        self._task_ids: set = set()  # the tasks this process is running now
         self._lock = threading.Lock()
         self._last_reap = 0.0
 
@@ -55,6 +58,7 @@ class ConcurrentWorker(Worker):
             logger.warning("Stopping now; unfinished images are marked interrupted.")
             # Exactly the images this process's runs claimed, whatever else its tasks were doing.
             Image.objects.filter(pk__in=runner.images_in_flight()).interrupt(Interruption.STOPPED)
+            self._end_tasks_left("The worker was stopped at once; its images were interrupted.")
             self._forget_beat()
             os._exit(1)
         logger.warning(
@@ -99,6 +103,7 @@ class ConcurrentWorker(Worker):
                     continue
                 with self._lock:
                     self._tasks_running += 1
+                    self._task_ids.add(task_result.pk)
                 pool.submit(self._run_in_thread, task_result)
             if self.batch:
                 pool.shutdown(wait=True)
@@ -123,10 +128,25 @@ class ConcurrentWorker(Worker):
             logger.warning(
                 "Run %s: %d unfinished image(s) handed back to the queue.", run_id, len(ids)
             )
+        self._end_tasks_left("The worker stopped; its unfinished images were queued again.")
         self._forget_beat()
         # The threads still waiting on the gateway cannot be stopped; what they were making is
         # queued again for another worker, so this process just ends.
         os._exit(0)
+
+    def _end_tasks_left(self, why: str) -> None:
+        """Mark the tasks this process is abandoning as ended (failed, saying `why`), so no task
+        row stays "running" for a worker that is gone; what they were making was handed back
+        (a new task) or interrupted."""
+        with self._lock:
+            ids = list(self._task_ids)
+        with contextlib.suppress(DatabaseError):
+            DBTaskResult.objects.filter(pk__in=ids, status=TaskResultStatus.RUNNING).update(
+                status=TaskResultStatus.FAILED,
+                finished_at=timezone.now(),
+                exception_class_path="gallery.worker.WorkerStopped",
+                traceback=why,
+            )
 
     def _ready_tasks(self):
         """The tasks this worker may take: its backend, its queues, none it was told to leave."""
@@ -178,6 +198,7 @@ class ConcurrentWorker(Worker):
         finally:
             with self._lock:
                 self._tasks_running -= 1
+                self._task_ids.discard(task_result.pk)
             connections.close_all()
             self._slots.release()
 

@@ -110,6 +110,8 @@ def test_a_second_stop_signal_marks_unfinished_tiles_interrupted_at_once(
         stop_worker(worker)
     image = Image.objects.get(run=run)
     assert image.status == "interrupted" and "stopped" in image.error
+    task = DBTaskResult.objects.get()
+    assert task.status == "FAILED" and "stopped at once" in task.traceback
 
 
 def test_a_second_stop_signal_leaves_runs_alone_that_only_share_an_id_with_a_link_fetch(
@@ -210,6 +212,10 @@ def test_a_stopped_worker_hands_back_what_outlives_its_grace_period(user, fake_g
     assert statuses(run) == ["queued", "queued"], output
     assert "handed back" in output
     assert DBTaskResult.objects.filter(status="READY").count() == 1
+    # The stopped worker's own task row is ended, not left "running" for a worker that is gone.
+    assert not DBTaskResult.objects.filter(status="RUNNING").exists()
+    ended = DBTaskResult.objects.get(status="FAILED")
+    assert "queued again" in ended.traceback
 
     replacement = start_worker(settings)
     try:
