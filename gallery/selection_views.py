@@ -116,12 +116,12 @@ def _restore(request):
 
 def _add_to_board(request, images):
     """Add to board: the finished ones of the selection onto a board the person sees (a 404
-    for any other), or onto a new board named `new_board` when `board` is "new". The board's
+    for any other), or onto a new board named `new_board` when `to_board` is "new". The board's
     own rule (board_add_images) decides which images may go on it."""
     ids = list(images.values_list("pk", flat=True))
     if not ids:
         return bad_request(request, "None of the selected images is finished; nothing was added.")
-    choice = request.POST.get("board", "")
+    choice = request.POST.get("to_board", "")  # "board" is the gallery's Board filter
     try:
         with transaction.atomic():
             if choice == "new":
