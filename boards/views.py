@@ -2,10 +2,9 @@
 plain request with a page or a redirect and an htmx request with the fragment it targets (or a
 toast); who may do what is boards/permissions.py."""
 
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -13,7 +12,7 @@ from boards import permissions, selectors, services
 from gallery import downloads
 from gallery.image_views import _visible_image, zip_response
 from studio import params
-from studio.responses import bad_request, message_response
+from studio.responses import bad_request, message_response, redirect_back
 
 BOARDS = "boards/boards.html"
 BOARD = "boards/board.html"
@@ -22,18 +21,6 @@ PICKER = "boards/image_boards.html"
 
 def _toast(response: HttpResponse, message: str) -> HttpResponse:
     return trigger_client_event(response, "toast", {"message": message})
-
-
-def _ids(request, name: str, *, what: str) -> list[int]:
-    """Ids posted as repeated fields, comma-separated lists, or both (BadParameter if any is
-    not an id)."""
-    return params.parse_id_list(",".join(request.POST.getlist(name)), what=what)
-
-
-def _next(request, fallback: str) -> HttpResponseRedirect:
-    target = request.POST.get("next", "")
-    on_site = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
-    return HttpResponseRedirect(target if on_site and target.startswith("/") else fallback)
 
 
 def _boards_context(request, **extra) -> dict:
@@ -56,7 +43,7 @@ def board_create(request):
     """A new board (shared with the team unless "shared" is off). With `image` ids it starts
     with those images: what the select-many bar calls."""
     try:
-        image_ids = _ids(request, "image", what="image")
+        image_ids = params.parse_id_fields(request.POST, "image", what="image")
         board = services.board_create(
             owner=request.user,
             name=request.POST.get("name", ""),
@@ -85,6 +72,7 @@ def board_detail(request, pk: int):
         "images": images,
         "more_before": images[-1].pk if len(page) > len(images) else None,
         "can_change": permissions.can_change(request.user, board),
+        "boards": selectors.boards_visible_to(request.user).only("pk", "name"),  # "Add to board"
     }
     if request.htmx and request.htmx.target == "board-more":
         return render(request, f"{BOARD}#board_page", context)
@@ -134,7 +122,10 @@ def board_move(request, pk: int):
 def boards_reorder(request):
     """The boards list in a new order (dragged): `board` ids, first to last."""
     try:
-        services.boards_reorder(viewer=request.user, board_ids=_ids(request, "board", what="board"))
+        services.boards_reorder(
+            viewer=request.user,
+            board_ids=params.parse_id_fields(request.POST, "board", what="board"),
+        )
     except (params.BadParameter, services.BoardRefused) as exc:
         return bad_request(request, exc.message)
     if not request.htmx:
@@ -148,7 +139,7 @@ def board_images_add(request, pk: int):
     person may not see are ignored. The select-many bar's "Add to board" calls this."""
     board = permissions.board_for_view(request, pk)
     try:
-        image_ids = _ids(request, "image", what="image")
+        image_ids = params.parse_id_fields(request.POST, "image", what="image")
         if not image_ids:
             raise services.BoardRefused("Choose the images to add.")
         added = services.board_add_images(board=board, viewer=request.user, image_ids=image_ids)
@@ -160,7 +151,7 @@ def board_images_add(request, pk: int):
         )
     message = f"Added {added} image{'s' if added != 1 else ''} to “{board.name}”."
     if not request.htmx:
-        return _next(request, reverse("board_detail", args=[board.pk]))
+        return redirect_back(request, reverse("board_detail", args=[board.pk]))
     return _toast(HttpResponse(status=204), message)
 
 
@@ -169,14 +160,14 @@ def board_images_remove(request, pk: int):
     """Take images off the board (they stay in the gallery)."""
     board = permissions.board_for_view(request, pk)
     try:
-        image_ids = _ids(request, "image", what="image")
+        image_ids = params.parse_id_fields(request.POST, "image", what="image")
         removed = services.board_remove_images(
             board=board, viewer=request.user, image_ids=image_ids
         )
     except (params.BadParameter, services.BoardRefused) as exc:
         return bad_request(request, exc.message)
     if not request.htmx:
-        return _next(request, reverse("board_detail", args=[board.pk]))
+        return redirect_back(request, reverse("board_detail", args=[board.pk]))
     message = f"Took {removed} image{'s' if removed != 1 else ''} off “{board.name}”."
     # The tile's own form targets the tile, which goes.
     return _toast(HttpResponse(""), message)
@@ -224,7 +215,7 @@ def image_boards_save(request, pk: int):
     board when a name is given."""
     image = _visible_image(request, pk)
     try:
-        board_ids = set(_ids(request, "board", what="board"))
+        board_ids = set(params.parse_id_fields(request.POST, "board", what="board"))
         if name := request.POST.get("new_board", "").strip():
             board = services.board_create(
                 owner=request.user, name=name, shared=request.POST.get("new_shared") == "on"
@@ -236,7 +227,7 @@ def image_boards_save(request, pk: int):
     on = selectors.boards_of_image(image=image, viewer=request.user)
     message = f"On {len(on)} board{'s' if len(on) != 1 else ''}." if on else "On no boards."
     if not request.htmx:
-        return _next(request, reverse("image_detail", args=[image.pk]))
+        return redirect_back(request, reverse("image_detail", args=[image.pk]))
     context = _picker_context(request, image, in_dialog=True, saved=message)
     response = render(request, f"{PICKER}#picker", context)
     return trigger_client_event(_toast(response, message), "boardsSaved", {"id": image.pk})

@@ -3,10 +3,9 @@
 import itertools
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -15,7 +14,7 @@ from gallery.forms import GalleryFilterForm
 from gallery.models import Image, Upload
 from gallery.presenters import ImageView, RunView
 from gallery.views import RUN, _gallery_query, _visible_run
-from studio.responses import bad_request, message_response
+from studio.responses import bad_request, message_response, redirect_back
 
 # Files never change under a URL: a new file gets a new ?v=, so browsers may keep them for a year.
 CACHE_FOREVER = "private, max-age=31536000, immutable"
@@ -161,14 +160,6 @@ def zip_response(request, images, *, filename: str):
     return response
 
 
-def _back(request, fallback: str) -> HttpResponseRedirect:
-    """Back to the page the form was on (`next`), if it is a path on this site. Not through
-    redirect(), which takes a bare word ("studio") for the name of a view to look up."""
-    target = request.POST.get("next", "")
-    on_this_site = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
-    return HttpResponseRedirect(target if on_this_site and target.startswith("/") else fallback)
-
-
 @require_POST
 def image_star(request, pk: int):
     image = permissions.image_for_star(request, pk)
@@ -177,7 +168,7 @@ def image_star(request, pk: int):
         image=image, starred=(not image.starred) if starred == "toggle" else starred == "1"
     )
     if not request.htmx:
-        return _back(request, f"{reverse('studio')}#image-{image.pk}")
+        return redirect_back(request, f"{reverse('studio')}#image-{image.pk}")
     response = render(request, "gallery/star_button.html", {"image": image})
     return trigger_client_event(response, "starChanged", {"id": image.pk, "starred": image.starred})
 

@@ -1,21 +1,32 @@
-"""Select many: one POST acts on the picked images (`ids`) or on everything the gallery's
-filters show (`all=1` with the filters), calling the single actions' services under the same
-rules: Star and Download take the finished images anyone may see, Delete only the ones the person
-may change (their own; an admin's, anyone's)."""
+"""Select many: one POST acts on the picked images (`ids`, comma-separated or repeated, as a
+permalink page's checkboxes post them) or on everything the gallery's filters show (`all=1` with
+the filters), calling the single actions' services under the same rules: Star, Download and Add
+to board take the finished images the person may see, Delete only the ones they may change
+(their own; an admin's, anyone's). A plain POST goes back to the page it came from (`next`)."""
 
-from django.http import JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseClientRefresh,
+    trigger_client_event,
+)
 
+from boards import permissions as board_permissions
+from boards import services as board_services
 from gallery import downloads, selection, services
+from gallery.compare_views import COMPARE_MAX, COMPARE_MIN, TOO_FEW
 from gallery.forms import GalleryFilterForm
 from gallery.models import Image
 from gallery.views import _gallery_query
 from studio import params
-from studio.responses import bad_request
+from studio.responses import bad_request, redirect_back
 
-ACTIONS = ("star", "unstar", "delete", "restore", "download")
+ACTIONS = ("star", "unstar", "delete", "restore", "download", "board", "compare")
 
 
 def _selection(request, data) -> selection.Selection:
@@ -29,7 +40,7 @@ def _selection(request, data) -> selection.Selection:
         except ValueError as exc:
             raise selection.SelectionRefused(str(exc)) from None
     try:
-        ids = params.parse_id_list(data.get("ids", ""), what="image")
+        ids = params.parse_id_fields(data, "ids", what="image")
     except params.BadParameter as exc:
         raise selection.SelectionRefused(exc.message) from None
     if not ids:
@@ -73,12 +84,17 @@ def selection_act(request):
         return _done(request, f"{word} {_images(len(ids))}.", "starsChanged", ids, starred=starred)
     if action == "restore":
         return _restore(request)
+    if action == "board":
+        return _add_to_board(request, selection.finished(images))
+    if action == "compare":
+        return _compare(request)
     allowed = selection.deletable(viewer=request.user, images=images)
     ids = list(allowed.values_list("pk", flat=True))
     services.images_delete(images=Image.objects.filter(pk__in=ids))
     left = images.count()  # someone else's, left as they were
     if not request.htmx:
-        return redirect("studio")
+        messages.success(request, f"{_images(len(ids))} deleted; find them in the Trash.")
+        return _back(request)
     context = {"ids": ",".join(map(str, ids)), "count": len(ids), "left": left}
     response = render(request, "gallery/selection_deleted.html", context)
     return trigger_client_event(response, "imagesDeleted", {"ids": ids})
@@ -87,15 +103,65 @@ def selection_act(request):
 def _restore(request):
     """Undo a Delete of the selection: the same ids, those the person may change."""
     try:
-        ids = params.parse_id_list(request.POST.get("ids", ""), what="image")
+        ids = params.parse_id_fields(request.POST, "ids", what="image")
     except params.BadParameter as exc:
         return bad_request(request, exc.message)
     if len(ids) > selection.most():
         return bad_request(request, "That is more images than one action takes.")
     services.images_restore(images=selection.deleted_ones(viewer=request.user, ids=ids))
     if not request.htmx:
-        return redirect("studio")
+        return _back(request)
     return HttpResponseClientRefresh()
+
+
+def _add_to_board(request, images):
+    """Add to board: the finished ones of the selection onto a board the person sees (a 404
+    for any other), or onto a new board named `new_board` when `to_board` is "new". The board's
+    own rule (board_add_images) decides which images may go on it."""
+    ids = list(images.values_list("pk", flat=True))
+    if not ids:
+        return bad_request(request, "None of the selected images is finished; nothing was added.")
+    choice = request.POST.get("to_board", "")  # "board" is the gallery's Board filter
+    try:
+        with transaction.atomic():
+            if choice == "new":
+                board = board_services.board_create(
+                    owner=request.user,
+                    name=request.POST.get("new_board", ""),
+                    shared=request.POST.get("shared", "on") == "on",
+                )
+            elif choice:
+                board = board_permissions.board_for_view(request, _board_id(choice))
+            else:
+                raise board_services.BoardRefused("Choose a board, or “New board…” and a name.")
+            added = board_services.board_add_images(board=board, viewer=request.user, image_ids=ids)
+    except (params.BadParameter, board_services.BoardRefused) as exc:
+        return bad_request(request, exc.message)
+    message = f"Added {_images(added)} to “{board.name}”."
+    return _done(request, message, "addedToBoard", ids, board=board.pk, name=board.name)
+
+
+def _board_id(text: str) -> int:
+    try:
+        return params.parse_id(text, what="board")
+    except params.NoSuchId:
+        raise Http404("No such board.") from None
+
+
+def _compare(request):
+    """Compare from a form's ticks: the compare viewer with the picked images, in their order
+    (the viewer checks who may see them)."""
+    if request.POST.get("all") == "1":
+        return bad_request(request, "Compare takes two to four images picked one by one.")
+    ids = list(dict.fromkeys(params.parse_id_fields(request.POST, "ids", what="image")))
+    if not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
+        return bad_request(request, TOO_FEW.format(count=len(ids)))
+    url = f"{reverse('compare')}?images={','.join(map(str, ids))}"
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+
+
+def _back(request):
+    return redirect_back(request, reverse("studio"))
 
 
 def _images(count: int) -> str:
@@ -104,7 +170,8 @@ def _images(count: int) -> str:
 
 def _done(request, message: str, event: str, ids: list[int], **detail):
     if not request.htmx:
-        return redirect("studio")
+        messages.success(request, message)
+        return _back(request)
     response = render(request, "gallery/selection_done.html", {"message": message})
     return trigger_client_event(response, event, {"ids": ids, **detail})
 

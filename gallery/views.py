@@ -315,7 +315,9 @@ def run_detail(request, pk: int):
     run = RunView(_visible_run(request, pk), viewer=request.user)
     if request.htmx:
         return render(request, RUN, {"run": run})
-    return render(request, "gallery/run_page.html", {"run": run, "live_url": live_url})
+    boards = boards_selectors.boards_visible_to(request.user).only("pk", "name")  # "Add to board"
+    context = {"run": run, "live_url": live_url, "boards": boards}
+    return render(request, "gallery/run_page.html", context)
 
 
 @require_GET

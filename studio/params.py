@@ -79,6 +79,12 @@ def parse_id_list(text: str, *, what: str = "id") -> list[int]:
         ) from None
 
 
+def parse_id_fields(data, name: str, *, what: str = "id") -> list[int]:
+    """Ids posted as repeated fields (`ids=4&ids=9`, a form's checkboxes), comma-separated
+    lists (`ids=4,9`), or both, in the order given (`data` is a QueryDict)."""
+    return parse_id_list(",".join(data.getlist(name)), what=what)
+
+
 def parse_cursor(text: str) -> int:
     """The gallery's page cursor: the id of the last run on the page before."""
     try:

@@ -7,8 +7,9 @@ by it, and a `toast` event that studio.js shows; a 4xx also reaches studio.js's 
 shows the same sentence once.
 """
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import reswap, trigger_client_event
 
 MESSAGE_PAGE = "message.html"
@@ -29,3 +30,12 @@ def bad_request(request: HttpRequest, message: str) -> HttpResponse:
     """Input that cannot be read (a broken link, a crafted value): a 400 saying why, never a
     500, and nothing changed."""
     return message_response(request, title="That didn't work", message=message, status=400)
+
+
+def redirect_back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    """A plain form's answer: back to the page it was on (the posted `next`) if that is a path
+    on this site, else to `fallback`. Not through redirect(), which takes a bare word ("studio")
+    for the name of a view to look up."""
+    target = request.POST.get("next", "")
+    on_this_site = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return HttpResponseRedirect(target if on_this_site and target.startswith("/") else fallback)

@@ -2,7 +2,8 @@
 // checkboxes. Click or Space toggles one, Shift+click selects the range from the last one
 // (across runs), "Select all" takes everything the filters show (counted by the server, not
 // just the tiles loaded), Esc or Done leaves. The bar's actions post the picked ids, or the
-// filters for "all", in one request.
+// filters for "all", in one request. Compare opens the compare viewer with two to four picked
+// tiles, in the order picked.
 (function () {
   "use strict";
   const tools = document.querySelector("[data-select-tools]");
@@ -11,7 +12,9 @@
   if (!tools || !bar || !toggle) return;
   tools.hidden = false;
   const count = document.getElementById("select-count");
-  const FILTERS = ["q", "who", "model", "starred", "date_from", "date_to"];
+  // Every filter of the gallery's filter form (GalleryFilterForm but its page cursor): "Select
+  // all" must take what the page shows, no more.
+  const FILTERS = ["q", "who", "model", "starred", "via_api", "date_from", "date_to", "board", "aspect", "edited", "failed"];
   let selecting = false;
   let picked = new Set();
   let all = null; // {count, params} after "Select all"
@@ -44,6 +47,11 @@
     count.textContent = n.toLocaleString() + " selected" + (all !== null ? " (everything the filters show)" : "");
     bar.querySelectorAll("[data-select-action]").forEach(function (button) {
       button.disabled = n === 0;
+    });
+    const comparable = all === null && picked.size >= 2 && picked.size <= 4;
+    bar.querySelectorAll("[data-compare]").forEach(function (button) { button.disabled = !comparable; });
+    bar.querySelectorAll("[data-compare-ids]").forEach(function (input) {
+      input.value = comparable ? Array.from(picked).join(",") : "";
     });
     bar.querySelectorAll("[data-select-fields]").forEach(function (holder) {
       holder.replaceChildren();
@@ -177,4 +185,55 @@
       document.body.dispatchEvent(new CustomEvent("starChanged", { detail: { id: id, starred: on } }));
     });
   });
+})();
+
+// The "Add to board" choice (the gallery's bar and a permalink page's form): the name field only
+// for "New board…"; a board made from the bar joins the list and stays chosen. A permalink page's
+// plain form (gallery/pick_form.html) counts its ticks and offers Compare for two to four.
+(function () {
+  "use strict";
+  function showName(select) {
+    const name = select.form && select.form.querySelector("[data-new-board]");
+    if (!name) return;
+    name.hidden = select.value !== "new";
+    if (!name.hidden) name.querySelector("input").focus();
+  }
+  document.querySelectorAll("[data-board-choice]").forEach(function (select) {
+    const name = select.form && select.form.querySelector("[data-new-board]");
+    if (name) name.hidden = select.value !== "new";
+    select.addEventListener("change", function () { showName(select); });
+  });
+  document.body.addEventListener("addedToBoard", function (event) {
+    const board = String(event.detail.board);
+    document.querySelectorAll("[data-board-choice]").forEach(function (select) {
+      if (!select.querySelector('option[value="' + board + '"]')) {
+        const option = new Option(event.detail.name, board);
+        select.insertBefore(option, select.querySelector('option[value="new"]'));
+      }
+      select.value = board;
+      const name = select.form && select.form.querySelector("[data-new-board]");
+      if (name) {
+        name.hidden = true;
+        name.querySelector("input").value = "";
+      }
+    });
+  });
+
+  const form = document.querySelector("[data-pick-form]");
+  if (!form) return;
+  const count = form.querySelector("[data-pick-count]");
+  const compare = form.querySelector("[data-compare]");
+  function boxes() {
+    return Array.from(document.querySelectorAll('input[type="checkbox"][form="' + form.id + '"]:checked'));
+  }
+  function draw() {
+    const n = boxes().length;
+    count.textContent = n.toLocaleString() + " selected";
+    form.querySelectorAll('button[name="action"]').forEach(function (button) { button.disabled = n === 0; });
+    compare.disabled = n < 2 || n > 4;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches('input[type="checkbox"][form="' + form.id + '"]')) draw();
+  });
+  draw();
 })();
