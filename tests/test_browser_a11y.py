@@ -234,6 +234,12 @@ def test_the_studio_and_lightbox_at_phone_width(phone, user, other_user):
     for control in account.get_by_role("link").all() + account.get_by_role("button").all():
         box = control.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, control.inner_text()
+    # A tile's buttons stay within the tile (wrapping on a narrow one).
+    for tile in phone.locator("figure.tile.is-succeeded").all()[:6]:
+        outer = tile.bounding_box()
+        for control in tile.locator(".tile-actions > *").all():
+            box = control.bounding_box()
+            assert outer["x"] <= box["x"] and box["x"] + box["width"] <= outer["x"] + outer["width"]
     run = phone.locator("article").first
     prompt_width = run.get_by_role("heading").first.bounding_box()["width"]
     assert prompt_width > 0.8 * run.bounding_box()["width"]
