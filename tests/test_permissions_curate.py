@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from boards import services as board_services
@@ -799,3 +801,92 @@ def test_a_revoked_or_expired_link_is_404_for_the_page_and_every_file(world, kin
         ShareLink.objects.filter(pk=link.pk).update(expires_at=timezone.now())
     for client in (anonymous, world.client("owner")):
         assert [client.get(url).status_code for url in urls] == [404] * len(urls)
+
+
+# --- bulk: bounded queries, a set maximum ---------------------------------------------------------
+
+
+def _many_images(user, count: int) -> list[int]:
+    """`count` finished images in one team run, made in a few queries (no files: the bulk
+    actions measured here never open them)."""
+    run = make_run(user, prompt=f"{count} foxes")
+    template = run.images.get()
+    Image.objects.bulk_create(
+        [
+            Image(
+                run=run,
+                model=template.model,
+                column=0,
+                position=position,
+                request=template.request,
+                expected_width=template.expected_width,
+                expected_height=template.expected_height,
+                status=Image.Status.SUCCEEDED,
+                file=f"many/{run.pk}-{position}.png",
+                thumbnail=f"many/{run.pk}-{position}.webp",
+                format="png",
+            )
+            for position in range(1, count)
+        ],
+        batch_size=500,
+    )
+    return list(run.images.values_list("pk", flat=True))
+
+
+BULK_REQUESTS = {
+    "star": lambda w, ids: ("/selection/", {"action": "star", "ids": ids}),
+    "delete": lambda w, ids: ("/selection/", {"action": "delete", "ids": ids}),
+    "undo delete": lambda w, ids: ("/selection/", {"action": "restore", "ids": ids}),
+    "add to board": lambda w, ids: (f"/boards/{w.members_board.pk}/images/", {"image": ids}),
+    "take off board": lambda w, ids: (
+        f"/boards/{w.members_board.pk}/images/remove/",
+        {"image": ids},
+    ),
+    "new board with them": lambda w, ids: ("/boards/new/", {"name": "Many", "image": ids}),
+}
+
+
+def _queries(client, url, data) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data, headers=htmx_headers())
+    assert response.status_code < 300, response.content[:300]
+    return len(queries)
+
+
+@pytest.mark.parametrize("action", list(BULK_REQUESTS))
+def test_bulk_actions_on_thousands_take_the_queries_they_take_on_ten(world, action):
+    member = world.people["member"]
+    few, many = _many_images(member, 10), _many_images(member, 3000)
+    client = world.client("member")
+    client.get("/boards/")  # the session's first read is not the action's
+    counts = {}
+    for name, chosen in (("10", few), ("3000", many)):
+        ids = ",".join(map(str, chosen))
+        if action in ("undo delete", "take off board"):  # something to undo, to take off
+            first = {"undo delete": "delete", "take off board": "add to board"}[action]
+            client.post(*BULK_REQUESTS[first](world, ids), headers=htmx_headers())
+        counts[name] = _queries(client, *BULK_REQUESTS[action](world, ids))
+    assert counts["3000"] == counts["10"] <= 12, counts
+
+
+@pytest.mark.parametrize("most", [None, 7])  # as configured (5000), and set lower
+@pytest.mark.parametrize("action", ["star", "delete", "add to board", "new board with them"])
+def test_more_than_the_maximum_is_refused_with_a_clear_message(world, settings, action, most):
+    if most:
+        settings.SELECTION_MAX_IMAGES = most
+    most = settings.SELECTION_MAX_IMAGES
+    w = world
+    real = [w.team_img.pk, w.team_img2.pk, w.private_img.pk]
+    chosen = real + list(range(10**7, 10**7 + most + 1 - len(real)))  # one more than allowed
+    boards_before = sorted(BoardImage.objects.values_list("board_id", "image_id"))
+    url, data = BULK_REQUESTS[action](w, ",".join(map(str, chosen)))
+    for headers in ({}, htmx_headers()):
+        response = w.client("owner").post(url, data, headers=headers)
+        assert response.status_code == 400
+        assert f"That is {most + 1:,} images; act on at most {most:,} at a time" in (
+            response.content.decode()
+        )
+    assert not Image.objects.filter(starred=True).exists()
+    assert Image.objects.filter(pk__in=real, deleted_at__isnull=False).count() == 0
+    assert sorted(BoardImage.objects.values_list("board_id", "image_id")) == boards_before
+    assert Board.objects.count() == 3
