@@ -1,6 +1,6 @@
 """Who may do what with every URL issue 13 added (curating the gallery: cancel, trash, select
 many, compare, download as, boards, share links): one table, each row requested by the owner
-member, a second member, an admin and someone signed out, each plainly and over htmx.
+(a member), a second member, an admin and someone signed out, each plainly and over htmx.
 
 A row says what each of them gets: the action done, the request answered but nothing changed
 (ids of things the person may not see are ignored, as if they did not exist), or refused
@@ -15,7 +15,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -86,8 +86,7 @@ class World:
     queued_img: Image
     private_queued_run: Run
     private_queued_img: Image
-    deleted_run: Run  # in the owner's Trash, with deleted_img
-    deleted_img: Image
+    deleted_run: Run  # in the owner's Trash
     shared_board: Board  # the owner's, shared: team_img and private_img on it
     private_board: Board  # the owner's, private: team_img on it
     members_board: Board  # the second member's, shared, empty
@@ -122,7 +121,7 @@ def world(user, other_user, admin_user) -> World:
     private_run, (private_img, private_img2) = _finished(user, "secret fox", count=2, private=True)
     queued_run, queued_img = _queued(user, "queued fox")
     private_queued_run, private_queued_img = _queued(user, "secret queued fox", private=True)
-    deleted_run, deleted_img = _queued(user, "binned fox")
+    deleted_run, _ = _queued(user, "binned fox")
     Run.objects.filter(pk=deleted_run.pk).update(deleted_at=timezone.now())
     shared_board = board_services.board_create(owner=user, name="Ada's team board")
     private_board = board_services.board_create(owner=user, name="Ada's secret board", shared=False)
@@ -135,7 +134,23 @@ def world(user, other_user, admin_user) -> World:
     )
     return World(
         people={"owner": user, "member": other_user, "admin": admin_user},
-        **{name: value for name, value in locals().items() if name in World.__annotations__},
+        team_run=team_run,
+        team_img=team_img,
+        team_img2=team_img2,
+        trashed_img=trashed_img,
+        private_run=private_run,
+        private_img=private_img,
+        private_img2=private_img2,
+        queued_run=queued_run,
+        queued_img=queued_img,
+        private_queued_run=private_queued_run,
+        private_queued_img=private_queued_img,
+        deleted_run=deleted_run,
+        shared_board=shared_board,
+        private_board=private_board,
+        members_board=members_board,
+        link=link,
+        token=token,
     )
 
 
@@ -240,7 +255,6 @@ class Row:
     effect: Callable[[World], Any] | None = None
     ok: tuple[int, int] = (200, 200)  # the status when allowed: plain, htmx
     check: Callable | None = None  # more about an allowed answer: (response, world, actor, htmx)
-    marks: tuple = field(default=())
 
 
 def post(id, name, url, expect, data=lambda w: {}, *, effect, ok=(302, 200), **more) -> Row:
