@@ -9,10 +9,12 @@ from django.db.models import Max
 
 from boards import selectors
 from boards.models import Board, BoardImage
+from gallery import selection
 
 MAX_NAME = 100
-# The most image ids one request may name (the select-many bar's "Add to board").
-MAX_IMAGES_AT_ONCE = 5000
+# Rows per INSERT: SQLite lowers it to its own limit; PostgreSQL takes at most 65,535
+# parameters (a BoardImage row is four).
+INSERT_BATCH = 5000
 
 
 class BoardRefused(ValueError):
@@ -41,6 +43,16 @@ def board_create(*, owner, name: str, shared: bool = True) -> Board:
         return Board.objects.create(
             owner=owner, name=name, is_shared=shared, position=(last or 0) + 1
         )
+
+
+def board_create_with_images(
+    *, owner, name: str, shared: bool, image_ids: Iterable[int]
+) -> tuple[Board, int]:
+    """A new board starting with those of these images its owner may see, and how many: both or
+    neither (too many ids refuses the board too)."""
+    with transaction.atomic():
+        board = board_create(owner=owner, name=name, shared=shared)
+        return board, board_add_images(board=board, viewer=owner, image_ids=image_ids)
 
 
 def board_rename(*, board: Board, name: str, shared: bool | None = None) -> Board:
@@ -91,9 +103,9 @@ def boards_reorder(*, viewer, board_ids: list[int]) -> None:
 
 def _visible_image_ids(viewer, image_ids: Iterable[int]) -> list[int]:
     ids = list(dict.fromkeys(image_ids))
-    if len(ids) > MAX_IMAGES_AT_ONCE:
+    if len(ids) > selection.most():  # the select-many bar's limit, for every bulk action
         raise BoardRefused(
-            f"That is {len(ids)} images; add at most {MAX_IMAGES_AT_ONCE} to a board at once."
+            f"That is {len(ids):,} images; act on at most {selection.most():,} at a time."
         )
     return list(selectors.images_shown(viewer).filter(pk__in=ids).values_list("pk", flat=True))
 
@@ -106,7 +118,8 @@ def board_add_images(*, board: Board, viewer, image_ids: Iterable[int]) -> int:
     BoardImage.objects.bulk_create(
         [BoardImage(board=board, image_id=pk, added_by=viewer) for pk in ids],
         ignore_conflicts=True,
-        batch_size=500,
+        # One INSERT for as many as one request may name (SQLite splits by its own limit).
+        batch_size=INSERT_BATCH,
     )
     return len(ids)
 

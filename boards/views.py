@@ -43,13 +43,12 @@ def board_create(request):
     """A new board (shared with the team unless "shared" is off). With `image` ids it starts
     with those images: what the select-many bar calls."""
     try:
-        image_ids = params.parse_id_fields(request.POST, "image", what="image")
-        board = services.board_create(
+        board, added = services.board_create_with_images(
             owner=request.user,
             name=request.POST.get("name", ""),
             shared=request.POST.get("shared", "on") == "on",
+            image_ids=params.parse_id_fields(request.POST, "image", what="image"),
         )
-        added = services.board_add_images(board=board, viewer=request.user, image_ids=image_ids)
     except (params.BadParameter, services.BoardRefused) as exc:
         return bad_request(request, exc.message)
     message = f"Board “{board.name}” made" + (f" with {added} image(s)." if added else ".")

@@ -38,7 +38,8 @@ def run_for_change(request, pk: int, *, deleted: bool = False) -> Run:
 
 
 def image_for_change(request, pk: int, images=None, *, deleted: bool = False) -> Image:
-    """An image of a visible run, if the signed-in person may change it."""
+    """An image of a visible run, if the signed-in person may change it (a deleted one, for
+    undo and the Trash: only its author's or an admin's, else 404 like a deleted run)."""
     images = (
         (images if images is not None else Image.objects.all())
         .filter(
@@ -46,6 +47,9 @@ def image_for_change(request, pk: int, images=None, *, deleted: bool = False) ->
         )
         .filter(selectors.in_visible_run(request.user))
     )
+    if deleted:
+        # Deleted, it is in its author's Trash, which nobody else sees: a 404, as for a run.
+        images = changeable_images(request.user, images)
     image = images.select_related("run").filter(pk=pk).first()
     if image is None:
         raise Http404("No such image.")

@@ -5,7 +5,6 @@ to board take the finished images the person may see, Delete only the ones they 
 (their own; an admin's, anyone's). A plain POST goes back to the page it came from (`next`)."""
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -123,18 +122,18 @@ def _add_to_board(request, images):
         return bad_request(request, "None of the selected images is finished; nothing was added.")
     choice = request.POST.get("to_board", "")  # "board" is the gallery's Board filter
     try:
-        with transaction.atomic():
-            if choice == "new":
-                board = board_services.board_create(
-                    owner=request.user,
-                    name=request.POST.get("new_board", ""),
-                    shared=request.POST.get("shared", "on") == "on",
-                )
-            elif choice:
-                board = board_permissions.board_for_view(request, _board_id(choice))
-            else:
-                raise board_services.BoardRefused("Choose a board, or “New board…” and a name.")
+        if choice == "new":
+            board, added = board_services.board_create_with_images(
+                owner=request.user,
+                name=request.POST.get("new_board", ""),
+                shared=request.POST.get("shared", "on") == "on",
+                image_ids=ids,
+            )
+        elif choice:
+            board = board_permissions.board_for_view(request, _board_id(choice))
             added = board_services.board_add_images(board=board, viewer=request.user, image_ids=ids)
+        else:
+            raise board_services.BoardRefused("Choose a board, or “New board…” and a name.")
     except (params.BadParameter, board_services.BoardRefused) as exc:
         return bad_request(request, exc.message)
     message = f"Added {_images(added)} to “{board.name}”."

@@ -14,12 +14,15 @@ from gallery.catalog import Choice
 from gallery.models import Image, Run
 
 
+# Cached: the same small picture is asked for thousands of times, and encoding costs milliseconds.
+@functools.cache
 def png_bytes(width: int = 64, height: int = 36, colour=(200, 80, 40)) -> bytes:
     buffer = io.BytesIO()
     PILImage.new("RGB", (width, height), colour).save(buffer, "PNG")
     return buffer.getvalue()
 
 
+@functools.cache
 def webp_bytes(width: int = 64, height: int = 36, colour=(200, 80, 40)) -> bytes:
     buffer = io.BytesIO()
     PILImage.new("RGB", (width, height), colour).save(buffer, "WEBP")

@@ -310,8 +310,8 @@ def test_tiles_and_lightbox_offer_add_to_board(clients, user):
     assert 'hx-target="#lightbox-extra"' in lightbox
 
 
-def test_too_many_ids_at_once_are_refused_with_a_message(clients, user, monkeypatch):
-    monkeypatch.setattr(services, "MAX_IMAGES_AT_ONCE", 3)
+def test_too_many_ids_at_once_are_refused_with_a_message(clients, user, settings):
+    settings.SELECTION_MAX_IMAGES = 3
     board = services.board_create(owner=user, name="Big")
     response = clients["owner"].post(f"/boards/{board.pk}/images/", {"image": "1,2,3,4"})
     assert response.status_code == 400 and "at most 3" in response.content.decode()
