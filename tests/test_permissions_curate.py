@@ -352,6 +352,42 @@ ROWS = [
         ok=(200, 200),
         check=zip_of(owner=2, member=1, admin=2),
     ),
+    # Add to board from the selection: only images the person sees, onto a board they see.
+    post(
+        "select add private image to a board",
+        "selection_act",
+        lambda w: "/selection/",
+        expect(DONE, 400, DONE),  # to the member there is nothing selected that exists
+        lambda w: {
+            "action": "board",
+            "ids": ids("private_img2")(w),
+            "to_board": w.members_board.pk,
+        },
+        effect=boards_of("private_img2"),
+    ),
+    post(
+        "select add to a private board",
+        "selection_act",
+        lambda w: "/selection/",
+        expect(DONE, 404, DONE),
+        lambda w: {"action": "board", "ids": ids("team_img2")(w), "to_board": w.private_board.pk},
+        effect=boards_of("team_img2"),
+    ),
+    post(
+        "select all to a new board",
+        "selection_act",
+        lambda w: "/selection/",
+        # "secret" finds only the owner's private runs: to the member, Select all is empty.
+        expect(DONE, 400, DONE),
+        lambda w: {
+            "action": "board",
+            "all": "1",
+            "q": "secret",
+            "to_board": "new",
+            "new_board": "x",
+        },
+        effect=lambda w: (boards_of("private_img2")(w), Board.objects.count()),
+    ),
     Row(
         "select all count",
         "selection_count",
