@@ -1,6 +1,8 @@
 """One image: its lightbox and permalink page, its files and downloads, star and delete."""
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -164,21 +166,30 @@ def zip_response(request, images: QuerySet, *, filename: str, to: str | None, no
     first_image = next(rows, None)
     if first_image is None:
         return message_response(request, title="Nothing to download", message=nothing, status=404)
-    stream = downloads.zip_stream(itertools.chain([first_image], rows), to=to)
+    pieces = _zip_pieces(first_image, rows, to=to)
     try:
-        # The first piece (the first file opened and read, or converted) before answering: a
-        # storage that fails now gets a clear answer, not a broken zip.
-        first = next(stream)
+        next(pieces)  # reads the first file (or converts it): a storage that fails now gets
+        # a clear answer, not a broken zip
     except files.StorageError as exc:
         return _storage_failed(request, exc)
     except imaging.ImageRejected as exc:
         return _conversion_failed(request, exc)
-    response = StreamingHttpResponse(
-        itertools.chain([first], stream), content_type="application/zip"
-    )
+    response = StreamingHttpResponse(pieces, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _zip_pieces(first_image: Image, rows, *, to: str | None) -> Iterator[bytes]:
+    """downloads.zip_stream over the rows, primed by one next() before answering (which makes
+    the first piece, then yields b""). However it ends (sent, failed, the person went away), the
+    open file and the rows' database cursor are closed then, not when garbage is collected."""
+    images = itertools.chain([first_image], rows)
+    with contextlib.closing(rows), contextlib.closing(downloads.zip_stream(images, to=to)) as zip_:
+        first = next(zip_)
+        yield b""
+        yield first
+        yield from zip_
 
 
 def _conversion_failed(request, exc: imaging.ImageRejected):
