@@ -168,8 +168,9 @@ def zip_response(request, images: QuerySet, *, filename: str, to: str | None, no
         return message_response(request, title="Nothing to download", message=nothing, status=404)
     pieces = _zip_pieces(first_image, rows, to=to)
     try:
-        next(pieces)  # reads the first file (or converts it): a storage that fails now gets
-        # a clear answer, not a broken zip
+        # The first file read (or converted) before answering: a storage that fails now gets a
+        # clear answer, not a broken zip.
+        next(pieces)
     except files.StorageError as exc:
         return _storage_failed(request, exc)
     except imaging.ImageRejected as exc:
