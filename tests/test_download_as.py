@@ -103,6 +103,22 @@ def test_the_selection_zip_converted(signed_in, user):
 # --- a run's, a board's and a selection's zip -------------------------------------------------
 
 
+def test_the_run_and_board_pages_offer_download_all_as_a_plain_get_form(signed_in, user):
+    images = finished(user, count=2)
+    board = board_of(user, images)
+    for page, action in (
+        (f"/runs/{images[0].run_id}/", f"/runs/{images[0].run_id}/download/"),
+        (f"/boards/{board.pk}/", f"/boards/{board.pk}/download/"),
+        ("/", f"/runs/{images[0].run_id}/download/"),  # the studio's gallery
+    ):
+        html = signed_in.get(page).content.decode()
+        form = html[html.index(f'<form class="download-all" method="get" action="{action}">') :]
+        form = form[: form.index("</form>")]
+        assert '<span class="visually-hidden">Download as</span>' in form
+        assert '<select name="as">' in form and '<option value="webp">WebP</option>' in form
+        assert 'type="submit"' in form and ">Download all</button>" in form
+
+
 def board_of(user, images):
     board = board_services.board_create(owner=user, name="Kites")
     board_services.board_add_images(board=board, viewer=user, image_ids=[i.pk for i in images])
