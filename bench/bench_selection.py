@@ -1,7 +1,8 @@
 """Select many: "Select all" + Download over 1,000 images, the zip streamed as it is made.
 
 1. Time to first byte of `POST /selection/` (action=download, all=1: everything the gallery
-   shows, counted and read by the filters, not by ids): target <= 250 ms.
+   shows, counted and read by the filters, not by ids), from sending the request: target
+   <= 250 ms.
 2. Memory stays flat while the whole zip is read: the process's peak RSS grows by <= 64 MB,
    however big the zip (it is several times that).
 
@@ -66,9 +67,11 @@ def measure() -> bool:
 
     ok = True
     for attempt in ("warm-up", "measured"):
+        # From the request: the view reads the first file before it answers (image_views.
+        # zip_response), so the first byte's wait is mostly inside client.post.
+        started = time.perf_counter()
         response = client.post("/selection/", {"action": "download", "all": "1"})
         assert response.status_code == 200, response.status_code
-        started = time.perf_counter()
         chunks = iter(response.streaming_content)
         first = next(chunks)
         ttfb = time.perf_counter() - started

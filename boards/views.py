@@ -174,18 +174,21 @@ def board_images_remove(request, pk: int):
 
 @require_GET
 def board_download(request, pk: int):
-    """The board's images the person may see, as one zip streamed as it is made."""
+    """The board's images the person may see as one zip (with `?as=`, each converted), streamed
+    as it is made."""
     board = permissions.board_for_view(request, pk)
-    images = list(
-        selectors.images_shown(request.user)
-        .filter(board_entries__board=board)
-        .select_related("run")
-        .order_by("-pk")
+    try:
+        to = downloads.target_format(request.GET.get("as", ""), original="")
+    except downloads.UnknownFormat as exc:
+        return bad_request(request, str(exc))
+    images = selectors.images_shown(request.user).filter(board_entries__board=board)
+    return zip_response(
+        request,
+        images.order_by("-pk"),
+        filename=downloads.zip_name_for_board(board),
+        to=to,
+        nothing="This board has no images yet, so there is nothing to download.",
     )
-    if not images:
-        message = "This board has no images yet, so there is nothing to download."
-        return message_response(request, title="Nothing to download", message=message, status=404)
-    return zip_response(request, images, filename=downloads.zip_name_for_board(board))
 
 
 def _picker_context(request, image, **extra) -> dict:

@@ -1,6 +1,6 @@
 """Downloads: safe file names (`<prompt-slug>-<model-slug>-<YYYYMMDD-HHMMSS>-<n>.<ext>`), a
-run's (or a selection's) images as a zip streamed to the client, and "Download as": the original
-converted to PNG, JPEG or WebP on the fly."""
+run's, a board's or a selection's images as a zip streamed to the client, and "Download as": the
+original converted to PNG, JPEG or WebP on the fly."""
 
 import contextlib
 import re

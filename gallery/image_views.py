@@ -1,8 +1,11 @@
 """One image: its lightbox and permalink page, its files and downloads, star and delete."""
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -118,7 +121,7 @@ def image_download(request, pk: int):
     except files.StorageError as exc:
         return _storage_failed(request, exc)
     except imaging.ImageRejected as exc:
-        return message_response(request, title="Could not convert", message=exc.message, status=503)
+        return _conversion_failed(request, exc)
     response = FileResponse(
         converted,
         content_type=media.mime_type(to),
@@ -132,32 +135,65 @@ def image_download(request, pk: int):
 
 @require_GET
 def run_download(request, pk: int):
-    """Every finished image of the run as one zip, streamed as it is made."""
+    """Every finished image of the run as one zip (with `?as=`, each converted), streamed as it
+    is made."""
     run = _visible_run(request, pk)
-    images = [image for image in run.images.all() if image.is_done]
-    if not images:
-        message = "This run has no finished images yet, so there is nothing to download."
-        return message_response(request, title="Nothing to download", message=message, status=404)
-    for image in images:
-        image.run = run  # the file names need the run; no query per image
-    return zip_response(request, images, filename=downloads.zip_name_for(run))
-
-
-def zip_response(request, images, *, filename: str):
-    """These images' originals as one streamed zip download (a run's, a board's)."""
-    stream = downloads.zip_stream(images)
     try:
-        # The first piece (the first file opened and read) before answering: a storage that
-        # fails now gets a clear answer, not a broken zip.
-        first = next(stream)
+        to = downloads.target_format(request.GET.get("as", ""), original="")
+    except downloads.UnknownFormat as exc:
+        return bad_request(request, str(exc))
+    images = run.images.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    return zip_response(
+        request,
+        images.order_by("column", "position"),
+        filename=downloads.zip_name_for(run),
+        to=to,
+        nothing="This run has no finished images yet, so there is nothing to download.",
+    )
+
+
+# Rows read from the database at a time while a zip is made: the zip never waits on one query
+# for every image, nor holds them all.
+ZIP_ROWS_PER_READ = 200
+
+
+def zip_response(request, images: QuerySet, *, filename: str, to: str | None, nothing: str):
+    """These images' originals (or, with `to`, each converted to that format) as one zip
+    download, streamed as it is made: a run's, a board's, a selection's. The rows are read a
+    batch at a time as the zip goes. No images answers 404 with `nothing`."""
+    rows = images.select_related("run").iterator(chunk_size=ZIP_ROWS_PER_READ)
+    first_image = next(rows, None)
+    if first_image is None:
+        return message_response(request, title="Nothing to download", message=nothing, status=404)
+    pieces = _zip_pieces(first_image, rows, to=to)
+    try:
+        # The first file read (or converted) before answering: a storage that fails now gets a
+        # clear answer, not a broken zip.
+        next(pieces)
     except files.StorageError as exc:
         return _storage_failed(request, exc)
-    response = StreamingHttpResponse(
-        itertools.chain([first], stream), content_type="application/zip"
-    )
+    except imaging.ImageRejected as exc:
+        return _conversion_failed(request, exc)
+    response = StreamingHttpResponse(pieces, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _zip_pieces(first_image: Image, rows, *, to: str | None) -> Iterator[bytes]:
+    """downloads.zip_stream over the rows, primed by one next() before answering (which makes
+    the first piece, then yields b""). However it ends (sent, failed, the person went away), the
+    open file and the rows' database cursor are closed then, not when garbage is collected."""
+    images = itertools.chain([first_image], rows)
+    with contextlib.closing(rows), contextlib.closing(downloads.zip_stream(images, to=to)) as zip_:
+        first = next(zip_)
+        yield b""
+        yield first
+        yield from zip_
+
+
+def _conversion_failed(request, exc: imaging.ImageRejected):
+    return message_response(request, title="Could not convert", message=exc.message, status=503)
 
 
 @require_POST

@@ -5,7 +5,7 @@ to board take the finished images the person may see, Delete only the ones they 
 (their own; an admin's, anyone's). A plain POST goes back to the page it came from (`next`)."""
 
 from django.contrib import messages
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +20,7 @@ from boards import services as board_services
 from gallery import downloads, selection, services
 from gallery.compare_views import COMPARE_MAX, COMPARE_MIN, TOO_FEW
 from gallery.forms import GalleryFilterForm
+from gallery.image_views import zip_response
 from gallery.models import Image
 from gallery.views import _gallery_query
 from studio import params
@@ -74,7 +75,13 @@ def selection_act(request):
             to = downloads.target_format(request.POST.get("as", ""), original="")
         except downloads.UnknownFormat as exc:
             return bad_request(request, str(exc))
-        return _zip(selection.finished(images), to=to)
+        return zip_response(
+            request,
+            selection.finished(images).order_by("-run_id", "column", "position"),
+            filename="selected-images.zip",
+            to=to,
+            nothing="None of the selected images is finished, so there is nothing to download.",
+        )
     if action in ("star", "unstar"):
         ids = list(selection.finished(images).values_list("pk", flat=True))
         starred = action == "star"
@@ -173,15 +180,3 @@ def _done(request, message: str, event: str, ids: list[int], **detail):
         return _back(request)
     response = render(request, "gallery/selection_done.html", {"message": message})
     return trigger_client_event(response, event, {"ids": ids, **detail})
-
-
-def _zip(images, *, to: str | None):
-    """The finished images as one zip (each converted to `to`, if given), streamed as it is made
-    (downloads.zip_stream), read from the database a batch at a time."""
-    rows = images.select_related("run").order_by("-run_id", "column", "position")
-    response = StreamingHttpResponse(
-        downloads.zip_stream(rows.iterator(chunk_size=200), to=to), content_type="application/zip"
-    )
-    response["Content-Disposition"] = 'attachment; filename="selected-images.zip"'
-    response["Cache-Control"] = "private, no-cache"
-    return response

@@ -67,12 +67,15 @@ def test_add_to_a_new_board_from_a_tile_and_open_it(page, user, tmp_path):  # no
     page.wait_for_url(re.compile(rf"/images/{older.pk}/\?board={board.pk}$"))
     page.keyboard.press("Escape")
 
+    # Download as WebP: a plain GET form, the format chosen beside the button.
+    page.get_by_role("combobox", name="Download all as").select_option(label="WebP")
     with page.expect_download() as info:
-        page.get_by_role("link", name="Download all").click()
+        page.get_by_role("button", name="Download all").click()
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
     assert path.name.startswith("winter-") and path.suffix == ".zip"
-    assert len(zipfile.ZipFile(io.BytesIO(path.read_bytes())).namelist()) == 2
+    names = zipfile.ZipFile(io.BytesIO(path.read_bytes())).namelist()
+    assert len(names) == 2 and all(name.endswith(".webp") for name in names)
 
 
 def test_reorder_boards_by_keyboard_and_by_drag(page, user):  # noqa: F811

@@ -1,10 +1,11 @@
-"""Copy image in the lightbox, in a real headless Chromium: the clipboard then holds an
-image/png of the original (a WebP original redrawn as PNG), and the button is only offered where
-the browser can put images on the clipboard."""
+"""Copy image in the lightbox and a tile's Copy (static/js/copy_image.js), in a real headless
+Chromium: the clipboard then holds an image/png of the original (a WebP original redrawn as PNG),
+and the buttons are only offered where the browser can put images on the clipboard."""
 
 import pytest
 from django.core.files.base import ContentFile
 
+from boards import services as board_services
 from tests.browser import browser, open_page, sign_in  # noqa: F401  (fixtures)
 from tests.factories import make_run, make_succeeded_image, webp_bytes
 
@@ -65,3 +66,36 @@ def test_no_copy_image_where_the_browser_cannot_copy_images(browser, live_server
         page.goto(f"/images/{image.pk}/")
         page.get_by_role("button", name="Copy prompt").wait_for()
         assert page.get_by_role("button", name="Copy image").count() == 0
+        page.goto(f"/runs/{image.run_id}/")
+        page.get_by_role("link", name="Download image 1 from").wait_for()
+        assert page.get_by_role("button", name="Copy image 1 from").count() == 0
+
+
+@pytest.mark.parametrize("place", ["run", "board"])
+def test_a_tiles_copy_puts_a_png_of_the_original_on_the_clipboard(
+    browser,  # noqa: F811
+    live_server,
+    user,
+    place,
+):
+    image = webp_image(user)
+    board = board_services.board_create(owner=user, name="Kites")
+    board_services.board_add_images(board=board, viewer=user, image_ids=[image.pk])
+    with open_page(browser, live_server.url) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        sign_in(page)
+        if place == "run":
+            page.goto(f"/runs/{image.run_id}/")
+            name = f"Copy image 1 from {image.model_label}"
+        else:
+            page.goto(f"/boards/{board.pk}/")
+            name = f"Copy image: {image.run.prompt}"
+        page.locator(f"#image-{image.pk}").hover()
+        copy = page.get_by_role("button", name=name, exact=True)
+        copy.click()
+        page.get_by_role("status").filter(has_text="Image copied.").wait_for(state="attached")
+        assert copy.inner_text() == "Copied"
+        copied = page.evaluate(READ_BACK)
+        # The lightbox did not open: the tile's Copy is its own button.
+        assert page.locator("dialog[open]").count() == 0
+    assert copied == {"types": ["image/png"], "width": 120, "height": 80, "png": True}

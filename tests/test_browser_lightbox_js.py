@@ -618,7 +618,7 @@ def test_copy_prompt_writes_the_clipboard_and_says_so(page):
     button.click()
     page.wait_for_function("() => window.shown.includes('Copied')")
     assert page.evaluate("() => navigator.clipboard.readText()") == PROMPTS[42]
-    assert page.locator("#lightbox .lightbox-live").inner_text() in ("Copied", "")
+    assert page.locator("#lightbox .copy-live").inner_text() in ("Copied", "")
     page.wait_for_function(
         "() => document.querySelector('#lightbox .copy-prompt').textContent === 'Copy prompt'",
         timeout=3000,

@@ -1,5 +1,6 @@
 """Download as: the original converted to PNG, JPEG or WebP on the fly, streamed, named as
-today with the new extension; for one image and for a selection's zip."""
+today with the new extension; for one image and for a run's, a board's and a selection's zip
+(one answer for the three: image_views.zip_response)."""
 
 import io
 import zipfile
@@ -7,9 +8,13 @@ import zipfile
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from PIL import Image as PILImage
 
-from gallery import downloads
+from boards import services as board_services
+from gallery import downloads, files
 from gallery.models import Image
 from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
@@ -93,3 +98,122 @@ def test_the_selection_zip_converted(signed_in, user):
         "/selection/", {"action": "download", "ids": str(images[0].pk), "as": "tiff"}
     )
     assert bad.status_code == 400
+
+
+# --- a run's, a board's and a selection's zip -------------------------------------------------
+
+
+def test_the_run_and_board_pages_offer_download_all_as_a_plain_get_form(signed_in, user):
+    images = finished(user, count=2)
+    board = board_of(user, images)
+    for page, action in (
+        (f"/runs/{images[0].run_id}/", f"/runs/{images[0].run_id}/download/"),
+        (f"/boards/{board.pk}/", f"/boards/{board.pk}/download/"),
+        ("/", f"/runs/{images[0].run_id}/download/"),  # the studio's gallery
+    ):
+        html = signed_in.get(page).content.decode()
+        form = html[html.index(f'<form class="download-all" method="get" action="{action}">') :]
+        form = form[: form.index("</form>")]
+        assert '<span class="visually-hidden">Download all as</span>' in form
+        assert '<select name="as">' in form and '<option value="webp">WebP</option>' in form
+        assert 'type="submit"' in form and ">Download all</button>" in form
+
+
+def board_of(user, images):
+    board = board_services.board_create(owner=user, name="Kites")
+    board_services.board_add_images(board=board, viewer=user, image_ids=[i.pk for i in images])
+    return board
+
+
+def zip_of(client, kind: str, user, images, asked: str = "", headers=None):
+    """The zip download of `images` (all of one run) as a run's, a board's or a selection's."""
+    data = {"as": asked} if asked else {}
+    if kind == "run":
+        return client.get(f"/runs/{images[0].run_id}/download/", data, headers=headers)
+    if kind == "board":
+        return client.get(f"/boards/{board_of(user, images).pk}/download/", data, headers=headers)
+    ids = ",".join(str(i.pk) for i in images)
+    return client.post("/selection/", {"action": "download", "ids": ids, **data}, headers=headers)
+
+
+KINDS = ["run", "board", "selection"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("asked", "fmt", "pillow"), [("jpeg", "jpeg", "JPEG"), ("webp", "webp", "WEBP")]
+)
+def test_a_zip_converted_has_the_new_extensions_and_decodes_as_that_format(
+    signed_in, user, kind, asked, fmt, pillow
+):
+    images = finished(user, count=2)
+    response = zip_of(signed_in, kind, user, images, asked)
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    expected = sorted(downloads.filename_for(i, image_format=fmt) for i in images)
+    assert sorted(archive.namelist()) == expected
+    assert all(name.endswith(f".{'jpg' if fmt == 'jpeg' else fmt}") for name in expected)
+    for name in archive.namelist():
+        with PILImage.open(io.BytesIO(archive.read(name))) as picture:
+            assert picture.format == pillow and picture.size == (80, 45)
+
+
+@pytest.mark.parametrize("kind", ["run", "board"])
+def test_a_zip_of_originals_holds_the_stored_bytes(signed_in, user, kind):
+    images = finished(user, count=2)
+    for asked in ("", "original", "png"):  # the originals are PNGs already
+        archive = zipfile.ZipFile(
+            io.BytesIO(b"".join(zip_of(signed_in, kind, user, images, asked).streaming_content))
+        )
+        for image in images:
+            assert archive.read(downloads.filename_for(image)) == image.file.open("rb").read()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_zip_in_an_unknown_format_is_a_clear_400(signed_in, user, kind, htmx):
+    images = finished(user)
+    headers = htmx_headers() if htmx else {}
+    response = zip_of(signed_in, kind, user, images, "bmp", headers=headers)
+    assert response.status_code == 400
+    assert "“bmp” is not a format to download as" in response.content.decode()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_zip_whose_first_file_is_missing_says_so_instead_of_a_broken_zip(signed_in, user, kind):
+    images = finished(user, count=2)
+    for image in images:
+        image.file.storage.delete(image.file.name)
+    for asked in ("", "webp"):
+        response = zip_of(signed_in, kind, user, images, asked)
+        assert response.status_code == 404
+        assert "file is missing from the file storage" in response.content.decode()
+
+
+def test_a_board_zip_is_streamed_reading_rows_and_files_as_it_goes(signed_in, user):
+    images = finished(user, count=4)
+    board = board_of(user, images)
+
+    def entries_and_queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = signed_in.get(f"/boards/{board.pk}/download/")
+            assert isinstance(response, StreamingHttpResponse)
+            archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+        return len(archive.namelist()), len(queries)
+
+    entries_and_queries()  # the first request also checks once that the team has anyone
+    four, few = entries_and_queries()
+    more = finished(user, "more kites", count=4)
+    board_services.board_add_images(board=board, viewer=user, image_ids=[i.pk for i in more])
+    eight, many = entries_and_queries()
+    assert (four, eight) == (4, 8)
+    assert many == few  # one read of the rows with their runs, however many images
+
+    # The answer is given once the first file is read: a later file that has gone breaks the
+    # zip part-way (it never looks complete) rather than being read before answering.
+    oldest = images[0]
+    oldest.file.storage.delete(oldest.file.name)
+    response = signed_in.get(f"/boards/{board.pk}/download/")
+    assert response.status_code == 200
+    with pytest.raises(files.FileMissing):
+        b"".join(response.streaming_content)

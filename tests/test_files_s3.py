@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from boards import services as board_services
 from gallery import files, runner
 from gallery.image_views import FILE_UNREADABLE
 from gallery.models import Image, Run, Upload
@@ -230,15 +231,24 @@ def test_a_read_that_fails_is_a_clear_503_for_that_file_and_the_page_still_rende
     assert signed_in.get(f"/images/{first.pk}/").status_code == 200  # the permalink page
 
 
-@pytest.mark.parametrize("url", ["original", "download/", "zip"])
+@pytest.mark.parametrize("url", ["original", "download/", "zip", "board zip", "selection zip"])
 def test_originals_downloads_and_zips_answer_503_when_the_bucket_fails(
     bucket, signed_in, user, url
 ):
     run = made_run(user)
     image = run.images.get()
+    board = board_services.board_create(owner=user, name="Kites")
+    board_services.board_add_images(board=board, viewer=user, image_ids=[image.pk])
     bucket.fail("GET", status=503)
-    path = f"/runs/{run.pk}/download/" if url == "zip" else f"/images/{image.pk}/{url}"
-    response = signed_in.get(path, headers=htmx_headers())
+    if url == "selection zip":
+        data = {"action": "download", "ids": str(image.pk), "as": "webp"}
+        response = signed_in.post("/selection/", data, headers=htmx_headers())
+    else:
+        path = {
+            "zip": f"/runs/{run.pk}/download/",
+            "board zip": f"/boards/{board.pk}/download/?as=jpeg",
+        }.get(url, f"/images/{image.pk}/{url}")
+        response = signed_in.get(path, headers=htmx_headers())
     assert response.status_code == 503
     assert response.content.decode() == FILE_UNREADABLE  # a toast over htmx, not a broken file
 

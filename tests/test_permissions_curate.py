@@ -597,6 +597,20 @@ ROWS = [
         check=zip_of(owner=2, member=1, admin=2),
     ),
     Row(
+        "shared board zip as webp",
+        "board_download",
+        lambda w: f"/boards/{w.shared_board.pk}/download/?as=webp",
+        EVERYONE,
+        check=zip_of(owner=2, member=1, admin=2),
+    ),
+    Row(
+        "private run zip as png",
+        "run_download",
+        lambda w: f"/runs/{w.private_run.pk}/download/?as=png",
+        OWNER_AND_ADMIN,
+        check=zip_of(owner=2, admin=2),
+    ),
+    Row(
         "private board zip",
         "board_download",
         lambda w: f"/boards/{w.private_board.pk}/download/",

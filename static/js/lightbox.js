@@ -1,16 +1,13 @@
 // Image Studio: the lightbox. A tile link opens its image in the page's <dialog> (the server's
 // fragment, loaded with htmx), the arrows walk, the image zooms and pans (zoom.js, loaded first).
 // Without JavaScript the same links open the permalink page, which this also enhances (zoom, pan,
-// arrow keys, copy).
+// arrow keys, copy; Copy image is copy_image.js, loaded first).
 (function () {
   "use strict";
 
   // Where focus was before a swap, found again in the new fragment (its nodes are all new).
   const FOCUS_KEYS = [".lightbox-prev", ".lightbox-next", ".zoom-in", ".zoom-out", ".zoom-reset",
     ".copy-prompt", ".copy-image", ".lightbox-close"];
-  // Images on the clipboard need ClipboardItem and clipboard.write (not every browser has them).
-  const canCopyImage = typeof window.ClipboardItem === "function" &&
-    Boolean(navigator.clipboard && typeof navigator.clipboard.write === "function");
 
   const dialog = document.getElementById("lightbox");
   const body = document.getElementById("lightbox-body");
@@ -194,7 +191,7 @@
   function enhance(view) {
     zoomerFor(view);
     const copyImageButton = view.querySelector(".copy-image");
-    if (copyImageButton) copyImageButton.hidden = !canCopyImage;
+    if (copyImageButton) copyImageButton.hidden = !window.Studio.canCopyImage; // copy_image.js
     view.querySelectorAll("a[data-lightbox-nav][data-preload]").forEach(function (link) {
       const src = link.dataset.preload;
       if (!src || preloaded.has(src)) return;
@@ -223,12 +220,9 @@
 
   // --- copying the prompt -------------------------------------------------------------------
 
-  const labelTimers = new WeakMap();
-  const labels = new WeakMap();
-
   function copyPrompt(button) {
     const text = button.dataset.copy || "";
-    const done = function (ok) { feedback(button, ok ? "Copied" : "Copy failed"); };
+    const done = function (ok) { window.Studio.copyFeedback(button, ok ? "Copied" : "Copy failed"); };
     if (navigator.clipboard && typeof navigator.clipboard.writeText === "function") {
       navigator.clipboard.writeText(text).then(
         function () { done(true); },
@@ -237,50 +231,6 @@
     } else {
       done(legacyCopy(text, button));
     }
-  }
-
-  // --- copying the image (as PNG: what every program pastes) -------------------------------
-
-  // The original as a PNG blob: a PNG as it is, a WebP or JPEG redrawn in a canvas.
-  function pngOf(src) {
-    return fetch(src, { credentials: "same-origin" }).then(function (response) {
-      if (!response.ok) throw new Error("the studio answered " + response.status);
-      return response.blob();
-    }).then(function (blob) {
-      if (blob.type === "image/png") return blob;
-      return createImageBitmap(blob).then(function (bitmap) {
-        const canvas = document.createElement("canvas");
-        canvas.width = bitmap.width;
-        canvas.height = bitmap.height;
-        canvas.getContext("2d").drawImage(bitmap, 0, 0);
-        bitmap.close();
-        return new Promise(function (resolve, reject) {
-          canvas.toBlob(function (png) {
-            if (png) resolve(png); else reject(new Error("the picture could not be converted"));
-          }, "image/png");
-        });
-      });
-    });
-  }
-
-  function copyImage(button) {
-    let item;
-    try {
-      // Made now, inside the click, with the blob still to come: browsers allow the write only
-      // while the click is recent.
-      item = new ClipboardItem({ "image/png": pngOf(button.dataset.src) });
-    } catch (_) {
-      feedback(button, "Copy failed", "This browser cannot copy images.");
-      return;
-    }
-    navigator.clipboard.write([item]).then(
-      function () { feedback(button, "Copied", "Image copied."); },
-      function (error) {
-        const why = error && error.name === "NotAllowedError"
-          ? "the browser did not allow it" : (error && error.message) || "it could not be read";
-        feedback(button, "Copy failed", "The image could not be copied: " + why + ".");
-      },
-    );
   }
 
   function legacyCopy(text, button) {
@@ -303,32 +253,6 @@
     area.remove();
     button.focus({ preventScroll: true });
     return ok;
-  }
-
-  // The button says `message` for a moment; `spoken` (or `message`) is read out.
-  function feedback(button, message, spoken) {
-    if (!labels.has(button)) labels.set(button, Array.from(button.childNodes));
-    button.textContent = message;
-    announce(button, spoken || message);
-    clearTimeout(labelTimers.get(button));
-    labelTimers.set(button, setTimeout(function () {
-      button.replaceChildren.apply(button, labels.get(button));
-      labels.delete(button);
-    }, 1500));
-  }
-
-  // A button's changed text is not read out; a status region is.
-  function announce(near, message) {
-    const host = near.closest("dialog") || document.body;
-    let region = host.querySelector(":scope > .lightbox-live");
-    if (!region) {
-      region = document.createElement("span");
-      region.className = "lightbox-live visually-hidden";
-      region.setAttribute("role", "status");
-      host.appendChild(region);
-    }
-    region.textContent = "";
-    setTimeout(function () { region.textContent = message; }, 60);
   }
 
   // --- events -------------------------------------------------------------------------------
@@ -382,12 +306,7 @@
       else zoomer.zoomOut();
       return;
     }
-    const copyImageButton = target.closest(".copy-image");
-    if (copyImageButton) {
-      event.preventDefault();
-      copyImage(copyImageButton);
-      return;
-    }
+    if (target.closest(".copy-image")) return; // copy_image.js
     const copy = target.closest(".copy-prompt");
     if (copy) {
       event.preventDefault();
