@@ -1,8 +1,7 @@
 """Reads: the gallery (filtered, keyset pages), one run, one image and its neighbours, prompts."""
 
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.db import NotSupportedError, connection
@@ -19,6 +18,7 @@ from django.db.models import (
     Subquery,
     TextField,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -166,20 +166,8 @@ def _search_query(words: list[str]) -> str:
     return " ".join(f'"{word}"*' for word in words)
 
 
-# (run id, score) rows for a list of run ids, a higher score a better match.
-SQLITE_SCORES = (
-    "SELECT run_id, -bm25(gallery_search) FROM gallery_search WHERE gallery_search MATCH %s"
-    " AND run_id IN (SELECT value FROM json_each(%s))"
-)
-POSTGRESQL_SCORES = (
-    "SELECT id, ts_rank(to_tsvector('english', prompt), to_tsquery('english', %s))"
-    " FROM gallery_run WHERE id = ANY(%s) UNION ALL SELECT run_id,"
-    " ts_rank(to_tsvector('english', revised_prompt), to_tsquery('english', %s))"
-    " FROM gallery_image WHERE run_id = ANY(%s)"
-)
-
-
 def _matching(runs: QuerySet, text: str) -> QuerySet:
+    """Every matching run, unordered (what "select all matching" takes, for one)."""
     words = _search_words(text)
     if not words:
         return runs.none()
@@ -190,25 +178,98 @@ def _matching(runs: QuerySet, text: str) -> QuerySet:
     return runs.filter(Q(prompt__fts=match) | Q(pk__in=in_revised))
 
 
-def _best_match_first(page: list[Run], text: str) -> list[Run]:
-    """A page of matching runs, best match first (ties newest first): one query. Paging stays
-    keyed on id alone (newest first across pages), so ranking reorders within a page only and
-    the next page starts below the page's lowest id: no run is shown twice or skipped."""
-    words = _search_words(text)
-    if not page or not words:
-        return page
+# Relevance: a matching run's score is its best row's (its prompt, or an image's revised prompt),
+# higher is better: SQLite's bm25 (negated), PostgreSQL's ts_rank. It is kept as a whole number
+# (score × 10⁹, rounded in SQL) so that ORDER BY and a page's cursor compare the same exact
+# values: no floating-point equality between one page and the next. (SQLite refuses bm25 inside
+# an aggregate, hence the matching rows first, MATERIALIZED so that they are not folded into it.
+# A row's run comes from its rowid, migration 0011's -run id or image id: reading the table's
+# run_id column costs a lookup per match, 3x the whole ranking.)
+SQLITE_SCORED = (
+    "WITH hits AS MATERIALIZED (SELECT CASE WHEN rowid < 0 THEN -rowid"
+    " ELSE (SELECT run_id FROM gallery_image WHERE id = gallery_search.rowid) END AS run_id,"
+    " CAST(ROUND(-bm25(gallery_search) * 1e9) AS INTEGER) AS score"
+    " FROM gallery_search WHERE gallery_search MATCH %s)"
+    " SELECT run_id, MAX(score) AS score FROM hits GROUP BY run_id"
+)
+POSTGRESQL_SCORED = (
+    "SELECT run_id, MAX(score) AS score FROM ("
+    " SELECT id AS run_id,"
+    " (ts_rank(to_tsvector('english', prompt), query)::float8 * 1e9)::bigint AS score"
+    " FROM gallery_run, to_tsquery('english', %s) AS query"
+    " WHERE to_tsvector('english', prompt) @@ query"
+    " UNION ALL SELECT run_id,"
+    " (ts_rank(to_tsvector('english', revised_prompt), query)::float8 * 1e9)::bigint"
+    " FROM gallery_image, to_tsquery('english', %s) AS query"
+    " WHERE to_tsvector('english', revised_prompt) @@ query"
+    ") AS matches GROUP BY run_id"
+)
+
+
+def _scored(words: list[str]) -> tuple[str, list]:
+    """SQL for (run_id, score) of every run with a match, and its parameters."""
     match = _search_query(words)
-    ids = [run.pk for run in page]
     if connection.vendor == "postgresql":
-        sql, params = POSTGRESQL_SCORES, [match, ids, match, ids]
-    else:
-        sql, params = SQLITE_SCORES, [match, json.dumps(ids)]
-    best: dict[int, float] = {}
+        return POSTGRESQL_SCORED, [match, match]
+    return SQLITE_SCORED, [match]
+
+
+def _ranked_sql(
+    runs: QuerySet,
+    words: list[str],
+    *,
+    after: tuple[int, int] | None = None,
+    before: tuple[int, int] | None = None,
+    limit: int,
+    columns: str = "m.run_id, m.score",
+) -> tuple[str, list]:
+    """SQL for the matching runs among `runs` in relevance order (best first, ties newest first)
+    that come after the cursor `after` (score, run id); with `before`, the nearest ones before
+    it instead, nearest first. The filters are the ORM's, checked per matching run (EXISTS on
+    its primary key), so a search costs what its matches cost, not what the gallery holds."""
+    scored, params = _scored(words)
+    each = runs.filter(pk=RawSQL("m.run_id", ())).values("pk")
+    among, among_params = each.query.sql_with_params()
+    sql = f"SELECT {columns} FROM ({scored}) AS m WHERE EXISTS ({among})"  # noqa: S608
+    params = [*params, *among_params]
+    if after is not None or before is not None:
+        than = "<" if after is not None else ">"
+        sql += f" AND (m.score {than} %s OR (m.score = %s AND m.run_id {than} %s))"
+        score, run_id = after if after is not None else before
+        params += [score, score, run_id]
+    order = "DESC" if before is None else "ASC"
+    sql += f" ORDER BY m.score {order}, m.run_id {order} LIMIT %s"
+    return sql, [*params, limit]
+
+
+def _ranked_page(
+    viewer, query: GalleryQuery, *, after: tuple[int, int] | None, limit: int
+) -> list[Run]:
+    """A page of a search: the ranking, then the runs (and their images), however deep. Each
+    run carries its `search_score`, which the next page's cursor holds."""
+    words = _search_words(query.q)
+    if not words:
+        return []
+    others = _filtered(runs_visible_to(viewer), replace(query, q=""), viewer)
+    sql, params = _ranked_sql(others, words, after=after, limit=limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for run_id, score in cursor.fetchall():
-            best[run_id] = max(best.get(run_id, float("-inf")), score or 0.0)
-    return sorted(page, key=lambda run: (-best.get(run.pk, 0.0), -run.pk))
+        ranked = cursor.fetchall()
+    found = _with_images(runs_visible_to(viewer)).in_bulk([run_id for run_id, _ in ranked])
+    page = []
+    for run_id, score in ranked:
+        if run := found.get(run_id):  # unless it went away meanwhile
+            run.search_score = score
+            page.append(run)
+    return page
+
+
+def _score_of(run_id: int, words: list[str]) -> int | None:
+    scored, params = _scored(words)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT score FROM ({scored}) AS m WHERE run_id = %s", [*params, run_id])  # noqa: S608
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _filtered(runs: QuerySet, query: GalleryQuery, viewer) -> QuerySet:
@@ -269,19 +330,21 @@ def runs_for_gallery(
     viewer,
     query: GalleryQuery = GalleryQuery(),
     before_id: int | None = None,
+    after_rank: tuple[int, int] | None = None,
     limit: int = GALLERY_PAGE_SIZE,
 ) -> list[Run]:
-    """One page of runs, newest first, keyed on id (no OFFSET): the same three queries however
-    deep the page (four with a search: its ranking, best match first within the page). Returns
-    up to `limit + 1` runs; the extra one (last) says another page exists. The next page's
-    cursor is the lowest id among the first `limit`."""
+    """One page of runs, keyed (no OFFSET): the same queries however deep the page. Returns up
+    to `limit + 1` runs; the extra one (last) says another page exists.
+
+    Newest first, the next page's cursor being the last id shown (`before_id`). With a search,
+    best match first over all matches (ties newest first), the next page's cursor being the
+    last run's (search_score, id) (`after_rank`)."""
+    if query.q:
+        return _ranked_page(viewer, query, after=after_rank, limit=limit + 1)
     runs = runs_matching(viewer=viewer, query=query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
-    page = list(_with_images(runs.order_by("-id"))[: limit + 1])
-    if query.q:
-        page = _best_match_first(page[:limit], query.q) + page[limit:]
-    return page
+    return list(_with_images(runs.order_by("-id"))[: limit + 1])
 
 
 def run_for_display(*, run_id: int, viewer) -> Run:
@@ -305,9 +368,11 @@ def image_neighbours(
     column then position), across runs and pages, within the same filters: (id, file name).
 
     Three small queries that walk indexes: the run's own images, then, only if needed, the
-    first image of the nearest newer and older runs that match and have one. Filtered by a
-    board, the walk is the board's own order (newest image first), as its page shows it."""
-    if query.board_id:
+    first image of the nearest newer and older runs that match and have one. Within a search,
+    the runs' order is the search's (best match first), as its pages show it. Filtered by a
+    board (without a search), the walk is the board's own order (newest image first), as its
+    page shows it."""
+    if query.board_id and not query.q:
         from boards.selectors import board_neighbours
 
         return board_neighbours(board_id=query.board_id, image=image, viewer=viewer)
@@ -318,25 +383,48 @@ def image_neighbours(
     index = next((i for i, (pk, _) in enumerate(siblings) if pk == image.pk), None)
     preceding = siblings[index - 1] if index else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
+    if query.q:
+        if following is None or preceding is None:
+            return _ranked_neighbours(image, viewer, query, preceding, following)
+        return preceding, following
     runs = _filtered(runs_visible_to(viewer), query, viewer).filter(
         Exists(shown.filter(run=OuterRef("pk")))
     )
     if following is None:
         older = runs.filter(pk__lt=image.run_id).order_by("-pk").values("pk")[:1]
-        following = (
-            shown.filter(run_id=Subquery(older))
-            .order_by("column", "position")
-            .values_list("pk", "file")
-            .first()
-        )
+        following = shown.filter(run_id=Subquery(older)).order_by("column", "position")
+        following = following.values_list("pk", "file").first()
     if preceding is None:
         newer = runs.filter(pk__gt=image.run_id).order_by("pk").values("pk")[:1]
-        preceding = (
-            shown.filter(run_id=Subquery(newer))
-            .order_by("-column", "-position")
-            .values_list("pk", "file")
-            .first()
-        )
+        preceding = shown.filter(run_id=Subquery(newer)).order_by("-column", "-position")
+        preceding = preceding.values_list("pk", "file").first()
+    return preceding, following
+
+
+def _ranked_neighbours(image: Image, viewer, query: GalleryQuery, preceding, following):
+    """image_neighbours' walk across runs within a search: the nearest runs in the search's
+    order, with one more query (the run's score). A run that does not match (a link edited by
+    hand) has neighbours within itself only."""
+    words = _search_words(query.q)
+    score = _score_of(image.run_id, words) if words else None
+    if score is None:
+        return preceding, following
+    shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    runs = _filtered(runs_visible_to(viewer), replace(query, q=""), viewer).filter(
+        Exists(shown.filter(run=OuterRef("pk")))
+    )
+    place = (score, image.run_id)
+    # RawSQL: _ranked_sql's text is fixed here; the search and cursor are passed as parameters.
+    if following is None:
+        sql, params = _ranked_sql(runs, words, after=place, limit=1, columns="m.run_id")
+        following = shown.filter(run_id=RawSQL(sql, params))  # noqa: S611
+        following = following.order_by("column", "position")
+        following = following.values_list("pk", "file").first()
+    if preceding is None:
+        sql, params = _ranked_sql(runs, words, before=place, limit=1, columns="m.run_id")
+        preceding = shown.filter(run_id=RawSQL(sql, params))  # noqa: S611
+        preceding = preceding.order_by("-column", "-position")
+        preceding = preceding.values_list("pk", "file").first()
     return preceding, following
 
 
