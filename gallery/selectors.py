@@ -132,7 +132,7 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-# --- full-text search: the one place that picks the database's own (migration 0011) -----------
+# --- full-text search: the one place that picks the database's own (migrations 0011, 0012) ----
 
 
 def _search_words(text: str) -> list[str]:
@@ -143,19 +143,16 @@ def _search_words(text: str) -> list[str]:
 
 @TextField.register_lookup
 class FullTextMatch(Lookup):
-    """`field__fts=<query>`: SQLite FTS5's MATCH on its table's column; PostgreSQL's
-    to_tsvector('english', field) @@ to_tsquery(...), the expression its GIN indexes hold."""
+    """`field__fts=<query>`: SQLite FTS5's MATCH on its table's column. (PostgreSQL reads its
+    stored tsvector columns, migration 0012, in POSTGRESQL_MATCHING and POSTGRESQL_SCORED.)"""
 
     lookup_name = "fts"
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        params = (*lhs_params, *rhs_params)
         if connection.vendor == "sqlite":
-            return f"{lhs} MATCH {rhs}", params
-        if connection.vendor == "postgresql":
-            return f"to_tsvector('english', {lhs}) @@ to_tsquery('english', {rhs})", params
+            return f"{lhs} MATCH {rhs}", (*lhs_params, *rhs_params)
         raise NotSupportedError(f"No full-text search on {connection.vendor}.")
 
 
@@ -172,10 +169,17 @@ def _matching(runs: QuerySet, text: str) -> QuerySet:
     if not words:
         return runs.none()
     match = _search_query(words)
-    if connection.vendor == "sqlite":
-        return runs.filter(pk__in=SearchRow.objects.filter(body__fts=match).values("run_id"))
-    in_revised = Image.objects.filter(revised_prompt__fts=match).values("run_id")
-    return runs.filter(Q(prompt__fts=match) | Q(pk__in=in_revised))
+    if connection.vendor == "postgresql":
+        return runs.filter(pk__in=RawSQL(POSTGRESQL_MATCHING, [match, match]))  # noqa: S611
+    return runs.filter(pk__in=SearchRow.objects.filter(body__fts=match).values("run_id"))
+
+
+# The runs with a match, by the GIN indexes on the stored tsvectors (migration 0012).
+POSTGRESQL_MATCHING = (
+    "SELECT id FROM gallery_run WHERE prompt_search @@ to_tsquery('english', %s)"
+    " UNION ALL SELECT run_id FROM gallery_image"
+    " WHERE revised_prompt_search @@ to_tsquery('english', %s)"
+)
 
 
 # Relevance: a matching run's score is its best row's (its prompt, or an image's revised prompt),
@@ -184,7 +188,8 @@ def _matching(runs: QuerySet, text: str) -> QuerySet:
 # values: no floating-point equality between one page and the next. (SQLite refuses bm25 inside
 # an aggregate, hence the matching rows first, MATERIALIZED so that they are not folded into it.
 # A row's run comes from its rowid, migration 0011's -run id or image id: reading the table's
-# run_id column costs a lookup per match, 3x the whole ranking.)
+# run_id column costs a lookup per match, 3x the whole ranking. PostgreSQL reads the tsvectors
+# migration 0012 stores: computing them per match cost 70 µs a row.)
 SQLITE_SCORED = (
     "WITH hits AS MATERIALIZED (SELECT CASE WHEN rowid < 0 THEN -rowid"
     " ELSE (SELECT run_id FROM gallery_image WHERE id = gallery_search.rowid) END AS run_id,"
@@ -194,14 +199,11 @@ SQLITE_SCORED = (
 )
 POSTGRESQL_SCORED = (
     "SELECT run_id, MAX(score) AS score FROM ("
-    " SELECT id AS run_id,"
-    " (ts_rank(to_tsvector('english', prompt), query)::float8 * 1e9)::bigint AS score"
-    " FROM gallery_run, to_tsquery('english', %s) AS query"
-    " WHERE to_tsvector('english', prompt) @@ query"
-    " UNION ALL SELECT run_id,"
-    " (ts_rank(to_tsvector('english', revised_prompt), query)::float8 * 1e9)::bigint"
+    " SELECT id AS run_id, (ts_rank(prompt_search, query)::float8 * 1e9)::bigint AS score"
+    " FROM gallery_run, to_tsquery('english', %s) AS query WHERE prompt_search @@ query"
+    " UNION ALL SELECT run_id, (ts_rank(revised_prompt_search, query)::float8 * 1e9)::bigint"
     " FROM gallery_image, to_tsquery('english', %s) AS query"
-    " WHERE to_tsvector('english', revised_prompt) @@ query"
+    " WHERE revised_prompt_search @@ query"
     ") AS matches GROUP BY run_id"
 )
 
