@@ -214,3 +214,14 @@ def test_the_lightbox_walks_a_search_in_its_ranked_order(signed_in, user):
     while (image_id := lightbox_step(signed_in, image_id, "prev", "comet")) is not None:
         backward.append(run_of[image_id])
     assert backward == expected[::-1]
+
+
+def test_select_all_takes_every_match_of_a_search(signed_in, user):
+    """runs_matching (Select all, its count) reads the same matches as the ranked pages."""
+    expected = tiers(user)
+    finished_run(user, "a night sky", revised="one comet, seen again")
+    response = signed_in.get("/selection/count/", {"q": "comet"}, headers=htmx_headers())
+    assert response.status_code == 200
+    assert response.json()["count"] == len(expected) + 1  # one image per run
+    response = signed_in.get("/selection/count/", {"q": "comet sheep"}, headers=htmx_headers())
+    assert response.json()["count"] == 0
