@@ -141,17 +141,14 @@ def test_a_broken_or_forged_cursor_is_a_clear_400(signed_in, user, params, messa
 
 
 def test_any_well_formed_cursor_pages_from_where_it_says(signed_in, user):
-    expected = tiers(user)
-    first, _ = walk(signed_in, "comet")
-    score = int(
-        OLDER.findall(signed_in.get("/", {"q": "comet"}, headers=RESULTS).content.decode())[
-            0
-        ].split("-")[0]
-    )
-    # From the 20th run's place: the rest. From past the end (score 0, id 1): nothing.
-    assert shown(signed_in, "comet", after_rank=f"{score}-{first[19]}") == expected[20:40]
+    expected = tiers(user)  # tier 2 (equal scores) is expected[15:30]
+    html = signed_in.get("/", {"q": "comet"}, headers=RESULTS).content.decode()
+    score, run_id = OLDER.findall(html)[0].split("-")
+    assert int(run_id) == expected[19]  # the last run of page 1, inside tier 2
+    # Tier 2's score with an id above every run: the whole tier, then tier 1.
+    assert shown(signed_in, "comet", after_rank=f"{score}-{2**62}") == expected[15:35]
+    # Past the end (score 0, run 1): nothing. A score above any: from the top.
     assert shown(signed_in, "comet", after_rank="0-1") == []
-    # A score higher than any: from the top, the best first.
     assert shown(signed_in, "comet", after_rank=f"{10**18}-1") == expected[:20]
 
 
