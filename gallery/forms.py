@@ -407,13 +407,24 @@ class GalleryFilterForm(forms.Form):
     )
     edited = forms.BooleanField(required=False)
     failed = forms.BooleanField(required=False)
+    # The page cursor: newest first, the last run id shown; with a search, best match first,
+    # the last run's relevance and id.
     before = ParsedField(parse=params.parse_cursor)
+    after_rank = ParsedField(parse=params.parse_rank_cursor)
 
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             raise forms.ValidationError("“From” is after “To”: swap the dates.")
+        searching = bool(cleaned.get("q"))
+        if searching and cleaned.get("before") is not None:
+            raise forms.ValidationError(
+                "That page link is broken: search results go by relevance, not by date "
+                "(use the “Older” link at the end of the results)."
+            )
+        if not searching and cleaned.get("after_rank") is not None:
+            raise forms.ValidationError("That page link is broken: it belongs to a search.")
         return cleaned
 
     def error_message(self) -> str:

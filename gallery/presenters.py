@@ -156,17 +156,20 @@ class GalleryView:
         viewer,
         query: selectors.GalleryQuery | None = None,
         before_id: int | None = None,
+        after_rank: tuple[int, int] | None = None,
         params=None,
     ) -> "GalleryView":
         query = query or selectors.GalleryQuery()
-        page = selectors.runs_for_gallery(viewer=viewer, query=query, before_id=before_id)
+        page = selectors.runs_for_gallery(
+            viewer=viewer, query=query, before_id=before_id, after_rank=after_rank
+        )
         runs = [RunView(run, viewer=viewer) for run in page[: selectors.GALLERY_PAGE_SIZE]]
         return cls(
             runs=runs,
             has_more=len(page) > selectors.GALLERY_PAGE_SIZE,
             params=params if params is not None else QueryDict(),
             query=query,
-            is_first_page=before_id is None,
+            is_first_page=before_id is None and after_rank is None,
         )
 
     @property
@@ -178,17 +181,20 @@ class GalleryView:
     def filter_params(self) -> str:
         """The current filters as a query string (no cursor), for links that keep them."""
         params = self._params.copy()
-        for key in ("before", "reuse", "prompt"):
+        for key in ("before", "after_rank", "reuse", "prompt"):
             params.pop(key, None)
         return params.urlencode()
 
     @property
     def more_url(self) -> str:
         params = self._params.copy()
-        for key in ("reuse", "prompt"):
+        for key in ("before", "after_rank", "reuse", "prompt"):
             params.pop(key, None)
-        # The lowest id shown: a search ranks runs within the page, so it need not be the last.
-        params["before"] = str(min(run.pk for run in self.runs))
+        last = self.runs[-1].run
+        if self.query.q:  # best match first: the last run's relevance and id
+            params["after_rank"] = f"{last.search_score}-{last.pk}"
+        else:
+            params["before"] = str(last.pk)
         return f"?{params.urlencode()}"
 
     def value(self, name: str) -> str:

@@ -1,32 +1,28 @@
 """Reads: the gallery (filtered, keyset pages), one run, one image and its neighbours, prompts."""
 
-import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from django.db import NotSupportedError, connection
+from django.db import connection
 from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
     FloatField,
-    Lookup,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
-    TextField,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from gallery.models import EditSource, Event, Image, PromptHistory, Run, SearchRow
+from gallery import search
+from gallery.models import EditSource, Event, Image, PromptHistory, Run
 
 GALLERY_PAGE_SIZE = 20
-# A search reads at most this many words of what was typed (the form holds it to 200 characters).
-SEARCH_MAX_WORDS = 16
 
 
 @dataclass(frozen=True)
@@ -132,88 +128,31 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-# --- full-text search: the one place that picks the database's own (migration 0011) -----------
-
-
-def _search_words(text: str) -> list[str]:
-    """The words of a search, as letters and digits only: quotes, operators (NEAR, AND, *, :,
-    &, !) and anything else either database's query syntax reads are never passed on."""
-    return re.findall(r"\w+", text)[:SEARCH_MAX_WORDS]
-
-
-@TextField.register_lookup
-class FullTextMatch(Lookup):
-    """`field__fts=<query>`: SQLite FTS5's MATCH on its table's column; PostgreSQL's
-    to_tsvector('english', field) @@ to_tsquery(...), the expression its GIN indexes hold."""
-
-    lookup_name = "fts"
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        params = (*lhs_params, *rhs_params)
-        if connection.vendor == "sqlite":
-            return f"{lhs} MATCH {rhs}", params
-        if connection.vendor == "postgresql":
-            return f"to_tsvector('english', {lhs}) @@ to_tsquery('english', {rhs})", params
-        raise NotSupportedError(f"No full-text search on {connection.vendor}.")
-
-
-def _search_query(words: list[str]) -> str:
-    """Every word must match, as a prefix, stemmed (English) by the database."""
-    if connection.vendor == "postgresql":
-        return " & ".join(f"'{word}':*" for word in words)
-    return " ".join(f'"{word}"*' for word in words)
-
-
-# (run id, score) rows for a list of run ids, a higher score a better match.
-SQLITE_SCORES = (
-    "SELECT run_id, -bm25(gallery_search) FROM gallery_search WHERE gallery_search MATCH %s"
-    " AND run_id IN (SELECT value FROM json_each(%s))"
-)
-POSTGRESQL_SCORES = (
-    "SELECT id, ts_rank(to_tsvector('english', prompt), to_tsquery('english', %s))"
-    " FROM gallery_run WHERE id = ANY(%s) UNION ALL SELECT run_id,"
-    " ts_rank(to_tsvector('english', revised_prompt), to_tsquery('english', %s))"
-    " FROM gallery_image WHERE run_id = ANY(%s)"
-)
-
-
-def _matching(runs: QuerySet, text: str) -> QuerySet:
-    words = _search_words(text)
+def _ranked_page(
+    viewer, query: GalleryQuery, *, after: tuple[int, int] | None, limit: int
+) -> list[Run]:
+    """A page of a search: the ranking, then the runs (and their images), however deep. Each
+    run carries its `search_score`, which the next page's cursor holds."""
+    words = search.words_of(query.q)
     if not words:
-        return runs.none()
-    match = _search_query(words)
-    if connection.vendor == "sqlite":
-        return runs.filter(pk__in=SearchRow.objects.filter(body__fts=match).values("run_id"))
-    in_revised = Image.objects.filter(revised_prompt__fts=match).values("run_id")
-    return runs.filter(Q(prompt__fts=match) | Q(pk__in=in_revised))
-
-
-def _best_match_first(page: list[Run], text: str) -> list[Run]:
-    """A page of matching runs, best match first (ties newest first): one query. Paging stays
-    keyed on id alone (newest first across pages), so ranking reorders within a page only and
-    the next page starts below the page's lowest id: no run is shown twice or skipped."""
-    words = _search_words(text)
-    if not page or not words:
-        return page
-    match = _search_query(words)
-    ids = [run.pk for run in page]
-    if connection.vendor == "postgresql":
-        sql, params = POSTGRESQL_SCORES, [match, ids, match, ids]
-    else:
-        sql, params = SQLITE_SCORES, [match, json.dumps(ids)]
-    best: dict[int, float] = {}
+        return []
+    others = _filtered(runs_visible_to(viewer), replace(query, q=""), viewer)
+    sql, params = search.ranked_sql(others, words, after=after, limit=limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for run_id, score in cursor.fetchall():
-            best[run_id] = max(best.get(run_id, float("-inf")), score or 0.0)
-    return sorted(page, key=lambda run: (-best.get(run.pk, 0.0), -run.pk))
+        ranked = cursor.fetchall()
+    found = _with_images(runs_visible_to(viewer)).in_bulk([run_id for run_id, _ in ranked])
+    page = []
+    for run_id, score in ranked:
+        if run := found.get(run_id):  # unless it went away meanwhile
+            run.search_score = score
+            page.append(run)
+    return page
 
 
 def _filtered(runs: QuerySet, query: GalleryQuery, viewer) -> QuerySet:
     if query.q:
-        runs = _matching(runs, query.q)
+        runs = search.matching(runs, query.q)
     if query.author_id:
         runs = runs.filter(created_by_id=query.author_id)
     if query.via_api:
@@ -269,19 +208,21 @@ def runs_for_gallery(
     viewer,
     query: GalleryQuery = GalleryQuery(),
     before_id: int | None = None,
+    after_rank: tuple[int, int] | None = None,
     limit: int = GALLERY_PAGE_SIZE,
 ) -> list[Run]:
-    """One page of runs, newest first, keyed on id (no OFFSET): the same three queries however
-    deep the page (four with a search: its ranking, best match first within the page). Returns
-    up to `limit + 1` runs; the extra one (last) says another page exists. The next page's
-    cursor is the lowest id among the first `limit`."""
+    """One page of runs, keyed (no OFFSET): the same queries however deep the page. Returns up
+    to `limit + 1` runs; the extra one (last) says another page exists.
+
+    Newest first, the next page's cursor being the last id shown (`before_id`). With a search,
+    best match first over all matches (ties newest first), the next page's cursor being the
+    last run's (search_score, id) (`after_rank`)."""
+    if query.q:
+        return _ranked_page(viewer, query, after=after_rank, limit=limit + 1)
     runs = runs_matching(viewer=viewer, query=query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
-    page = list(_with_images(runs.order_by("-id"))[: limit + 1])
-    if query.q:
-        page = _best_match_first(page[:limit], query.q) + page[limit:]
-    return page
+    return list(_with_images(runs.order_by("-id"))[: limit + 1])
 
 
 def run_for_display(*, run_id: int, viewer) -> Run:
@@ -305,9 +246,11 @@ def image_neighbours(
     column then position), across runs and pages, within the same filters: (id, file name).
 
     Three small queries that walk indexes: the run's own images, then, only if needed, the
-    first image of the nearest newer and older runs that match and have one. Filtered by a
-    board, the walk is the board's own order (newest image first), as its page shows it."""
-    if query.board_id:
+    first image of the nearest newer and older runs that match and have one. Within a search,
+    the runs' order is the search's (best match first), as its pages show it. Filtered by a
+    board (without a search), the walk is the board's own order (newest image first), as its
+    page shows it."""
+    if query.board_id and not query.q:
         from boards.selectors import board_neighbours
 
         return board_neighbours(board_id=query.board_id, image=image, viewer=viewer)
@@ -318,25 +261,48 @@ def image_neighbours(
     index = next((i for i, (pk, _) in enumerate(siblings) if pk == image.pk), None)
     preceding = siblings[index - 1] if index else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
+    if query.q:
+        if following is None or preceding is None:
+            return _ranked_neighbours(image, viewer, query, preceding, following)
+        return preceding, following
     runs = _filtered(runs_visible_to(viewer), query, viewer).filter(
         Exists(shown.filter(run=OuterRef("pk")))
     )
     if following is None:
         older = runs.filter(pk__lt=image.run_id).order_by("-pk").values("pk")[:1]
-        following = (
-            shown.filter(run_id=Subquery(older))
-            .order_by("column", "position")
-            .values_list("pk", "file")
-            .first()
-        )
+        following = shown.filter(run_id=Subquery(older)).order_by("column", "position")
+        following = following.values_list("pk", "file").first()
     if preceding is None:
         newer = runs.filter(pk__gt=image.run_id).order_by("pk").values("pk")[:1]
-        preceding = (
-            shown.filter(run_id=Subquery(newer))
-            .order_by("-column", "-position")
-            .values_list("pk", "file")
-            .first()
-        )
+        preceding = shown.filter(run_id=Subquery(newer)).order_by("-column", "-position")
+        preceding = preceding.values_list("pk", "file").first()
+    return preceding, following
+
+
+def _ranked_neighbours(image: Image, viewer, query: GalleryQuery, preceding, following):
+    """image_neighbours' walk across runs within a search: the nearest runs in the search's
+    order, with one more query (the run's score). A run that does not match (a link edited by
+    hand) has neighbours within itself only."""
+    words = search.words_of(query.q)
+    score = search.score_of(image.run_id, words) if words else None
+    if score is None:
+        return preceding, following
+    shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    runs = _filtered(runs_visible_to(viewer), replace(query, q=""), viewer).filter(
+        Exists(shown.filter(run=OuterRef("pk")))
+    )
+    place = (score, image.run_id)
+    # RawSQL: ranked_sql's text is fixed there; the search and cursor are passed as parameters.
+    if following is None:
+        sql, params = search.ranked_sql(runs, words, after=place, limit=1, columns="m.run_id")
+        following = shown.filter(run_id=RawSQL(sql, params))  # noqa: S611
+        following = following.order_by("column", "position")
+        following = following.values_list("pk", "file").first()
+    if preceding is None:
+        sql, params = search.ranked_sql(runs, words, before=place, limit=1, columns="m.run_id")
+        preceding = shown.filter(run_id=RawSQL(sql, params))  # noqa: S611
+        preceding = preceding.order_by("-column", "-position")
+        preceding = preceding.values_list("pk", "file").first()
     return preceding, following
 
 

@@ -139,6 +139,7 @@ def studio(request):
         viewer=request.user,
         query=query,
         before_id=filters.cleaned_data["before"],
+        after_rank=filters.cleaned_data["after_rank"],
         params=request.GET,
     )
     context = _studio_context(request, box, gallery)

@@ -93,6 +93,28 @@ def parse_cursor(text: str) -> int:
         raise BadParameter("That page link is broken (the cursor is not a run number).") from None
 
 
+# A search's page cursor: the relevance score (a whole number, the database's score × 10⁹) and
+# the id of the last run on the page before, as "<score>-<run id>".
+SCORE_MAX = 10**18
+_RANK_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+
+
+def parse_rank_cursor(text: str) -> tuple[int, int]:
+    """A search's page cursor ("183422-4711"): (score, run id)."""
+    match = _RANK_CURSOR.fullmatch(text)
+    broken = BadParameter(
+        "That page link is broken (the cursor is not a relevance score and a run number)."
+    )
+    if not match:
+        raise broken
+    try:
+        score = parse_int(match[1], minimum=0, maximum=SCORE_MAX, what="score")
+        run_id = parse_id(match[2], what="run")
+    except BadParameter:
+        raise broken from None
+    return score, run_id
+
+
 def parse_index(text: str, *, length: int) -> int:
     """A position in a list of `length` items (0 to length − 1)."""
     if length < 1:
