@@ -161,7 +161,7 @@ def zip_response(request, images: QuerySet, *, filename: str, to: str | None, no
     """These images' originals (or, with `to`, each converted to that format) as one zip
     download, streamed as it is made: a run's, a board's, a selection's. The rows are read a
     batch at a time as the zip goes. No images answers 404 with `nothing`."""
-    rows = images.select_related("run").iterator(chunk_size=ZIP_ROWS_PER_READ)
+    rows = _in_batches(images)
     first_image = next(rows, None)
     if first_image is None:
         return message_response(request, title="Nothing to download", message=nothing, status=404)
@@ -180,10 +180,23 @@ def zip_response(request, images: QuerySet, *, filename: str, to: str | None, no
     return response
 
 
+def _in_batches(images: QuerySet) -> Iterator[Image]:
+    """The images in their order, read ZIP_ROWS_PER_READ rows at a time: their ids first (a few
+    bytes each), then each batch by id, under the same filters. No database cursor stays open
+    while the zip is sent: a server-side cursor (what .iterator() is on PostgreSQL) left open by
+    a download nobody finished was closed by the garbage collector in the middle of another
+    query on the same connection, and hung it."""
+    ids = list(images.values_list("pk", flat=True))
+    for start in range(0, len(ids), ZIP_ROWS_PER_READ):
+        batch = ids[start : start + ZIP_ROWS_PER_READ]
+        found = images.filter(pk__in=batch).select_related("run").order_by().in_bulk()
+        yield from (found[pk] for pk in batch if pk in found)
+
+
 def _zip_pieces(first_image: Image, rows, *, to: str | None) -> Iterator[bytes]:
     """downloads.zip_stream over the rows, primed by one next() before answering (which makes
     the first piece, then yields b""). However it ends (sent, failed, the person went away), the
-    open file and the rows' database cursor are closed then, not when garbage is collected."""
+    open file is closed then, not when garbage is collected."""
     images = itertools.chain([first_image], rows)
     with contextlib.closing(rows), contextlib.closing(downloads.zip_stream(images, to=to)) as zip_:
         first = next(zip_)

@@ -2,6 +2,7 @@
 today with the new extension; for one image and for a run's, a board's and a selection's zip
 (one answer for the three: image_views.zip_response)."""
 
+import gc
 import io
 import zipfile
 
@@ -217,3 +218,21 @@ def test_a_board_zip_is_streamed_reading_rows_and_files_as_it_goes(signed_in, us
     assert response.status_code == 200
     with pytest.raises(files.FileMissing):
         b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_zip_nobody_reads_holds_no_database_cursor(signed_in, user, kind):
+    """Its rows are read in batches by id, each read finished before the next: a download
+    abandoned after the first file leaves nothing open on the connection. (A PostgreSQL
+    server-side cursor left open was closed by the garbage collector in the middle of a later
+    query on the same connection, and hung it.)"""
+    images = finished(user, count=3)
+    response = zip_of(signed_in, kind, user, images)
+    assert response.status_code == 200
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            assert cursor.fetchone()[0] == 0
+    del response
+    gc.collect()
+    assert Image.objects.filter(pk__in=[i.pk for i in images]).count() == 3
