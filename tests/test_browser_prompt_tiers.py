@@ -44,8 +44,12 @@ def test_service_tier_and_moderation_by_keyboard_priced_and_sent(
     assert "Flex costs less" in description and "Priority is faster" in description
     options = tier.locator("option").all_inner_texts()
     assert options == ["Standard", "Flex: cheaper, slower", "Priority: faster, costs more"]
+    line = page.locator("#estimate").element_handle()
     page.get_by_role("combobox", name="Resolution", exact=True).select_option("1K")
     estimate_says(page, "≈ $0.134")
+    # Only the line's words were swapped: the element that listens for the next change (and is
+    # the live region screen readers follow) is the same one, so no change is missed.
+    assert line.evaluate("el => el.isConnected && el === document.getElementById('estimate')")
 
     # By keyboard: focus the tier and step down to Flex; the estimate follows.
     tier.focus()
