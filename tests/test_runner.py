@@ -94,7 +94,9 @@ def test_all_calls_of_a_run_start_at_once(user, fake_gateway):
     arrivals = sorted(c.received_at for c in fake_gateway.calls(path="images/generations"))
     assert len(arrivals) == 12
     assert arrivals[-1] - arrivals[0] < 0.3  # all twelve calls were in flight together
-    assert elapsed < 1.5  # sequentially this would take 6 s
+    # Sequentially this would take 6 s; together, 0.5 s plus storing twelve images, which on a
+    # 2-core machine running browser tests beside it has taken up to 1.6 s.
+    assert elapsed < 3.0
 
 
 FAULTS = [
