@@ -859,7 +859,9 @@ def test_two_hundred_slow_calls_are_answered_side_by_side(fake):
     started = time.perf_counter()
     results = asyncio.run(run())
 
-    assert time.perf_counter() - started < 3
+    # One after another this is 100 s; side by side 0.5 s plus the client's and the fake's own
+    # work for 200 calls, which a loaded 2-core CI machine has stretched past 3 s.
+    assert time.perf_counter() - started < 10
     assert len(results) == len(fake.requests) == 200
 
 
