@@ -6,7 +6,6 @@ import json
 
 import pytest
 from django.contrib.messages import get_messages
-from django.test import Client
 
 from boards import services as board_services
 from boards.models import Board, BoardImage
@@ -15,16 +14,6 @@ from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clients(user, other_user, admin_user):
-    made = {}
-    for name, person in (("owner", user), ("member", other_user), ("admin", admin_user)):
-        client = Client()
-        client.force_login(person)
-        made[name] = client
-    return made
 
 
 def finished_run(user, prompt: str, count: int = 2, *, private: bool = False) -> list[Image]:
