@@ -139,6 +139,11 @@ def test_a_teammates_tab_sees_the_run_appear_at_the_top_and_fill(
         requests = record_requests(teammate)
 
         generate(author, "A new run by a teammate")
+        # The run is made (the author's answer drew it; a loaded machine may take a while):
+        # from then on, the teammate's tab has it within 5 s, pushed.
+        author.locator("article.run").first.get_by_text("A new run by a teammate").wait_for(
+            timeout=20_000
+        )
         newest = teammate.locator("article.run").first
         newest.get_by_text("A new run by a teammate").wait_for(timeout=5_000)
         assert newest.locator("figure.is-queued, figure.is-running").count() == 2
