@@ -10,10 +10,16 @@ from boards import selectors
 from boards.models import Board
 
 NOT_YOURS = "Only the person who made this board, or an admin, can rename or delete it."
+PRIVATE_NOT_YOURS = "This board is private to the person who made it: only they can share it."
 
 
 def can_change(user, board: Board) -> bool:
     return user.is_staff or board.owner_id == user.pk
+
+
+def can_share(user, board: Board) -> bool:
+    """gallery.permissions.can_share's rule for a board: a private board, its owner alone."""
+    return can_change(user, board) and (board.is_shared or board.owner_id == user.pk)
 
 
 def board_for_view(request, pk: int) -> Board:

@@ -71,6 +71,7 @@ def board_detail(request, pk: int):
         "images": images,
         "more_before": images[-1].pk if len(page) > len(images) else None,
         "can_change": permissions.can_change(request.user, board),
+        "can_share": permissions.can_share(request.user, board),
         "boards": selectors.boards_visible_to(request.user).only("pk", "name"),  # "Add to board"
     }
     if request.htmx and request.htmx.target == "board-more":

@@ -9,8 +9,9 @@ partials are drawn as things are now:
 A `Changes` is read and drawn once for every open page of a process at the same point (the
 stream shares it), then each person gets the parts they may see (selectors.may_see, the
 gallery's own rule: someone else's private run is never sent) in the version for them (the
-author's and admins' with Delete, Share and Retry). The forms carry no CSRF field: these parts
-only ever reach a page through JavaScript, and htmx sends the page's token as a header.
+author's and admins' with Delete and Retry; Share link for whoever may share it). The forms
+carry no CSRF field: these parts only ever reach a page through JavaScript, and htmx sends the
+page's token as a header.
 
 Everything is drawn from the rows as they are when read, so several changes to one tile are
 drawn once, and a page that missed some (a dropped stream) is brought up to date by the next
@@ -63,7 +64,7 @@ class Changes:
 
     def _draw(self, run, viewer, partial: str) -> str:
         view = RunView(run, viewer=viewer)
-        key = (run.pk, partial, view.can_change)
+        key = (run.pk, partial, view.can_change, view.can_share)
         with self._lock:
             drawn = self._drawn.get(key)
         if drawn is None:

@@ -9,10 +9,21 @@ from gallery import selectors
 from gallery.models import Image, Run
 
 NOT_YOURS = "Only the person who made this run, or an admin, can change it."
+PRIVATE_NOT_YOURS = (
+    "This run is private to the person who made it: only they can share it with a link "
+    "(or share it with the team first)."
+)
 
 
 def can_change(user, run: Run) -> bool:
     return user.is_staff or run.created_by_id == user.pk
+
+
+def can_share(user, run: Run) -> bool:
+    """Who may make a share link to a run or its images: who may change it, except that a
+    private run is shared by its author alone (an admin's link shows what a member sees,
+    shares.selectors, so it would show nothing)."""
+    return can_change(user, run) and (not run.is_private or run.created_by_id == user.pk)
 
 
 def changeable_images(user, images):

@@ -31,6 +31,7 @@ class RunView:
         self.images = list(run.images.all())
         self.sources = list(run.sources.all()) if run.kind == Run.Kind.EDIT else []
         self.can_change = permissions.can_change(viewer, run)
+        self.can_share = permissions.can_share(viewer, run)
 
     @property
     def pk(self) -> int:
@@ -232,6 +233,7 @@ class ImageView:
         self.filters = filters
         self.in_dialog = in_dialog
         self.can_change = permissions.can_change(viewer, image.run)
+        self.can_share = permissions.can_share(viewer, image.run)
         self.edited_from, self.edits = selectors.image_lineage(image=image, viewer=viewer)
 
     @property

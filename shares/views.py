@@ -1,7 +1,9 @@
 """Making and revoking share links, and the Share links list (members: their own; admins:
 everyone's). Who may share what is the owners' rule: a run or an image, its author or an admin
-(gallery.permissions); a board, its owner or an admin (boards.permissions)."""
+(gallery.permissions); a board, its owner or an admin (boards.permissions); something private,
+its owner alone (can_share: a link shows what its maker sees as a member)."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,14 +36,21 @@ def _target(request, data) -> dict:
         raise Http404(f"No such {name}.") from None
     except params.BadParameter as exc:
         raise _NoTarget(exc.message) from None
+    if name == "board":
+        board = board_permissions.board_for_change(request, pk)
+        if not board_permissions.can_share(request.user, board):
+            raise PermissionDenied(board_permissions.PRIVATE_NOT_YOURS)
+        return {"board": board}
     if name == "run":
-        return {"run": gallery_permissions.run_for_change(request, pk)}
-    if name == "image":
-        image = gallery_permissions.image_for_change(request, pk)
-        if not image.is_done:
+        run = thing = gallery_permissions.run_for_change(request, pk)
+    else:
+        thing = gallery_permissions.image_for_change(request, pk)
+        if not thing.is_done:
             raise _NoTarget("Only a finished image can be shared.")
-        return {"image": image}
-    return {"board": board_permissions.board_for_change(request, pk)}
+        run = thing.run
+    if not gallery_permissions.can_share(request.user, run):
+        raise PermissionDenied(gallery_permissions.PRIVATE_NOT_YOURS)
+    return {name: thing}
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from boards import services as board_services
-from gallery.models import Image, Run
+from gallery import live
+from gallery.models import Event, Image, Run
 from shares.models import ShareLink
 from tests.conftest import htmx_headers
 from tests.factories import make_run, make_succeeded_image
@@ -171,7 +172,17 @@ def test_who_may_share_what(clients, user, other_user):
         share(clients["member"], 403, headers, board=shared_board.pk)
         assert clients["member"].get("/shares/new/", {"image": secret.pk}).status_code == 404
     assert not ShareLink.objects.exists()
-    share(clients["admin"], image=secret.pk)
+    # Something private is shared by its owner alone: an admin's link shows what a member
+    # would see, so it would show nothing (refused, with why).
+    for target in ({"image": secret.pk}, {"run": secret.run_id}, {"board": private_board.pk}):
+        for headers in ({}, htmx_headers()):
+            refused = clients["admin"].post(
+                "/shares/new/", {"expires": "7", **target}, headers=headers
+            )
+            assert refused.status_code == 403
+            assert "only they can share it" in refused.content.decode()
+    assert not ShareLink.objects.exists()
+    share(clients["admin"], image=mine.pk)
     share(clients["owner"], board=private_board.pk)
     # Bad input: a clear 400, nothing made.
     share(clients["owner"], 400, image=mine.pk, expires="12")
@@ -193,6 +204,24 @@ def test_the_share_form_plain_and_htmx(clients, user):
     assert f"/shares/new/?run={image.run_id}" not in clients["member"].get("/").content.decode()
     lightbox = clients["owner"].get(f"/images/{image.pk}/", headers=htmx_headers())
     assert f"/shares/new/?image={image.pk}" in lightbox.content.decode()
+
+
+def test_share_link_is_offered_only_to_who_may_share(clients, user, other_user):
+    """A private run: its author sees Share link; an admin (who may change it) does not, as the
+    link would show nothing. On another member's team run, the admin does."""
+    secret = finished(user, "private plans", private=True)[0]
+    teams = finished(other_user, "team picture")[0]
+    private_board = board_services.board_create(owner=user, name="Mine", shared=False)
+    for person, sees_private in (("owner", True), ("admin", False)):
+        gallery = clients[person].get("/").content.decode()
+        lightbox = clients[person].get(f"/images/{secret.pk}/", headers=htmx_headers())
+        board = clients[person].get(f"/boards/{private_board.pk}/").content.decode()
+        assert (f"/shares/new/?run={secret.run_id}" in gallery) is sees_private
+        assert (f"/shares/new/?image={secret.pk}" in lightbox.content.decode()) is sees_private
+        assert (f"/shares/new/?board={private_board.pk}" in board) is sees_private
+        assert "Delete this run" in gallery  # both may still change it
+    gallery = clients["admin"].get("/").content.decode()
+    assert f"/shares/new/?run={teams.run_id}" in gallery
 
 
 def test_admins_see_and_revoke_every_link_members_their_own(clients, user, other_user):
@@ -235,3 +264,15 @@ def test_signed_out_only_the_share_links_and_sign_in_pages_open(user):
         if not sent_to_sign_in:
             opened.add(route)
     assert opened == OPEN_WITHOUT_SIGNING_IN
+
+
+def test_the_live_stream_draws_share_link_for_who_may_share(user, admin_user):
+    """The stream draws a change once per version of a run: the author's private run comes to
+    its author with Share link, and to an admin with Delete but without it."""
+    secret = finished(user, "private plans", private=True)[0]
+    Event.objects.record(Event.Kind.RUN_CHANGED, secret.run_id)
+    changes = live.changes_after(after=0, limit=100, catching_up=False)
+    authors, admins = changes.html_for(user), changes.html_for(admin_user)
+    assert f"/shares/new/?run={secret.run_id}" in authors
+    assert f"/shares/new/?run={secret.run_id}" not in admins
+    assert "Delete this run" in authors and "Delete this run" in admins
