@@ -47,15 +47,15 @@ def test_cancel_a_tile_then_the_run_against_a_hanging_gateway_then_retry(
     article = page.get_by_role("article", name="a slow lighthouse")
     tile = page.locator(f"#image-{first.pk}")
     tile.get_by_role("button", name="Cancel this image").click()
-    tile.get_by_role("button", name="Retry").wait_for(timeout=5000)
+    tile.get_by_role("button", name="Retry").wait_for(timeout=10_000)
     assert "cancelled" in tile.inner_text().lower()
-    assert wait_until(lambda: len(fake_gateway.abandoned()) == 1, timeout=5)
+    assert wait_until(lambda: len(fake_gateway.abandoned()) == 1, timeout=10)
     assert page.locator(f"#image-{second.pk}").get_by_role("button", name="Retry").count() == 0
 
     article.get_by_role("button", name="Cancel this run").click()
     for image in (second, third):
         page.locator(f"#image-{image.pk}").get_by_role("button", name="Retry").wait_for()
-    assert wait_until(lambda: len(fake_gateway.abandoned()) == 3, timeout=5)
+    assert wait_until(lambda: len(fake_gateway.abandoned()) == 3, timeout=10)
     assert "0 of 3 ready, 3 cancelled" in article.inner_text()
     assert article.get_by_role("button", name="Cancel this run").count() == 0
     assert set(Image.objects.filter(run=run).values_list("status", flat=True)) == {"cancelled"}
