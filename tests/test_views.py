@@ -369,6 +369,30 @@ def test_progress_swaps_in_finished_tiles_and_stops_when_done(signed_in, user):
     assert "2 of 2 ready" in html
 
 
+def test_a_run_finishing_on_an_open_page_gets_its_buttons_without_a_reload(signed_in, user):
+    """Download all, Compare and Share link come with the first finished image (out of band, as
+    Cancel goes), not only on the next page load."""
+    run = make_run(user, models=["offline/aurora", "offline/mono"], count=1)
+    first, second = run.images.all()
+    html = signed_in.get(f"/runs/{run.pk}/").content.decode()
+    assert f"/runs/{run.pk}/download/" not in html and f"/shares/new/?run={run.pk}" not in html
+    assert "Cancel this run" in html
+
+    make_succeeded_image(first)
+    url = f"/runs/{run.pk}/progress/?pending={first.pk},{second.pk}"
+    html = signed_in.get(url, headers=htmx_headers()).content.decode()
+    actions = html[html.index(f'<div id="run-{run.pk}-actions"') :]
+    assert 'hx-swap-oob="true"' in actions[:120]
+    assert f"/runs/{run.pk}/download/" in actions and f"/shares/new/?run={run.pk}" in actions
+    assert "Cancel this run" in actions  # the second is still pending
+
+    make_succeeded_image(second)
+    html = signed_in.get(url, headers=htmx_headers()).content.decode()
+    actions = html[html.index(f'<div id="run-{run.pk}-actions"') :]
+    assert f"/compare/?images={first.pk},{second.pk}" in actions  # two models, both ready
+    assert "Cancel this run" not in actions
+
+
 def test_progress_rejects_a_malformed_pending_list(signed_in, user):
     run = make_run(user)
     response = signed_in.get(f"/runs/{run.pk}/progress/?pending=1,abc")
@@ -506,8 +530,8 @@ def test_each_partial_of_the_run_renders_alone_with_the_id_it_is_swapped_by(rf, 
     assert (
         f'id="run-{pk}-status" class="run-status" aria-live="polite" hx-swap-oob="true"' in progress
     )
-    # And the run's Cancel, gone once nothing is pending.
-    assert f'<span id="run-{pk}-cancel" class="run-cancel" hx-swap-oob="true">' in progress
+    # And the run's buttons: Cancel gone once nothing is pending, Download all once one is ready.
+    assert f'<div id="run-{pk}-actions" class="run-actions" hx-swap-oob="true">' in progress
     assert progress.count("hx-swap-oob") == 3
     # The whole run out of band marks the article alone: htmx would swap marked parts on their own.
     whole = draw("#run_oob")
