@@ -2,6 +2,7 @@
 plain request with a page or a redirect and an htmx request with the fragment it targets (or a
 toast); who may do what is boards/permissions.py."""
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,7 +13,13 @@ from boards import permissions, selectors, services
 from gallery import downloads
 from gallery.image_views import _visible_image, zip_response
 from studio import params
-from studio.responses import bad_request, message_response, redirect_back
+from studio.responses import (
+    bad_request,
+    confirm_page,
+    confirmed,
+    message_response,
+    redirect_back,
+)
 
 BOARDS = "boards/boards.html"
 BOARD = "boards/board.html"
@@ -97,8 +104,21 @@ def board_rename(request, pk: int):
 
 @require_POST
 def board_delete(request, pk: int):
+    """Asks first (the browser's dialog with JavaScript, a page without), then says it is done
+    on the Boards page."""
     board = permissions.board_for_change(request, pk)
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title="Delete this board?",
+            question=f"Delete the board “{board.name}”? Its images stay in the gallery; only the "
+            "board and its order go, and this cannot be undone.",
+            button="Delete board",
+            back=reverse("board_detail", args=[board.pk]),
+            back_label="Keep the board",
+        )
     services.board_delete(board=board)
+    messages.success(request, f"Board “{board.name}” deleted; its images are still in the gallery.")
     if not request.htmx:
         return redirect("boards_page")
     return HttpResponseClientRedirect(reverse("boards_page"))

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from gallery import media, permissions, services, trash
 from gallery.image_views import _file_response
 from gallery.models import Image
+from studio.responses import confirm_page, confirmed
 
 TRASH = "gallery/trash.html"
 STORAGE_REFUSED = (
@@ -44,8 +45,8 @@ def image_restore(request, pk: int):
 @require_POST
 def run_purge(request, pk: int):
     run = permissions.run_for_change(request, pk, deleted=True)
-    if not _confirmed(request):
-        return _confirm(request, what=f"the run “{run.prompt}” and its images", url=request.path)
+    if not confirmed(request):
+        return _confirm(request, what=f"the run “{run.prompt}” and its images")
     if not services.run_purge(run=run):
         return _done(request, STORAGE_REFUSED)
     return _done(request, "Run deleted forever.")
@@ -54,8 +55,8 @@ def run_purge(request, pk: int):
 @require_POST
 def image_purge(request, pk: int):
     image = permissions.image_for_change(request, pk, deleted=True)
-    if not _confirmed(request):
-        return _confirm(request, what=f"this image of “{image.run.prompt}”", url=request.path)
+    if not confirmed(request):
+        return _confirm(request, what=f"this image of “{image.run.prompt}”")
     if not services.image_purge(image=image):
         return _done(request, STORAGE_REFUSED)
     return _done(request, "Image deleted forever.")
@@ -73,13 +74,16 @@ def thumbnail(request, pk: int):
     )
 
 
-def _confirmed(request) -> bool:
-    return request.POST.get("confirmed") == "1"
-
-
-def _confirm(request, *, what: str, url: str):
+def _confirm(request, *, what: str):
     """Without JavaScript there was no confirm dialog: ask on a page of its own."""
-    return render(request, "gallery/trash_confirm.html", {"what": what, "url": url})
+    return confirm_page(
+        request,
+        title="Delete forever?",
+        question=f"Delete {what} forever? The files are removed too, and this cannot be undone.",
+        button="Delete forever",
+        back=reverse("trash"),
+        back_label="Keep it in the Trash",
+    )
 
 
 def _done(request, message: str, *, link: str = ""):

@@ -39,3 +39,25 @@ def redirect_back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     target = request.POST.get("next", "")
     on_this_site = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
     return HttpResponseRedirect(target if on_this_site and target.startswith("/") else fallback)
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """Whether a destructive POST was confirmed: by the browser's dialog (htmx's hx-confirm,
+    sending `confirmed=1` with hx-vals) or by confirm_page's form."""
+    return request.POST.get("confirmed") == "1"
+
+
+def confirm_page(
+    request: HttpRequest, *, title: str, question: str, button: str, back: str, back_label: str
+) -> HttpResponse:
+    """Without JavaScript there was no confirm dialog: ask on a page of its own, whose form
+    posts the same request again, confirmed. `back`: where "no" goes."""
+    context = {
+        "title": title,
+        "question": question,
+        "button": button,
+        "url": request.path,
+        "back": back,
+        "back_label": back_label,
+    }
+    return render(request, "confirm.html", context)

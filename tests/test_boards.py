@@ -230,7 +230,18 @@ def test_rename_and_delete_are_the_owners_or_an_admins(clients, user):
     assert refused.status_code == 400 and "only have letters" in refused.content.decode()
 
     services.board_add_images(board=board, viewer=user, image_ids=[image.pk])
-    assert clients["admin"].post(f"/boards/{board.pk}/delete/").status_code == 302
+    # Deleting asks first: a page of its own without JavaScript, the browser's dialog with it.
+    page = clients["admin"].get(f"/boards/{board.pk}/").content.decode()
+    assert 'hx-confirm="Delete the board “Red foxes”? Its images stay in the gallery."' in page
+    asked = clients["admin"].post(f"/boards/{board.pk}/delete/")
+    assert asked.status_code == 200 and "Delete the board “Red foxes”?" in asked.content.decode()
+    assert 'name="confirmed" value="1"' in asked.content.decode()
+    assert Board.objects.filter(pk=board.pk).exists()
+    done = clients["admin"].post(f"/boards/{board.pk}/delete/", {"confirmed": "1"}, follow=True)
+    assert done.redirect_chain == [("/boards/", 302)]
+    assert (
+        "Board “Red foxes” deleted; its images are still in the gallery." in done.content.decode()
+    )
     assert not Board.objects.exists() and not BoardImage.objects.exists()
     assert Image.objects.filter(pk=image.pk, deleted_at__isnull=True).exists()  # images stay
 

@@ -521,6 +521,7 @@ ROWS = [
         "board_delete",
         lambda w: f"/boards/{w.shared_board.pk}/delete/",
         expect(DONE, 403, DONE),
+        lambda w: {"confirmed": "1"},
         effect=board_row("shared_board"),
     ),
     post(
@@ -528,6 +529,7 @@ ROWS = [
         "board_delete",
         lambda w: f"/boards/{w.private_board.pk}/delete/",
         expect(DONE, 404, DONE),
+        lambda w: {"confirmed": "1"},
         effect=board_row("private_board"),
     ),
     post(
