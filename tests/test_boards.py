@@ -4,6 +4,7 @@ admin, private runs and private boards)."""
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -259,6 +260,17 @@ def test_move_up_and_down_and_drag_order(clients, user, other_user):
         f"/boards/{third.pk}/move/", {"direction": "up"}, headers=htmx_headers()
     )
     assert response.status_code == 200 and 'id="boards"' in response.content.decode()
+    assert order() == ["First", "Third", "Second"]
+    # The keyboard's focus stays on the button pressed, or, at an end of the list (where that
+    # one is disabled), on the other button of the same board: never lost.
+    focused = re.findall(r'aria-label="([^"]+)"[^>]*data-autofocus', response.content.decode())
+    assert focused == ["Move up: Third"]
+    to_top = clients["member"].post(
+        f"/boards/{third.pk}/move/", {"direction": "up"}, headers=htmx_headers()
+    )
+    focused = re.findall(r'aria-label="([^"]+)"[^>]*data-autofocus', to_top.content.decode())
+    assert focused == ["Move down: Third"]
+    clients["member"].post(f"/boards/{third.pk}/move/", {"direction": "down"})
     assert order() == ["First", "Third", "Second"]
     assert (
         clients["owner"].post(f"/boards/{first.pk}/move/", {"direction": "down"}).status_code == 302
