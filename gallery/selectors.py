@@ -141,7 +141,9 @@ def _ranked_page(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ranked = cursor.fetchall()
-    found = _with_images(runs_visible_to(viewer)).in_bulk([run_id for run_id, _ in ranked])
+    found = _with_images(runs_visible_to(viewer), board_id=query.board_id).in_bulk(
+        [run_id for run_id, _ in ranked]
+    )
     page = []
     for run_id, score in ranked:
         if run := found.get(run_id):  # unless it went away meanwhile
@@ -193,12 +195,15 @@ def runs_matching(*, viewer, query: GalleryQuery) -> QuerySet:
     return _filtered(runs_visible_to(viewer), query, viewer)
 
 
-def _with_images(runs: QuerySet) -> QuerySet:
+def _with_images(runs: QuerySet, *, board_id: int | None = None) -> QuerySet:
+    """The runs with their images as the gallery draws them; filtered by a board, each run
+    with only its images on the board (what the filter asked to see, and what Select all takes:
+    selection.shown)."""
+    images = Image.objects.filter(deleted_at__isnull=True).order_by("column", "position")
+    if board_id is not None:
+        images = images.filter(board_entries__board_id=board_id)
     return runs.select_related("created_by").prefetch_related(
-        Prefetch(
-            "images",
-            queryset=Image.objects.filter(deleted_at__isnull=True).order_by("column", "position"),
-        ),
+        Prefetch("images", queryset=images),
         Prefetch("sources", queryset=EditSource.objects.select_related("image", "upload")),
     )
 
@@ -222,7 +227,7 @@ def runs_for_gallery(
     runs = runs_matching(viewer=viewer, query=query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
-    return list(_with_images(runs.order_by("-id"))[: limit + 1])
+    return list(_with_images(runs.order_by("-id"), board_id=query.board_id)[: limit + 1])
 
 
 def run_for_display(*, run_id: int, viewer) -> Run:
@@ -254,7 +259,7 @@ def image_neighbours(
         from boards.selectors import board_neighbours
 
         return board_neighbours(board_id=query.board_id, image=image, viewer=viewer)
-    shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    shown = _walked(query)
     siblings = list(
         shown.filter(run_id=image.run_id).order_by("column", "position").values_list("pk", "file")
     )
@@ -279,6 +284,15 @@ def image_neighbours(
     return preceding, following
 
 
+def _walked(query: GalleryQuery) -> QuerySet:
+    """The images the lightbox walks: finished ones; filtered by a board, the board's ones (the
+    gallery then shows only those of each run, _with_images)."""
+    shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    if query.board_id:
+        shown = shown.filter(board_entries__board_id=query.board_id)
+    return shown
+
+
 def _ranked_neighbours(image: Image, viewer, query: GalleryQuery, preceding, following):
     """image_neighbours' walk across runs within a search: the nearest runs in the search's
     order, with one more query (the run's score). A run that does not match (a link edited by
@@ -287,7 +301,7 @@ def _ranked_neighbours(image: Image, viewer, query: GalleryQuery, preceding, fol
     score = search.score_of(image.run_id, words) if words else None
     if score is None:
         return preceding, following
-    shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
+    shown = _walked(query)
     runs = _filtered(runs_visible_to(viewer), replace(query, q=""), viewer).filter(
         Exists(shown.filter(run=OuterRef("pk")))
     )

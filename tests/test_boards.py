@@ -141,6 +141,29 @@ def test_gallery_filter_by_board(clients, user):
     assert refused.status_code == 400 and "no board number" in refused.content.decode()
 
 
+def test_the_board_filter_shows_and_selects_only_the_boards_images(clients, user):
+    """A run with one image on the board: filtered by the board, the gallery shows that image
+    alone, the lightbox walks only the board's, and Select all + Delete touches only it."""
+    chosen, left_out = finished(user, "two foxes", count=2)
+    elsewhere = finished(user, "an owl")[0]
+    board = services.board_create(owner=user, name="Chosen")
+    services.board_add_images(board=board, viewer=user, image_ids=[chosen.pk])
+    page = clients["owner"].get("/", {"board": board.pk}).content.decode()
+    assert f'id="image-{chosen.pk}"' in page
+    assert f'id="image-{left_out.pk}"' not in page and f'id="image-{elsewhere.pk}"' not in page
+    assert "1 of 1 ready" in page
+    lightbox = clients["owner"].get(f"/images/{chosen.pk}/?board={board.pk}").content.decode()
+    assert f"/images/{left_out.pk}/" not in lightbox
+    count = clients["owner"].get("/selection/count/", {"board": board.pk})
+    assert count.json()["count"] == 1
+    deleted = clients["owner"].post(
+        "/selection/", {"action": "delete", "all": "1", "board": board.pk}, headers=htmx_headers()
+    )
+    assert deleted.status_code == 200
+    gone = set(Image.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))
+    assert gone == {chosen.pk}
+
+
 def test_private_images_stay_hidden_on_shared_boards(clients, user, other_user):
     public = finished(user, "team picture")[0]
     secret = finished(user, "private plans", private=True)[0]

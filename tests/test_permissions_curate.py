@@ -401,7 +401,7 @@ ROWS = [
         "selection_count",
         lambda w: f"/selection/count/?board={w.private_board.pk}",
         expect(OK, 400, OK),
-        check=selected_count(owner=2, admin=2),  # the runs with an image on it, as shown
+        check=selected_count(owner=1, admin=1),  # its images (of each run, only those on it)
     ),
     post(
         "select all on a private board and star",
