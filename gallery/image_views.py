@@ -228,7 +228,8 @@ def image_delete(request, pk: int):
     services.image_delete(image=image)
     if not request.htmx:
         return redirect(f"{reverse('studio')}#run-{image.run_id}")
-    response = render(request, "gallery/deleted_toast.html", {"image": image})
+    run = RunView(_visible_run(request, image.run_id), viewer=request.user)
+    response = render(request, "gallery/image_deleted.html", {"image": image, "run": run})
     return trigger_client_event(response, "imageDeleted", {"id": image.pk})
 
 

@@ -149,6 +149,7 @@ class GalleryView:
         self.query = query
         self.is_first_page = is_first_page
         self._params = params
+        self.last_read = runs[-1].run if runs else None  # where the next page starts after
 
     @classmethod
     def load(
@@ -164,14 +165,20 @@ class GalleryView:
         page = selectors.runs_for_gallery(
             viewer=viewer, query=query, before_id=before_id, after_rank=after_rank
         )
-        runs = [RunView(run, viewer=viewer) for run in page[: selectors.GALLERY_PAGE_SIZE]]
-        return cls(
-            runs=runs,
+        shown = page[: selectors.GALLERY_PAGE_SIZE]
+        # A run whose every image was deleted has nothing left to show (they are in the Trash):
+        # left off the page here, which costs the query nothing; the next page still starts
+        # after the last run read.
+        runs = [RunView(run, viewer=viewer) for run in shown]
+        gallery = cls(
+            runs=[view for view in runs if view.images],
             has_more=len(page) > selectors.GALLERY_PAGE_SIZE,
             params=params if params is not None else QueryDict(),
             query=query,
             is_first_page=before_id is None and after_rank is None,
         )
+        gallery.last_read = shown[-1] if shown else None
+        return gallery
 
     @property
     def is_empty_studio(self) -> bool:
@@ -191,7 +198,7 @@ class GalleryView:
         params = self._params.copy()
         for key in ("before", "after_rank", "reuse", "prompt"):
             params.pop(key, None)
-        last = self.runs[-1].run
+        last = self.last_read
         if self.query.q:  # best match first: the last run's relevance and id
             params["after_rank"] = f"{last.search_score}-{last.pk}"
         else:

@@ -152,9 +152,12 @@ def test_delete_from_the_lightbox_with_undo(page, user, worker):  # noqa: F811
     # The tile goes at once, the lightbox moves on, and an Undo toast appears.
     page.locator(f"#image-{first.pk}").wait_for(state="detached")
     dialog.locator(f'.lightbox-view[data-image-id="{second.pk}"]').wait_for()
+    status = page.locator(f"#run-{first.run_id}-status")
+    status.filter(has_text="1 of 1 ready").wait_for()  # its run says so at once
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Undo").click()
     page.locator(f"#image-{first.pk}").wait_for()
+    status.filter(has_text="2 of 2 ready").wait_for()
     assert Image.objects.get(pk=first.pk).deleted_at is None
 
 

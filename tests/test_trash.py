@@ -175,3 +175,33 @@ def test_the_trash_page_takes_a_fixed_number_of_queries(
         trashed(user, prompt=f"batch {n}")
     with django_assert_max_num_queries(8):
         assert clients["owner"].get("/trash/").status_code == 200
+
+
+def test_deleting_an_image_redraws_its_run_and_an_emptied_run_leaves_the_gallery(clients, user):
+    """The answer to deleting one image says what its run is now (its count and buttons, out of
+    band); deleting its last image takes the run off the page, and the gallery no longer lists
+    it (its images are in the Trash), while the next page still follows on."""
+    make_succeeded_image(make_run(user, prompt="the oldest").images.get())
+    run = make_run(user, prompt="two lighthouses", count=2)
+    first, second = (make_succeeded_image(image) for image in run.images.all())
+    for n in range(19):  # the emptied run is the last one the first page reads
+        make_succeeded_image(make_run(user, prompt=f"newer {n}").images.get())
+
+    answer = clients["owner"].post(f"/images/{first.pk}/delete/", headers=htmx_headers())
+    html = answer.content.decode()
+    assert answer.status_code == 200 and "Image deleted." in html
+    assert f'id="run-{run.pk}-status"' in html and "1 of 1 ready" in html
+    assert f'<div id="run-{run.pk}-actions" class="run-actions" hx-swap-oob="true">' in html
+
+    html = clients["owner"].post(f"/images/{second.pk}/delete/", headers=htmx_headers())
+    html = html.content.decode()
+    assert f'<article id="run-{run.pk}" hx-swap-oob="delete"></article>' in html
+    assert "0 of 0 ready" not in html
+
+    first_page = clients["owner"].get("/").content.decode()
+    assert "two lighthouses" not in first_page and "newer 0" in first_page
+    assert first_page.count('<article id="run-') == 19
+    more = re.search(r'hx-get="/\?before=(\d+)"', first_page)
+    assert more is not None and int(more[1]) == run.pk  # after the last run read
+    second_page = clients["owner"].get("/", {"before": more[1]}).content.decode()
+    assert "the oldest" in second_page and "two lighthouses" not in second_page

@@ -174,7 +174,11 @@
   document.body.addEventListener("imagesDeleted", function (event) {
     (event.detail.ids || []).forEach(function (id) {
       const tile = document.getElementById("image-" + id);
-      if (tile) tile.remove();
+      if (!tile) return;
+      const run = tile.closest("article.run");
+      tile.remove();
+      // A run left with no image has nothing to show (the gallery no longer lists it).
+      if (run && !run.querySelector("figure.tile")) run.remove();
     });
     leave();
     toggle.focus();
