@@ -3,6 +3,7 @@ them off. Callers check who may (boards/permissions.py); the images added are on
 the adder may see."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
@@ -15,6 +16,29 @@ MAX_NAME = 100
 # Rows per INSERT: SQLite lowers it to its own limit; PostgreSQL takes at most 65,535
 # parameters (a BoardImage row is four).
 INSERT_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Added:
+    """What putting images on a board did: `new` ones put on it, `already` there before."""
+
+    new: int
+    already: int
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.already)
+
+    def sentence(self, board: Board) -> str:
+        """What the person is told (the board page's and the selection bar's Add to board)."""
+        if not self.new:
+            were = "That image was" if self.already == 1 else f"Those {self.already:,} images were"
+            return f"{were} on “{board.name}” already."
+        added = f"Added {self.new:,} image{'s' if self.new != 1 else ''} to “{board.name}”"
+        if self.already:
+            return (
+                f"{added}; {self.already:,} {'was' if self.already == 1 else 'were'} on it already."
+            )
+        return f"{added}."
 
 
 class BoardRefused(ValueError):
@@ -47,12 +71,12 @@ def board_create(*, owner, name: str, shared: bool = True) -> Board:
 
 def board_create_with_images(
     *, owner, name: str, shared: bool, image_ids: Iterable[int]
-) -> tuple[Board, int]:
+) -> tuple[Board, Added]:
     """A new board starting with those of these images its owner may see, and how many: both or
     neither (too many ids refuses the board too)."""
     with transaction.atomic():
         board = board_create(owner=owner, name=name, shared=shared)
-        return board, board_add_images(board=board, viewer=owner, image_ids=image_ids)
+        return board, board_add_images(board=board, viewer=owner, image_ids=image_ids, empty=True)
 
 
 def board_rename(*, board: Board, name: str, shared: bool | None = None) -> Board:
@@ -110,18 +134,22 @@ def _visible_image_ids(viewer, image_ids: Iterable[int]) -> list[int]:
     return list(selectors.images_shown(viewer).filter(pk__in=ids).values_list("pk", flat=True))
 
 
-def board_add_images(*, board: Board, viewer, image_ids: Iterable[int]) -> int:
-    """Put the images the viewer may see on the board (those already there stay); returns how
-    many were asked for and visible. Images the viewer may not see are ignored, as if they did
-    not exist."""
+def board_add_images(
+    *, board: Board, viewer, image_ids: Iterable[int], empty: bool = False
+) -> Added:
+    """Put the images the viewer may see on the board (those already there stay), and say how
+    many went on and how many were there already. Images the viewer may not see are ignored,
+    as if they did not exist. `empty`: the board was just made (nothing to count)."""
     ids = _visible_image_ids(viewer, image_ids)
+    on_it = BoardImage.objects.filter(board=board, image_id__in=ids)
+    already = on_it.count() if ids and not empty else 0
     BoardImage.objects.bulk_create(
         [BoardImage(board=board, image_id=pk, added_by=viewer) for pk in ids],
         ignore_conflicts=True,
         # One INSERT for as many as one request may name (SQLite splits by its own limit).
         batch_size=INSERT_BATCH,
     )
-    return len(ids)
+    return Added(new=len(ids) - already, already=already)
 
 
 def board_remove_images(*, board: Board, viewer, image_ids: Iterable[int]) -> int:

@@ -58,7 +58,10 @@ def board_create(request):
         )
     except (params.BadParameter, services.BoardRefused) as exc:
         return bad_request(request, exc.message)
-    message = f"Board “{board.name}” made" + (f" with {added} image(s)." if added else ".")
+    count = added.new  # a new board had none on it
+    message = f"Board “{board.name}” made" + (
+        f" with {count:,} image{'s' if count != 1 else ''}." if count else "."
+    )
     if not request.htmx:
         return redirect("board_detail", board.pk)
     return _toast(render(request, f"{BOARDS}#boards_list", _boards_context(request)), message)
@@ -169,7 +172,7 @@ def board_images_add(request, pk: int):
         return message_response(
             request, title="Nothing added", message="Those images are not there.", status=404
         )
-    message = f"Added {added} image{'s' if added != 1 else ''} to “{board.name}”."
+    message = added.sentence(board)
     if not request.htmx:
         return redirect_back(request, reverse("board_detail", args=[board.pk]))
     return _toast(HttpResponse(status=204), message)

@@ -143,7 +143,7 @@ def _add_to_board(request, images):
             raise board_services.BoardRefused("Choose a board, or “New board…” and a name.")
     except (params.BadParameter, board_services.BoardRefused) as exc:
         return bad_request(request, exc.message)
-    message = f"Added {_images(added)} to “{board.name}”."
+    message = added.sentence(board)
     return _done(request, message, "addedToBoard", ids, board=board.pk, name=board.name)
 
 

@@ -58,7 +58,7 @@ def test_new_board_with_images_at_once_for_the_select_bar(clients, user):
     response = clients["owner"].post(
         "/boards/new/", {"name": "Picked", "image": [a.pk, b.pk]}, headers=htmx_headers()
     )
-    assert response.status_code == 200 and "with 2 image(s)" in toast(response)
+    assert response.status_code == 200 and "with 2 images." in toast(response)
     assert Board.objects.get().entries.count() == 2
 
 

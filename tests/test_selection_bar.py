@@ -252,7 +252,7 @@ def test_a_permalink_form_action_shows_what_it_did_on_the_page(clients, user):
 def test_add_to_board_takes_a_fixed_number_of_queries(clients, user, django_assert_max_num_queries):
     images = [image for n in range(30) for image in finished_run(user, f"fox {n}")]
     board = board_services.board_create(owner=user, name="Foxes")
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):  # with counting those on it already
         clients["owner"].post(
             "/selection/", {"action": "board", "to_board": board.pk, "ids": ids(*images)}
         )
@@ -261,3 +261,21 @@ def test_add_to_board_takes_a_fixed_number_of_queries(clients, user, django_asse
             "/selection/", {"action": "board", "to_board": "new", "new_board": "All", "all": "1"}
         )
     assert len(on_board(board)) == 60 and len(on_board(Board.objects.get(name="All"))) == 60
+
+
+def test_add_to_board_says_which_were_on_it_already(clients, user):
+    first, second = finished_run(user, "two foxes")
+    (third,) = finished_run(user, "an owl", count=1)
+    board = board_services.board_create(owner=user, name="Foxes")
+
+    def add(*images) -> str:
+        page = f"/runs/{first.run_id}/"
+        data = {"action": "board", "to_board": board.pk, "ids": ids(*images), "next": page}
+        response = clients["owner"].post("/selection/", data, follow=True)
+        return response.content.decode()
+
+    assert "Added 2 images to “Foxes”." in add(first, second)
+    assert "Those 2 images were on “Foxes” already." in add(first, second)
+    assert "Added 1 image to “Foxes”; 2 were on it already." in add(first, second, third)
+    assert "That image was on “Foxes” already." in add(third)
+    assert len(on_board(board)) == 3
