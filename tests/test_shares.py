@@ -132,6 +132,9 @@ def test_revoked_or_expired_is_404_for_the_page_and_every_file_at_once(clients, 
     response = clients["owner"].post(f"/shares/{link.pk}/revoke/", headers=htmx_headers())
     assert response.status_code == 200 and "Revoked" in response.content.decode()
     assert [public.get(url).status_code for url in urls] == [404, 404, 404]
+    # The visitor is not sent on to a studio they cannot enter.
+    ended = public.get(path).content.decode()
+    assert "Not found" in ended and "Back to the studio" not in ended
 
     path = share(clients["owner"], image=image.pk, expires="1")
     link = ShareLink.objects.latest("pk")
