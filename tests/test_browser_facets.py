@@ -34,6 +34,7 @@ def test_facets_narrow_the_gallery(page, user):  # noqa: F811
 
     page.get_by_role("combobox", name="Shape").select_option(label="Portrait")
     page.wait_for_url(re.compile(r"aspect=portrait"))
+    assert page.url.endswith("/?aspect=portrait")  # the filters left empty stay out of the URL
     page.get_by_role("heading", name="a wide valley").wait_for(state="detached")
     assert heading.all_inner_texts() == ["a tall tower"]
 

@@ -102,6 +102,19 @@
     });
   });
 
+  // The gallery's filters ask for what is set: the fields left empty stay out of the request,
+  // and so out of the address pushed to the history ("?aspect=portrait", not "?q=&who=&…").
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    const form = event.detail.elt;
+    if (!form.matches || !form.matches("form[data-drop-empty]")) return;
+    const data = event.detail.formData;
+    const keys = [];
+    data.forEach(function (value, key) { if (keys.indexOf(key) < 0) keys.push(key); });
+    keys.forEach(function (key) {
+      if (data.getAll(key).every(function (value) { return value === ""; })) data.delete(key);
+    });
+  });
+
   // A deleted image leaves the gallery at once; the lightbox moves on to the next one.
   document.body.addEventListener("imageDeleted", function (event) {
     const tile = document.getElementById("image-" + event.detail.id);
