@@ -94,7 +94,16 @@ def test_the_slider_lays_one_over_the_other_and_arrows_change_a_pane(page, user)
     assert page.get_by_role("button", name="Slider").get_attribute("aria-pressed") == "true"
     slider.fill("30")
     top = page.locator(".compare-pane").nth(1)
-    assert top.evaluate("p => getComputedStyle(p).clipPath") == "inset(0px 0px 0px 30%)"
+    stage = top.locator(".lightbox-stage")
+    assert stage.evaluate("s => getComputedStyle(s).clipPath") == "inset(0px 0px 0px 30%)"
+    # Only the picture is cut: the second image's caption stays whole.
+    assert top.evaluate("p => getComputedStyle(p).clipPath") == "none"
+    # Both captions' links can be clicked: the top pane's caption does not cover the first's.
+    for index in (0, 1):
+        link = page.locator(".compare-pane figcaption a").nth(index)
+        box = link.bounding_box()
+        hit = f"document.elementFromPoint({box['x'] + 3}, {box['y'] + box['height'] / 2})"
+        assert page.evaluate(f"() => {hit}.closest('a') !== null"), index
     assert top.bounding_box()["y"] == page.locator(".compare-pane").nth(0).bounding_box()["y"]
     assert_accessible(page)
 
