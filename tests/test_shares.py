@@ -135,6 +135,7 @@ def test_revoked_or_expired_is_404_for_the_page_and_every_file_at_once(clients, 
     # The visitor is not sent on to a studio they cannot enter.
     ended = public.get(path).content.decode()
     assert "Not found" in ended and "Back to the studio" not in ended
+    assert ">Sign in to the studio</a>" in ended
 
     path = share(clients["owner"], image=image.pk, expires="1")
     link = ShareLink.objects.latest("pk")
