@@ -28,3 +28,18 @@ def test_a_refused_retry_is_one_toast_and_the_tile_stays(page, user, fake_gatewa
     assert tile.get_by_role("button", name="Retry").is_visible()
     assert "The provider failed (502)." in tile.inner_text()
     assert Image.objects.get(pk=image.pk).status == "failed"
+
+    # The same refusal again is said again (the shown toast replaced, not a second one, and not
+    # silently dropped); a click dismisses it.
+    first = page.locator("#toasts .toast").element_handle()
+    tile.get_by_role("button", name="Retry").click()
+    page.wait_for_function("t => !t.isConnected", arg=first)
+    page.locator("#toasts .toast", has_text=REFUSAL).wait_for()
+    page.wait_for_timeout(500)
+    assert page.locator("#toasts .toast").count() == 1
+    page.locator("#toasts .toast", has_text=REFUSAL).click()
+    page.locator("#toasts .toast").wait_for(state="detached")
+
+    # Many at once: the newest three stay.
+    page.evaluate("() => ['one', 'two', 'three', 'four', 'five'].forEach(window.studioToast)")
+    assert page.locator("#toasts .toast").all_inner_texts() == ["three", "four", "five"]

@@ -43,7 +43,8 @@
 // Errors from htmx requests become a short toast instead of silently doing nothing.
 (function () {
   "use strict";
-  let lastMessage = "";
+  // At most this many toasts at once: the oldest goes first.
+  const MOST = 3;
   // The toast box is a popover: in the top layer it shows even over the open lightbox (a modal
   // dialog). Showing it again moves it above whatever opened since.
   function raiseToasts() {
@@ -53,21 +54,34 @@
     if (box.children.length) box.showPopover();
   }
   window.studioRaiseToasts = raiseToasts;
+  // Fewer than MOST toasts: the oldest ones go (an Undo toast included: its action is in the
+  // Trash too).
+  function trimToasts(box) {
+    while (box.children.length > MOST) box.firstElementChild.remove();
+  }
+  window.studioTrimToasts = trimToasts;
+  // A toast says something once: the same words again (an action repeated) replace the shown
+  // one, so they are announced again and stay their full time. A click dismisses it.
   function toast(message) {
     const box = document.getElementById("toasts");
-    if (!box || message === lastMessage) return;
-    lastMessage = message;
+    if (!box) return;
+    Array.prototype.forEach.call(box.querySelectorAll(".toast:not(.toast-undo)"), function (shown) {
+      if (shown.textContent === message) shown.remove();
+    });
     const item = document.createElement("div");
     item.className = "toast";
     item.setAttribute("role", "status");
+    item.title = "Click to dismiss";
     item.textContent = message;
     box.appendChild(item);
+    trimToasts(box);
     raiseToasts();
-    setTimeout(function () {
+    function drop() {
       item.remove();
-      if (lastMessage === message) lastMessage = "";
       raiseToasts();
-    }, 6000);
+    }
+    item.addEventListener("click", drop);
+    setTimeout(drop, 6000);
   }
   window.studioToast = toast;
   document.addEventListener("htmx:responseError", function (event) {
@@ -129,6 +143,8 @@
 
   // Undo toasts stay a little longer than plain ones, then go.
   document.body.addEventListener("htmx:oobAfterSwap", function () {
+    const box = document.getElementById("toasts");
+    if (box && window.studioTrimToasts) window.studioTrimToasts(box);
     document.querySelectorAll(".toast-undo:not([data-timer])").forEach(function (toast) {
       toast.dataset.timer = "1";
       function drop() { toast.remove(); window.studioRaiseToasts(); }
