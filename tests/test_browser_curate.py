@@ -143,6 +143,25 @@ def test_select_a_range_across_runs_download_star_and_delete_with_undo(
     bar.get_by_text("5 selected").wait_for()
     assert_accessible(page)
 
+    # Scrolled down, the bar stays in view, over the page's sticky header, not under it.
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.mouse.wheel(0, 600)
+    page.wait_for_function("() => window.scrollY > 200")
+    count = bar.get_by_text("5 selected")
+    box = count.bounding_box()
+    assert 0 <= box["y"] < 100, box
+    on_top = f"document.elementFromPoint({box['x'] + box['width'] / 2}, {box['y'] + box['height'] / 2})"
+    assert page.evaluate(f"() => !!{on_top}.closest('.select-bar')")
+    page.set_viewport_size({"width": 390, "height": 700})  # a phone: the header scrolled away
+    page.emulate_media(color_scheme="dark")
+    page.mouse.wheel(0, 600)
+    page.wait_for_function("() => window.scrollY > 200")
+    box = count.bounding_box()
+    assert 0 <= box["y"] < 100, box
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.evaluate("() => window.scrollTo(0, 0)")
+
     with page.expect_download() as info:
         bar.get_by_role("button", name="Download").click()
     path = tmp_path / "selection.zip"
