@@ -150,7 +150,9 @@ def test_select_a_range_across_runs_download_star_and_delete_with_undo(
     count = bar.get_by_text("5 selected")
     box = count.bounding_box()
     assert 0 <= box["y"] < 100, box
-    on_top = f"document.elementFromPoint({box['x'] + box['width'] / 2}, {box['y'] + box['height'] / 2})"
+    on_top = (
+        f"document.elementFromPoint({box['x'] + box['width'] / 2}, {box['y'] + box['height'] / 2})"
+    )
     assert page.evaluate(f"() => !!{on_top}.closest('.select-bar')")
     page.set_viewport_size({"width": 390, "height": 700})  # a phone: the header scrolled away
     page.emulate_media(color_scheme="dark")
