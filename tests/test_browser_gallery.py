@@ -154,6 +154,10 @@ def test_delete_from_the_lightbox_with_undo(page, user, worker):  # noqa: F811
     dialog.locator(f'.lightbox-view[data-image-id="{second.pk}"]').wait_for()
     status = page.locator(f"#run-{first.run_id}-status")
     status.filter(has_text="1 of 1 ready").wait_for()  # its run says so at once
+    # The Undo toast shows at the top, clear of the lightbox's zoom controls at the bottom.
+    toast = page.locator("#toasts .toast-undo").bounding_box()
+    zoom = dialog.get_by_role("group", name=re.compile("Zoom", re.I)).first.bounding_box()
+    assert toast["y"] + toast["height"] < zoom["y"], (toast, zoom)
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Undo").click()
     page.locator(f"#image-{first.pk}").wait_for()
