@@ -69,7 +69,12 @@ class Changes:
             drawn = self._drawn.get(key)
         if drawn is None:
             changed = [image for image in view.images if image.pk in self.images.get(run.pk, ())]
-            drawn = render_to_string(f"{RUN}#{partial}", {"run": view, "images": changed})
+            context = {
+                "run": view,
+                "images": changed,
+                "actions_change": view.actions_change(changed),
+            }
+            drawn = render_to_string(f"{RUN}#{partial}", context)
             with self._lock:
                 self._drawn[key] = drawn
         return drawn

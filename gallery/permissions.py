@@ -10,8 +10,7 @@ from gallery.models import Image, Run
 
 NOT_YOURS = "Only the person who made this run, or an admin, can change it."
 PRIVATE_NOT_YOURS = (
-    "This run is private to the person who made it: only they can share it with a link "
-    "(or share it with the team first)."
+    "This run is private to the person who made it: only they can share it with a link."
 )
 
 

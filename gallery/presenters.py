@@ -84,6 +84,19 @@ class RunView:
         ids = [str(pk) for pk in firsts if pk is not None][:4]
         return f"images={','.join(ids)}" if len(ids) >= 2 else ""
 
+    def actions_change(self, changed) -> bool:
+        """Whether news of these images changes the run's buttons: Download all, Compare and
+        Share link come with a column's first finished image, Cancel goes once nothing is
+        pending. Updates redraw the buttons only then: a redraw loses the keyboard's place in
+        them and closes an open "Download all as"."""
+        if not self.pending_ids:
+            return True
+        firsts = {
+            next((image.pk for image in column.images if image.is_done), None)
+            for column in self.columns
+        }
+        return any(image.pk in firsts for image in changed)
+
     @property
     def pending_ids(self) -> list[int]:
         return [image.pk for image in self.images if image.is_pending]
@@ -143,13 +156,23 @@ class RunView:
 class GalleryView:
     """One page of the gallery: its runs, whether more exist, and the links that keep filters."""
 
-    def __init__(self, *, runs: list[RunView], has_more: bool, params, query, is_first_page: bool):
+    def __init__(
+        self,
+        *,
+        runs: list[RunView],
+        has_more: bool,
+        params,
+        query,
+        is_first_page: bool,
+        last_read: Run | None = None,
+    ):
         self.runs = runs
         self.has_more = has_more
         self.query = query
         self.is_first_page = is_first_page
         self._params = params
-        self.last_read = runs[-1].run if runs else None  # where the next page starts after
+        # Where the next page starts after: the last run read, shown or not.
+        self.last_read = last_read or (runs[-1].run if runs else None)
 
     @classmethod
     def load(
@@ -170,20 +193,24 @@ class GalleryView:
         # left off the page here, which costs the query nothing; the next page still starts
         # after the last run read.
         runs = [RunView(run, viewer=viewer) for run in shown]
-        gallery = cls(
+        return cls(
             runs=[view for view in runs if view.images],
             has_more=len(page) > selectors.GALLERY_PAGE_SIZE,
             params=params if params is not None else QueryDict(),
             query=query,
             is_first_page=before_id is None and after_rank is None,
+            last_read=shown[-1] if shown else None,
         )
-        gallery.last_read = shown[-1] if shown else None
-        return gallery
 
     @property
     def is_empty_studio(self) -> bool:
         """Nothing made yet at all (not merely nothing matching a search)."""
-        return not self.runs and self.is_first_page and not self.query.is_filtered
+        return (
+            not self.runs
+            and self.is_first_page
+            and not self.has_more
+            and not self.query.is_filtered
+        )
 
     @property
     def filter_params(self) -> str:

@@ -35,8 +35,7 @@ def shown(*, viewer, selection: Selection) -> QuerySet:
     images = Image.objects.filter(deleted_at__isnull=True).filter(selectors.in_visible_run(viewer))
     if selection.query is not None:
         runs = selectors.runs_matching(viewer=viewer, query=selection.query)
-        if selection.query.board_id:  # the gallery shows only the board's images of each run
-            images = images.filter(board_entries__board_id=selection.query.board_id)
+        images = selectors.images_in_view(images, selection.query)
         return images.filter(run__in=runs.values("pk"))
     return images.filter(pk__in=selection.ids)
 

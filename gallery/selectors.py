@@ -141,9 +141,7 @@ def _ranked_page(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ranked = cursor.fetchall()
-    found = _with_images(runs_visible_to(viewer), board_id=query.board_id).in_bulk(
-        [run_id for run_id, _ in ranked]
-    )
+    found = _with_images(runs_visible_to(viewer), query).in_bulk([run_id for run_id, _ in ranked])
     page = []
     for run_id, score in ranked:
         if run := found.get(run_id):  # unless it went away meanwhile
@@ -195,13 +193,20 @@ def runs_matching(*, viewer, query: GalleryQuery) -> QuerySet:
     return _filtered(runs_visible_to(viewer), query, viewer)
 
 
-def _with_images(runs: QuerySet, *, board_id: int | None = None) -> QuerySet:
-    """The runs with their images as the gallery draws them; filtered by a board, each run
-    with only its images on the board (what the filter asked to see, and what Select all takes:
-    selection.shown)."""
+def images_in_view(images: QuerySet, query: GalleryQuery) -> QuerySet:
+    """Of a run's images, those the gallery shows for these filters: filtered by a board, only
+    the ones on it (the other filters choose runs). What the page draws (_with_images), what
+    Select all takes (selection.shown) and what the lightbox walks (_walked)."""
+    if query.board_id:
+        images = images.filter(board_entries__board_id=query.board_id)
+    return images
+
+
+def _with_images(runs: QuerySet, query: GalleryQuery | None = None) -> QuerySet:
+    """The runs with their images as the gallery draws them (images_in_view)."""
     images = Image.objects.filter(deleted_at__isnull=True).order_by("column", "position")
-    if board_id is not None:
-        images = images.filter(board_entries__board_id=board_id)
+    if query is not None:
+        images = images_in_view(images, query)
     return runs.select_related("created_by").prefetch_related(
         Prefetch("images", queryset=images),
         Prefetch("sources", queryset=EditSource.objects.select_related("image", "upload")),
@@ -227,7 +232,7 @@ def runs_for_gallery(
     runs = runs_matching(viewer=viewer, query=query)
     if before_id is not None:
         runs = runs.filter(pk__lt=before_id)
-    return list(_with_images(runs.order_by("-id"), board_id=query.board_id)[: limit + 1])
+    return list(_with_images(runs.order_by("-id"), query)[: limit + 1])
 
 
 def run_for_display(*, run_id: int, viewer) -> Run:
@@ -285,12 +290,9 @@ def image_neighbours(
 
 
 def _walked(query: GalleryQuery) -> QuerySet:
-    """The images the lightbox walks: finished ones; filtered by a board, the board's ones (the
-    gallery then shows only those of each run, _with_images)."""
+    """The images the lightbox walks: the finished ones in view."""
     shown = Image.objects.filter(status=Image.Status.SUCCEEDED, deleted_at__isnull=True)
-    if query.board_id:
-        shown = shown.filter(board_entries__board_id=query.board_id)
-    return shown
+    return images_in_view(shown, query)
 
 
 def _ranked_neighbours(image: Image, viewer, query: GalleryQuery, preceding, following):

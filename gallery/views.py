@@ -340,7 +340,8 @@ def run_progress(request, pk: int):
         return bad_request(request, exc.message)
     run = RunView(_visible_run(request, pk), viewer=request.user)
     images = [image for image in run.images if image.pk in pending_ids]
-    return render(request, f"{RUN}#progress", {"run": run, "images": images})
+    context = {"run": run, "images": images, "actions_change": run.actions_change(images)}
+    return render(request, f"{RUN}#progress", context)
 
 
 @require_POST

@@ -165,6 +165,22 @@ def test_delete_from_the_lightbox_with_undo(page, user, worker):  # noqa: F811
     assert Image.objects.get(pk=first.pk).deleted_at is None
 
 
+def test_deleting_a_runs_last_image_hides_the_run_and_undo_brings_it_back(page, user, worker):  # noqa: F811
+    [[only], [other]] = gallery_of(user, runs=2, count=1)
+    sign_in(page)
+    page.locator(f"#image-{only.pk} a.tile-link").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator(f'.lightbox-view[data-image-id="{only.pk}"]').wait_for()
+    dialog.get_by_role("button", name="Delete").click()
+    article = page.locator(f"#run-{only.run_id}")
+    article.wait_for(state="hidden")  # no "0 of 0 ready" card left behind
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Undo").click()
+    page.locator(f"#image-{only.pk}").wait_for()
+    assert article.is_visible() and "1 of 1 ready" in article.inner_text()
+    assert page.locator(f"#image-{other.pk}").is_visible()
+
+
 def test_upload_edit_with_two_models_and_follow_the_lineage(page, user, worker, tmp_path):  # noqa: F811
     picture = tmp_path / "landscape.png"
     picture.write_bytes(png_bytes(160, 90, (30, 120, 200)))

@@ -393,6 +393,46 @@ def test_a_run_finishing_on_an_open_page_gets_its_buttons_without_a_reload(signe
     assert "Cancel this run" not in actions
 
 
+def test_updates_redraw_the_runs_buttons_only_when_they_change(signed_in, user):
+    """A redraw of the buttons loses the keyboard's place in them: the poller's answers carry
+    them with a column's first finished image and once nothing is pending, not in between."""
+    run = make_run(user, count=3)
+    first, second, third = run.images.all()
+    url = f"/runs/{run.pk}/progress/?pending={first.pk},{second.pk},{third.pk}"
+
+    def answer() -> str:
+        return signed_in.get(url, headers=htmx_headers()).content.decode()
+
+    assert f'id="run-{run.pk}-actions"' not in answer()  # nothing new
+    make_succeeded_image(first)
+    assert f'id="run-{run.pk}-actions"' in answer()  # Download all, Share link appear
+    url = f"/runs/{run.pk}/progress/?pending={second.pk},{third.pk}"
+    make_succeeded_image(second)
+    assert f'id="run-{run.pk}-actions"' not in answer()  # the same buttons: left alone
+    make_succeeded_image(third)
+    assert f'id="run-{run.pk}-actions"' in answer()  # Cancel goes
+
+
+def test_a_first_page_of_emptied_runs_is_not_an_empty_studio(signed_in, user):
+    """Runs whose images were all deleted are left off the page; when a whole first page is
+    such runs, the page says neither "Nothing here yet" nor "No runs match", and its Older link
+    brings the older runs."""
+    older = make_run(user, prompt="an older lighthouse")
+    make_succeeded_image(older.images.get())
+    for n in range(20):
+        image = make_succeeded_image(make_run(user, prompt=f"emptied {n}").images.get())
+        Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    pages = [
+        signed_in.get("/", query).content.decode() for query in ({}, {"model": "offline/aurora"})
+    ]
+    for page in pages:
+        assert "emptied" not in page and "Nothing here yet" not in page
+        assert "No runs match" not in page and 'id="gallery-more"' in page
+    more = re.search(r'hx-get="/\?before=(\d+)"', pages[0])
+    older_page = signed_in.get("/", {"before": more[1]}).content.decode()
+    assert "an older lighthouse" in older_page
+
+
 def test_progress_rejects_a_malformed_pending_list(signed_in, user):
     run = make_run(user)
     response = signed_in.get(f"/runs/{run.pk}/progress/?pending=1,abc")
@@ -524,7 +564,7 @@ def test_each_partial_of_the_run_renders_alone_with_the_id_it_is_swapped_by(rf, 
     )
     assert draw("#poller").strip().startswith(f'<div id="run-{pk}-poller" class="poller"')
     # The poller's answer: the poller swaps itself; the images and the status come out of band.
-    progress = draw("#progress", images=[done])
+    progress = draw("#progress", images=[done], actions_change=True)
     assert f'<div id="run-{pk}-poller" class="poller" hidden' in progress
     assert f'<figure id="image-{done.pk}" class="tile is-succeeded" hx-swap-oob="true">' in progress
     assert (

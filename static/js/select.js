@@ -172,14 +172,7 @@
     if (selecting) draw();
   });
   document.body.addEventListener("imagesDeleted", function (event) {
-    (event.detail.ids || []).forEach(function (id) {
-      const tile = document.getElementById("image-" + id);
-      if (!tile) return;
-      const run = tile.closest("article.run");
-      tile.remove();
-      // A run left with no image has nothing to show (the gallery no longer lists it).
-      if (run && !run.querySelector("figure.tile")) run.remove();
-    });
+    (event.detail.ids || []).forEach(function (id) { window.studioDropTile(id); });
     leave();
     toggle.focus();
   });

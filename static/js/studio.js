@@ -129,10 +129,20 @@
     });
   });
 
+  // A deleted image's tile goes; a run left with no tile is hidden (the gallery no longer lists
+  // it; an Undo redraws it in its place). The one rule for one image and for many (select.js).
+  function dropTile(id) {
+    const tile = document.getElementById("image-" + id);
+    if (!tile) return;
+    const run = tile.closest("article.run");
+    tile.remove();
+    if (run && !run.querySelector("figure.tile")) run.hidden = true;
+  }
+  window.studioDropTile = dropTile;
+
   // A deleted image leaves the gallery at once; the lightbox moves on to the next one.
   document.body.addEventListener("imageDeleted", function (event) {
-    const tile = document.getElementById("image-" + event.detail.id);
-    if (tile) tile.remove();
+    dropTile(event.detail.id);
     const dialog = document.getElementById("lightbox");
     if (dialog && dialog.open) {
       const next = dialog.querySelector(".lightbox-next") || dialog.querySelector(".lightbox-prev");
