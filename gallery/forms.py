@@ -400,6 +400,12 @@ class GalleryFilterForm(forms.Form):
     date_to = ParsedField(parse=partial(params.parse_date, label="“To”"))
     who = forms.CharField(required=False, max_length=150)
     board = ParsedField(parse=partial(params.parse_id, what="board"))
+    # "board": the board page's lightbox walks the board's order (GalleryQuery.board_order).
+    order = forms.ChoiceField(
+        required=False,
+        choices=[("", "The gallery's"), ("board", "The board's")],
+        error_messages={"invalid_choice": "“%(value)s” is not an order the studio knows."},
+    )
     aspect = forms.ChoiceField(
         required=False,
         choices=[("", "Any"), *ASPECTS.items()],

@@ -36,8 +36,11 @@ class GalleryQuery:
     date_from: date | None = None
     date_to: date | None = None
     author_id: int | None = None
-    # A board the viewer may see (checked by the view): runs with an image on it.
+    # A board the viewer may see (checked by the view): runs with an image on it, each showing
+    # only those. `board_order`: walked in the board's own order (newest image first, as the
+    # board's page shows it) rather than the gallery's (newest run first, then column/position).
     board_id: int | None = None
+    board_order: bool = False
     # Facets: runs with an image of this shape (a key of ASPECTS), with an image someone edited
     # (an edit the viewer can see), with an image that failed (or was interrupted).
     aspect: str = ""
@@ -258,9 +261,9 @@ def image_neighbours(
     Three small queries that walk indexes: the run's own images, then, only if needed, the
     first image of the nearest newer and older runs that match and have one. Within a search,
     the runs' order is the search's (best match first), as its pages show it. Filtered by a
-    board (without a search), the walk is the board's own order (newest image first), as its
-    page shows it."""
-    if query.board_id and not query.q:
+    board, the walk is the gallery's over the board's images; from the board's own page
+    (`board_order`, without a search), the board's order (newest image first), as it shows it."""
+    if query.board_id and query.board_order and not query.q:
         from boards.selectors import board_neighbours
 
         return board_neighbours(board_id=query.board_id, image=image, viewer=viewer)

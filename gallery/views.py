@@ -59,6 +59,7 @@ def _gallery_query(request, filters: GalleryFilterForm) -> selectors.GalleryQuer
         date_to=data["date_to"],
         author_id=author_id,
         board_id=board_id,
+        board_order=data["order"] == "board",
         aspect=data["aspect"],
         has_edits=data["edited"],
         failed=data["failed"],

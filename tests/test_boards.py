@@ -69,14 +69,17 @@ def test_board_page_newest_first_with_lightbox_links_and_zip(clients, user):
     services.board_add_images(board=board, viewer=user, image_ids=[older.pk, newer.pk])
     page = clients["member"].get(f"/boards/{board.pk}/").content.decode()
     assert page.index(f'id="image-{newer.pk}"') < page.index(f'id="image-{older.pk}"')
-    assert f'href="/images/{newer.pk}/?board={board.pk}" data-lightbox' in page
+    assert f'href="/images/{newer.pk}/?board={board.pk}&amp;order=board" data-lightbox' in page
     assert 'id="lightbox"' in page
 
     # The lightbox walks the board's order.
     lightbox = clients["member"].get(
-        f"/images/{newer.pk}/?board={board.pk}", headers=htmx_headers()
+        f"/images/{newer.pk}/?board={board.pk}&order=board", headers=htmx_headers()
     )
-    assert f'href="/images/{older.pk}/?board={board.pk}"' in lightbox.content.decode()
+    assert (
+        f'href="/images/{older.pk}/?board={board.pk}&amp;order=board"' in lightbox.content.decode()
+    )
+    assert clients["member"].get(f"/images/{newer.pk}/?order=sideways").status_code == 400
 
     response = clients["member"].get(f"/boards/{board.pk}/download/")
     assert response.status_code == 200
@@ -162,6 +165,30 @@ def test_the_board_filter_shows_and_selects_only_the_boards_images(clients, user
     assert deleted.status_code == 200
     gone = set(Image.objects.filter(deleted_at__isnull=False).values_list("pk", flat=True))
     assert gone == {chosen.pk}
+
+
+def test_the_lightbox_walks_as_the_page_shows_gallery_filter_or_board_page(clients, user):
+    """A run with three images on the board: filtered by the board, the gallery shows them in
+    the run's order, and its lightbox walks that order; the board's page shows them newest first,
+    and its lightbox (order=board) walks that."""
+    first, second, third = finished(user, "three foxes", count=3)
+    board = services.board_create(owner=user, name="Foxes")
+    services.board_add_images(board=board, viewer=user, image_ids=[first.pk, second.pk, third.pk])
+
+    def walk(image, query: str) -> tuple[str, str]:
+        html = clients["owner"].get(f"/images/{image.pk}/?{query}").content.decode()
+        found = re.findall(r'<a class="lightbox-(prev|next)"[^>]*href="/images/(\d+)/', html)
+        return dict(found).get("prev", ""), dict(found).get("next", "")
+
+    page = clients["owner"].get("/", {"board": board.pk}).content.decode()
+    shown = [int(pk) for pk in re.findall(r'<figure id="image-(\d+)"', page)]
+    assert shown == [first.pk, second.pk, third.pk]
+    assert walk(second, f"board={board.pk}") == (str(first.pk), str(third.pk))
+
+    page = clients["owner"].get(f"/boards/{board.pk}/").content.decode()
+    shown = [int(pk) for pk in re.findall(r'<figure id="image-(\d+)"', page)]
+    assert shown == [third.pk, second.pk, first.pk]
+    assert walk(second, f"board={board.pk}&order=board") == (str(third.pk), str(first.pk))
 
 
 def test_private_images_stay_hidden_on_shared_boards(clients, user, other_user):

@@ -64,7 +64,7 @@ def test_add_to_a_new_board_from_a_tile_and_open_it(page, user, tmp_path):  # no
     page.locator(f"#image-{newer.pk} a.tile-link").click()
     page.get_by_role("dialog", name="a heron at dusk").wait_for()
     page.keyboard.press("ArrowRight")
-    page.wait_for_url(re.compile(rf"/images/{older.pk}/\?board={board.pk}$"))
+    page.wait_for_url(re.compile(rf"/images/{older.pk}/\?board={board.pk}&order=board$"))
     page.keyboard.press("Escape")
 
     # Download as WebP: a plain GET form, the format chosen beside the button.
